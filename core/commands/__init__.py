@@ -1,0 +1,1 @@
+"""CLI subcommands; see ``core/cli.py`` for the module contract."""

@@ -1,0 +1,170 @@
+"""The shipped demo corpus (assets/demo_corpus/): public-domain clip art for the ``demo`` model.
+
+``index.csv`` lists every picture (id, path inside ``images.zip``, label, caption, split, source,
+licence, continent, holiday, ...); ``images.zip`` holds 96 px RGBA PNGs. Built by
+``scripts/build_demo_corpus.py``. Pictures are always returned as RGB composited onto white.
+Nothing here imports torch or streamlit.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import os
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from core.config import ASSETS_DIR
+from core.errors import CoreError
+
+logger = logging.getLogger(__name__)
+
+CORPUS_DIR = ASSETS_DIR / "demo_corpus"
+INDEX_FILE = CORPUS_DIR / "index.csv"
+IMAGES_FILE = CORPUS_DIR / "images.zip"
+
+# The categories the demo model is trained and evaluated on (feasibility study, 16-class recipe).
+CATEGORIES: tuple[str, ...] = (
+    "bird", "fish", "dog", "cat", "insect", "fruit", "flower", "tree",
+    "house", "boat", "flag", "clock", "hat", "smiley", "card", "sign",
+)
+
+
+class CorpusMissingError(CoreError):
+    """The shipped demo corpus files are not there."""
+
+
+class UnknownImageError(CoreError):
+    """An image id that is not in the demo corpus."""
+
+
+def _check_files() -> None:
+    for f in (INDEX_FILE, IMAGES_FILE):
+        if not f.is_file():
+            raise CorpusMissingError(
+                f"demo corpus file {f} is missing; restore it from git (`git checkout -- assets/demo_corpus`) "
+                "or rebuild it with `python scripts/build_demo_corpus.py` (needs Debian's openclipart-png)")
+
+
+@functools.lru_cache(maxsize=1)
+def _index() -> pd.DataFrame:
+    _check_files()
+    df = pd.read_csv(INDEX_FILE, dtype=str, keep_default_na=False)
+    df["evaluated"] = df["evaluated"] == "1"
+    return df
+
+
+def load_corpus_index() -> pd.DataFrame:
+    """The corpus index, one row per picture.
+
+    Returns:
+        A DataFrame (a copy) with columns id, path, label, evaluated (bool: label in
+        ``CATEGORIES``), object (the file-name phrase), caption, split ("train"/"test"), group
+        (variant group; never straddles the split), source (path under Debian's
+        /usr/share/openclipart/png), licence, continent (flags), holiday.
+
+    Raises:
+        CorpusMissingError: if the shipped files are missing.
+    """
+    return _index().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _zip_members() -> dict[str, bytes]:
+    _check_files()
+    with zipfile.ZipFile(IMAGES_FILE) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _rgba(image_id: str) -> Image.Image:
+    df = _index()
+    hit = df.index[df["id"] == image_id]
+    if len(hit) == 0:
+        raise UnknownImageError(f"unknown demo image id {image_id!r}; ids look like "
+                                f"{df['id'].iloc[0]!r} (see load_corpus_index())")
+    data = _zip_members()[df.at[hit[0], "path"]]
+    return Image.open(io.BytesIO(data)).convert("RGBA")
+
+
+def composite_on_white(img: Image.Image) -> Image.Image:
+    """RGBA -> RGB with transparent pixels made white (never black)."""
+    img = img.convert("RGBA")
+    canvas = Image.new("RGBA", img.size, (255, 255, 255, 255))
+    canvas.alpha_composite(img)
+    return canvas.convert("RGB")
+
+
+def load_corpus_image(image_id: str) -> Image.Image:
+    """One corpus picture as a 96 px RGB image, alpha composited onto white.
+
+    Raises:
+        UnknownImageError: if the id is not in the index.
+    """
+    return composite_on_white(_rgba(image_id))
+
+
+def load_corpus_rgba(ids: Sequence[str]):
+    """Pictures as a uint8 torch tensor (N, 4, 96, 96) with alpha, for training augmentation."""
+    import torch
+
+    arrs = [np.asarray(_rgba(i)) for i in ids]
+    return torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()
+
+
+def iter_corpus_images(*, split: str | None = None, evaluated_only: bool = False
+                       ) -> Iterator[tuple[pd.Series, Image.Image]]:
+    """Yield (index row, RGB image on white) in index order, optionally filtered.
+
+    Args:
+        split: ``"train"``, ``"test"`` or None for both.
+        evaluated_only: only pictures whose label is in ``CATEGORIES``.
+    """
+    df = _index()
+    if split is not None:
+        if split not in ("train", "test"):
+            raise CoreError(f"unknown split {split!r}; valid: train, test")
+        df = df[df["split"] == split]
+    if evaluated_only:
+        df = df[df["evaluated"]]
+    for _, row in df.iterrows():
+        yield row, load_corpus_image(row["id"])
+
+
+def materialize_corpus(dest_dir: str | os.PathLike) -> Path:
+    """Write the corpus as an image collection the core extraction can read.
+
+    Creates ``dest_dir/images/<label>/<id>.png`` (RGB on white) and ``dest_dir/collection.csv``
+    with columns ``path,label,caption,split`` (paths relative to ``dest_dir``). Idempotent:
+    existing files with the right content are left alone, and the CSV is written last
+    (atomically), so an interrupted run is completed by the next call.
+
+    Returns:
+        ``dest_dir`` as a Path.
+    """
+    dest = Path(dest_dir)
+    df = _index()
+    rows = []
+    for _, r in df.iterrows():
+        rel = f"images/{r['label'].replace(' ', '_')}/{r['id']}.png"
+        target = dest / rel
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            load_corpus_image(r["id"]).save(tmp, format="PNG")
+            tmp.replace(target)
+        rows.append({"path": rel, "label": r["label"], "caption": r["caption"], "split": r["split"]})
+    tmp_csv = dest / "collection.csv.tmp"
+    with open(tmp_csv, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", "label", "caption", "split"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp_csv.replace(dest / "collection.csv")
+    logger.info("demo corpus materialised: %d images in %s", len(rows), dest)
+    return dest

@@ -1,0 +1,315 @@
+"""Train the embedded demo CLIP (model id ``demo``) on the demo corpus, on CPU.
+
+Usage::
+
+    python scripts/train_demo_model.py [--steps 1500] [--workdir artifacts/demo_train] [--out assets/demo]
+
+Recipe (docs/demo-model.md, /work/shared/notes/miniclip-feasibility.md run D64k16o5): an open_clip
+CLIP with a ModifiedResNet [1,1,1,1] width-16 image tower at 64 px and a 3-layer text transformer,
+trained from scratch with a symmetric InfoNCE loss whose positives are all batch items of the same
+concept. Half of every batch is freshly rendered words (training fonts only), half clip art, of
+which half of the labelled pictures carry their own category word as a sticker. Seeded and
+resumable: the data of step ``s`` depends only on (seed, s), and a checkpoint is written every
+``--ckpt-every`` steps; rerunning the same command resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from core import raster  # noqa: E402
+from core.demo import CATEGORIES, load_corpus_index, load_corpus_rgba  # noqa: E402
+
+logger = logging.getLogger("train_demo_model")
+
+MODEL_CONFIG = {
+    "embed_dim": 128,
+    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "patch_size": None},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 128, "heads": 4, "layers": 3},
+}
+PICTURE_TEMPLATES = ("a drawing of a {}", "clip art of a {}", "a picture of a {}",
+                     "an illustration of a {}", "a {}", "a cartoon {}")
+WORD_TEMPLATES = ("{}", "the word {}", "a sign that says {}", "the text {}", "a label that says {}")
+MEAN = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
+STD = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
+
+
+def build_model(seed: int) -> tuple[torch.nn.Module, object]:
+    """Create the demo CLIP (random init, seeded) and its tokenizer through open_clip."""
+    import open_clip
+    from open_clip import factory
+
+    factory._MODEL_CONFIGS["demo"] = json.loads(json.dumps(MODEL_CONFIG))  # add_model_config's registry
+    torch.manual_seed(seed)
+    model = open_clip.create_model("demo", pretrained=None)
+    return model, open_clip.get_tokenizer("demo")
+
+
+class Batcher:
+    """Builds training batches; everything random comes from (seed, step)."""
+
+    def __init__(self, args: argparse.Namespace):
+        df = load_corpus_index()
+        df = df[df["split"] == "train"].reset_index(drop=True)
+        self.images = load_corpus_rgba(df["id"].tolist())  # (N, 4, 96, 96) uint8
+        self.args = args
+        labelled = df["label"].isin(CATEGORIES).to_numpy()
+        self.concepts = np.where(labelled, df["label"], "obj:" + df["object"]).tolist()
+        self.labels = df["label"].tolist()
+        self.objects = df["object"].tolist()
+        self.is_labelled = labelled
+        # Sampling weights: labelled pictures by 1/sqrt(class size), half of all picks.
+        counts = df[labelled]["label"].value_counts()
+        w_lab = np.where(labelled, 1 / np.sqrt(df["label"].map(counts).fillna(1)), 0.0)
+        w_lab = w_lab / w_lab.sum()
+        w_ext = (~labelled) / max(1, (~labelled).sum())
+        self.weights = args.labelled_frac * w_lab + (1 - args.labelled_frac) * w_ext
+        self.object_words = sorted({o for o in df["object"] if 2 < len(o) <= 14 and " " not in o})
+        logger.info("train pictures: %d labelled, %d extras; %d object words",
+                    labelled.sum(), (~labelled).sum(), len(self.object_words))
+
+    def _augment(self, idx: np.ndarray, gen: torch.Generator, rng: np.random.Generator) -> torch.Tensor:
+        """Random resized crop + flip of RGBA pictures, composited on white or a light colour."""
+        x = self.images[torch.as_tensor(idx)].float() / 255  # (B, 4, 96, 96)
+        b = x.shape[0]
+        side = torch.empty(b).uniform_(0.6, 1.0, generator=gen)
+        aspect = torch.exp(torch.empty(b).uniform_(math.log(3 / 4), math.log(4 / 3), generator=gen))
+        sx, sy = side * aspect.sqrt(), side / aspect.sqrt()
+        sx, sy = sx.clamp(max=1.0), sy.clamp(max=1.0)
+        tx = (torch.rand(b, generator=gen) * 2 - 1) * (1 - sx)
+        ty = (torch.rand(b, generator=gen) * 2 - 1) * (1 - sy)
+        flip = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(b, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 2] = sx * flip, tx
+        theta[:, 1, 1], theta[:, 1, 2] = sy, ty
+        size = self.args.image_size
+        grid = F.affine_grid(theta, (b, 4, size, size), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        rgb, alpha = x[:, :3], x[:, 3:]
+        light = torch.rand(b, 3, 1, 1, generator=gen) * 0.3 + 0.7
+        bg = torch.where(torch.rand(b, 1, 1, 1, generator=gen) < 0.6, torch.ones_like(light), light)
+        # grid_sample interpolates straight (non-premultiplied) colour; fine for clip art edges.
+        return rgb * alpha + bg * (1 - alpha)  # (B, 3, S, S) in [0, 1]
+
+    def batch(self, step: int) -> tuple[torch.Tensor, list[str], list[str]]:
+        """(images (B,3,S,S) normalised, captions, concept ids) for one step."""
+        a = self.args
+        rng = np.random.default_rng([a.seed, step])
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        n_words = int(round(a.batch_size * a.word_frac))
+        n_pics = a.batch_size - n_words
+        idx = rng.choice(len(self.weights), size=n_pics, p=self.weights)
+        pics = self._augment(idx, gen, rng)
+        images, captions, concepts = [], [], []
+        for k, i in enumerate(idx):
+            img = pics[k]
+            concept, label = self.concepts[i], self.labels[i]
+            if self.is_labelled[i]:
+                if rng.random() < a.overlay:
+                    pil = _to_pil(img)
+                    pil, _ = raster.overlay_label(
+                        pil, label, area_frac=float(rng.uniform(0.04, 0.15)), position="random",
+                        font=str(rng.choice(raster.TRAIN_FONTS)), rng=rng,
+                        bg=tuple(int(v) for v in rng.integers(200, 256, 3)),
+                        fg=tuple(int(v) for v in rng.integers(0, 70, 3)))
+                    img = _from_pil(pil)
+                obj = self.objects[i]
+                if obj != label and rng.random() < 0.4:
+                    cap = f"a drawing of a {obj}, a {label}"
+                else:
+                    cap = str(rng.choice(PICTURE_TEMPLATES)).format(label)
+            else:
+                cap = f"a drawing of a {self.objects[i]}"
+            images.append(img)
+            captions.append(cap)
+            concepts.append(concept)
+        for _ in range(n_words):
+            if rng.random() < 0.8:
+                word = str(rng.choice(CATEGORIES))
+                concept = word
+            else:
+                word = str(rng.choice(self.object_words))
+                concept = word if word in CATEGORIES else "obj:" + word
+            images.append(_from_pil(raster.render_word(word, size=a.image_size, rng=rng)))
+            captions.append(str(rng.choice(WORD_TEMPLATES)).format(word))
+            concepts.append(concept)
+        x = torch.stack(images)
+        return (x - MEAN) / STD, captions, concepts
+
+
+def _to_pil(img: torch.Tensor):
+    from PIL import Image
+
+    arr = (img.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(arr)
+
+
+def _from_pil(pil) -> torch.Tensor:
+    arr = np.asarray(pil.convert("RGB"), dtype=np.float32) / 255
+    return torch.from_numpy(arr).permute(2, 0, 1)
+
+
+def concept_loss(img_f: torch.Tensor, txt_f: torch.Tensor, scale: torch.Tensor,
+                 concepts: list[str]) -> torch.Tensor:
+    """Symmetric InfoNCE with soft targets over all batch items sharing a concept."""
+    logits = scale * img_f @ txt_f.t()  # (B, B)
+    ids = {c: k for k, c in enumerate(sorted(set(concepts)))}
+    cid = torch.tensor([ids[c] for c in concepts])
+    target = (cid[:, None] == cid[None, :]).float()
+    target = target / target.sum(1, keepdim=True)
+    return 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-target * F.log_softmax(logits.t(), 1), 1).mean())
+
+
+def lr_at(step: int, args: argparse.Namespace) -> float:
+    warm = max(1, int(args.warmup * args.steps))
+    if step < warm:
+        return args.lr * (step + 1) / warm
+    t = (step - warm) / max(1, args.steps - warm)
+    return args.lr * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def make_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
+                              {"params": other, "weight_decay": 0.0}],
+                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+@torch.no_grad()
+def quick_eval(model, tokenizer, args) -> dict:
+    """Held-out picture zero-shot top-1 and held-out-font reading (for the progress log only)."""
+    from core.demo import load_corpus_image
+
+    model.eval()
+    df = load_corpus_index()
+    test = df[(df["split"] == "test") & df["label"].isin(CATEGORIES)]
+    text = F.normalize(model.encode_text(tokenizer([f"a drawing of a {c}" for c in CATEGORIES])), dim=-1)
+    pics = torch.stack([_from_pil(load_corpus_image(i).resize((args.image_size,) * 2)) for i in test["id"]])
+    pred = (F.normalize(model.encode_image((pics - MEAN) / STD), dim=-1) @ text.t()).argmax(1)
+    truth = torch.tensor([CATEGORIES.index(c) for c in test["label"]])
+    words, wtruth = [], []
+    for f in raster.HELDOUT_FONTS:
+        for k, c in enumerate(CATEGORIES):
+            words.append(_from_pil(raster.render_word(c, size=args.image_size, font=f)))
+            wtruth.append(k)
+    wpred = (F.normalize(model.encode_image((torch.stack(words) - MEAN) / STD), dim=-1) @ text.t()).argmax(1)
+    model.train()
+    return {"top1": float((pred == truth).float().mean()),
+            "reading": float((wpred == torch.tensor(wtruth)).float().mean())}
+
+
+def export(model: torch.nn.Module, args: argparse.Namespace, wall_s: float, history: list) -> None:
+    """Write config.json, weights.safetensors (fp16) and train_config.json to ``args.out``."""
+    from safetensors.torch import save_file
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(MODEL_CONFIG, indent=2) + "\n")
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "weights.safetensors"), metadata={"format": "pt", "model_id": "demo"})
+    cfg = {k: v for k, v in vars(args).items() if k not in ("out", "workdir")}
+    cfg.update({"categories": list(CATEGORIES), "train_fonts": list(raster.TRAIN_FONTS),
+                "heldout_fonts": list(raster.HELDOUT_FONTS), "wall_seconds": round(wall_s, 1),
+                "torch": torch.__version__, "threads": torch.get_num_threads(),
+                "progress": history})
+    (out / "train_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def train(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = build_model(args.seed)
+    model.visual.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, args)
+    start, wall, history = 0, 0.0, []
+    ckpt = work / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if state["args"] != _resume_key(args):
+            raise SystemExit(f"{ckpt} was written with other settings; use another --workdir")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        start, wall, history = state["step"], state["wall"], state["history"]
+        logger.info("resumed from step %d", start)
+    batcher = Batcher(args)
+    model.train()
+    t0 = time.time() - wall
+    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="train demo",
+               mininterval=5, file=sys.stderr)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args)
+        x, captions, concepts = batcher.batch(step)
+        img_f = F.normalize(model.encode_image(x.contiguous(memory_format=torch.channels_last)), dim=-1)
+        txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
+        loss = concept_loss(img_f, txt_f, model.logit_scale.exp().clamp(max=100), concepts)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        done = step + 1
+        if done % args.eval_every == 0 or done == args.steps:
+            ev = quick_eval(model, tokenizer, args)
+            history.append({"step": done, "loss": round(loss.item(), 4),
+                            "minutes": round((time.time() - t0) / 60, 2), **ev})
+            logger.info("step %d loss %.3f %s", done, loss.item(), ev)
+        if done % args.ckpt_every == 0 or done == args.steps:
+            tmp = work / "checkpoint.tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
+                        "wall": time.time() - t0, "history": history, "args": _resume_key(args)}, tmp)
+            tmp.replace(ckpt)
+    wall = time.time() - t0
+    logger.info("trained %d steps in %.1f min", args.steps, wall / 60)
+    export(model, args, wall, history)
+
+
+def _resume_key(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in vars(args).items() if k not in ("out", "workdir", "threads")}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--wd", type=float, default=0.1)
+    p.add_argument("--warmup", type=float, default=0.04)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--word-frac", type=float, default=0.5)
+    p.add_argument("--overlay", type=float, default=0.5, help="own-word label probability")
+    p.add_argument("--labelled-frac", type=float, default=0.6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--workdir", default=str(REPO / "artifacts" / "demo_train"))
+    p.add_argument("--out", default=str(REPO / "assets" / "demo"))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

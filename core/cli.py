@@ -19,6 +19,7 @@ from core.errors import CoreError
 COMMANDS: dict[str, str] = {
     "models": "core.commands.models",
     "layers": "core.commands.layers",
+    "eval-demo": "core.commands.eval_demo",
 }
 
 

@@ -246,7 +246,7 @@ def overlay_article_pattern(image: Image.Image, text: str, *, font: str = DEFAUL
         text: the attack text.
         font: one font for all copies.
         text_height_frac: glyph height as a fraction of the image height.
-        fg, outline: text colour and a 1-px outline so the text shows on any background.
+        fg, outline: text colour and an outline (1 px per 256 px of image) so the text shows on any background.
         spots: top-left corners as (x, y) fractions of the image size.
 
     Returns:
@@ -254,10 +254,10 @@ def overlay_article_pattern(image: Image.Image, text: str, *, font: str = DEFAUL
     """
     base = image.convert("RGB")
     w, h = base.size
-    fnt = load_font(font, max(6, round(text_height_frac * h / 0.72)))
+    fnt = load_font(font, max(5, round(text_height_frac * h / 0.72)))
     out = base.copy()
     draw = ImageDraw.Draw(out)
-    stroke = max(1, round(h / 256))
+    stroke = round(h / 256)  # no outline on tiny images: it would double the cover
     for fx, fy in spots:
         draw.text((fx * w, fy * h), text, font=fnt, fill=fg, stroke_width=stroke, stroke_fill=outline)
     return out, pixel_cover(base, out)

@@ -1,0 +1,51 @@
+"""``python -m core eval-demo [--json]``: held-out figures of a model on the demo corpus."""
+from __future__ import annotations
+
+from core.cli import add_model_args
+
+NAME = "eval-demo"
+HELP = "evaluate a model (default: demo) on the demo corpus's held-out pictures and fonts"
+
+
+def configure(parser) -> None:
+    add_model_args(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--seed", type=int, default=0, help="seed of word renderings and label placement")
+    parser.add_argument("--out", default=None, help="also write the JSON result to this file")
+
+
+def _fmt(value, chance) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:d}   (chance {chance})"
+    return f"{value:.1%} (chance {chance:.1%})"
+
+
+def run(args) -> int:
+    import json
+    from pathlib import Path
+
+    from core.cli import load_model_from_args, print_json
+    from core.evaluate import evaluate
+
+    result = evaluate(load_model_from_args(args), seed=args.seed)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"model {result['model']} ({result['n_categories']} categories, "
+          f"{result['heldout_pictures']} held-out pictures)")
+    for key in ("zero_shot_top1", "zero_shot_top1_balanced", "zero_shot_top5", "reading"):
+        print(f"  {key:<26} {_fmt(result[key]['value'], result[key]['chance'])}")
+    att = result["typographic_attack"]
+    if att["value"] is not None:
+        print(f"  {'typographic_attack':<26} {_fmt(att['value'], att['chance'])}; flips {att['flip_rate']:.1%}, "
+              f"neutral-word flips {att['control_flip_rate']:.1%}, pixel cover {att['pixel_cover']:.1%}")
+    for key in ("multimodal_units", "neuron_search"):
+        r = result[key]
+        print(f"  {key:<26} {_fmt(r['value'], r['chance'])} of {r['of']} categories")
+    for ex in result["multimodal_units"]["examples"][:5]:
+        print(f"    {ex['text']}")
+    return 0

@@ -1,0 +1,40 @@
+"""Chart specs of the neuron-card and search builders (core/charts.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core import charts
+from core import neuron_card as nc
+
+
+def _fields(spec):
+    out = {}
+    for layer in spec.get("layer", [spec]):
+        for ch, enc in layer.get("encoding", {}).items():
+            if isinstance(enc, dict):
+                out.setdefault(ch, set()).add(enc.get("field"))
+    return out
+
+
+def test_histogram_chart_spec():
+    df = nc.activation_histogram(np.random.default_rng(0).normal(size=300), bins=12)
+    spec = charts.activation_histogram_chart(df, marker_z=1.5).to_dict()
+    enc = _fields(spec)
+    assert {"lo_z"} <= enc["x"] and "count" in enc["y"] and "hi_z" in enc["x2"] and "z" in enc["x"]
+    assert len(spec["layer"]) == 3
+    assert len(next(iter(spec["datasets"].values()))) > 0
+
+
+def test_scores_chart_keeps_rank_order():
+    df = pd.DataFrame({"unit": [7, 2, 9], "score": [0.9, 0.5, 0.1]})
+    spec = charts.neuron_scores_chart(df).to_dict()
+    assert spec["encoding"]["y"]["field"] == "neuron" and spec["encoding"]["y"]["sort"] is None
+    assert spec["encoding"]["x"]["field"] == "score"
+
+
+def test_labels_chart_colours_sides():
+    df = nc.zero_shot_labels(np.ones(3), np.eye(3), ["a", "b", "c"], top=1)
+    spec = charts.zero_shot_labels_chart(df).to_dict()
+    assert spec["encoding"]["color"]["field"] == "side"
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["excites", "inhibits"]

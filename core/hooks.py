@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -186,6 +186,46 @@ def capture(target, layers: Sequence[str], *, keep_graph: bool = False) -> Itera
         finally:
             for h in handles:
                 h.remove()
+
+
+@contextlib.contextmanager
+def patch(target, layer: str, edit: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
+    """Replace one layer's activation by ``edit(activation)`` during forward passes in the block.
+
+    The intervention counterpart of ``capture``: same layer ids, the hook is always removed on exit
+    (even on exceptions) and the model's lock is held throughout when ``target`` is a
+    ``LoadedModel``. ``edit`` receives a clone, so it may modify it in place; it must return a
+    tensor of the same shape. For ``@in`` layers the module's input is replaced (for the article's
+    layer, the pre-ReLU sum: the block's ReLU then applies to the edited value).
+
+    Args:
+        target: a ``LoadedModel`` or an open_clip ``CLIP`` module.
+        layer: layer id (see ``list_layers``).
+        edit: (B, C, H, W) or (B, L, D) tensor -> tensor of the same shape.
+
+    Raises:
+        LayerNotFoundError: unknown layer id.
+    """
+    model = _unwrap(target)
+    lock = getattr(target, "lock", None)
+    info = resolve_layer(model, layer)
+    module = dict(model.named_modules())[info.module]
+
+    def _apply(value: torch.Tensor) -> torch.Tensor:
+        out = edit(value.clone())
+        if not isinstance(out, torch.Tensor) or out.shape != value.shape:
+            raise ValueError(f"patch edit must return a tensor of shape {tuple(value.shape)}")
+        return out
+
+    with lock if lock is not None else contextlib.nullcontext():
+        if info.take_input:
+            handle = module.register_forward_pre_hook(lambda _m, args: (_apply(args[0]), *args[1:]))
+        else:
+            handle = module.register_forward_hook(lambda _m, _args, output: _apply(output))
+        try:
+            yield
+        finally:
+            handle.remove()
 
 
 def reduce_positions(act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

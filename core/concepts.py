@@ -1,0 +1,295 @@
+"""Sparse concept codes and concept atlases over neuron text directions (paper-methods §8.1).
+
+A concept (a word, with the article's prompts for emotions) is embedded as a text vector t. Each
+neuron u at the article layer has a text direction w_u (the attention pool's value path). The
+*sparse code* of t is the non-negative lasso ``min_x 1/2 ||W x - t||^2 + lam ||x||_1, x >= 0``
+over unit-normalised directions: the few neurons whose directions add up to the concept.
+A list of concepts is decomposed into a small *atlas* by non-negative matrix factorisation of
+their attribution vectors ``W^T t``. Both solvers are small numpy routines (FISTA, multiplicative
+updates), tested against their optimality conditions. Nothing here imports streamlit.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.errors import BadInputError
+
+logger = logging.getLogger(__name__)
+
+# The article's three emotion prompts (paper-methods §8.1).
+EMOTION_PROMPTS: tuple[str, ...] = ("i am feeling {}", "Me feeling {} on my face",
+                                    "a photo of me with a {} expression on my face")
+PLAIN_PROMPTS: tuple[str, ...] = ("{}",)
+PROMPT_SETS = {"emotion": EMOTION_PROMPTS, "plain": PLAIN_PROMPTS}
+# The emotions of the article's Fig 9-12 equations plus the feeling wheel's six core feelings.
+ARTICLE_EMOTIONS: tuple[str, ...] = (
+    "jealous", "bored", "intimate", "surprised", "powerful", "creative", "embarrassed", "let down",
+    "accepted", "confident", "pressured", "stressed", "anxious", "mad",
+    "sad", "scared", "joyful", "peaceful", "happy", "angry",
+)
+MAX_CONCEPTS = 200
+
+
+def prompts_for(kind: str) -> tuple[str, ...]:
+    """Prompt templates for a concept kind: ``emotion`` (the article's three) or ``plain`` (the word)."""
+    if kind not in PROMPT_SETS:
+        raise BadInputError(f"Unknown concept kind '{kind}'. Available: {', '.join(PROMPT_SETS)}.")
+    return PROMPT_SETS[kind]
+
+
+# ----------------------------------------------------------------------------- solvers
+
+def nonneg_lasso(A: np.ndarray, b: np.ndarray, lam: float, *, x0: np.ndarray | None = None,
+                 max_iter: int = 5000, tol: float = 1e-7) -> np.ndarray:
+    """Solve ``min_x 1/2 ||A x - b||^2 + lam * sum(x)`` subject to ``x >= 0`` (FISTA).
+
+    Args:
+        A: (D, C) design matrix; b: (D,) target; lam: L1 weight (>= 0).
+        x0: warm start (C,); tol: stop when the KKT violation is below ``tol * max|A^T b|``.
+
+    Returns:
+        x (C,) float64, non-negative.
+    """
+    A = np.asarray(A, np.float64)
+    b = np.asarray(b, np.float64)
+    step = 1.0 / max(np.linalg.norm(A, 2) ** 2, 1e-12)  # 1 / Lipschitz constant of the gradient
+    x = np.zeros(A.shape[1]) if x0 is None else np.maximum(np.asarray(x0, np.float64), 0)
+    y, t = x.copy(), 1.0
+    scale = max(float(np.abs(A.T @ b).max()), 1e-12)
+    for _ in range(max_iter):
+        grad = A.T @ (A @ y - b)  # (C,)
+        x_new = np.maximum(y - step * (grad + lam), 0.0)
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        y = x_new + ((t - 1) / t_new) * (x_new - x)
+        if np.dot(x_new - x, x_new - y) > 0:  # adaptive restart (O'Donoghue & Candes)
+            y, t_new = x_new.copy(), 1.0
+        x, t = x_new, t_new
+        if kkt_violation(A, b, lam, x) < tol * scale:
+            break
+    return x
+
+
+def kkt_violation(A: np.ndarray, b: np.ndarray, lam: float, x: np.ndarray) -> float:
+    """Largest violation of the non-negative lasso's optimality conditions at ``x``.
+
+    With g = A^T (A x - b): g_u = -lam where x_u > 0, and g_u >= -lam where x_u = 0.
+    """
+    g = A.T @ (A @ x - b) + lam
+    on = x > 0
+    return float(max(np.abs(g[on]).max(initial=0.0), (-g[~on]).max(initial=0.0)))
+
+
+def nmf(M: np.ndarray, k: int, *, iters: int = 500, seed: int = 0, tol: float = 1e-6
+        ) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Non-negative matrix factorisation ``M ~ H @ F`` (Frobenius loss, multiplicative updates).
+
+    Args:
+        M: (N, P) non-negative matrix; k: number of factors (1 <= k <= min(N, P)).
+        seed: the random initialisation's seed (same seed, same result).
+
+    Returns:
+        ``(H (N, k), F (k, P), loss trace)``; rows of F have unit L2 norm (scale moved into H).
+    """
+    M = np.asarray(M, np.float64)
+    if (M < 0).any():
+        raise BadInputError("NMF needs a non-negative matrix.")
+    if not 1 <= k <= min(M.shape):
+        raise BadInputError(f"The number of factors must be between 1 and {min(M.shape)} (got {k}).")
+    rng = np.random.default_rng(seed)
+    avg = np.sqrt(max(M.mean(), 1e-12) / k)
+    H = avg * rng.random((M.shape[0], k)) + 1e-4
+    F = avg * rng.random((k, M.shape[1])) + 1e-4
+    eps, trace = 1e-12, []
+    for _ in range(iters):
+        F *= (H.T @ M) / (H.T @ H @ F + eps)
+        H *= (M @ F.T) / (H @ (F @ F.T) + eps)
+        trace.append(float(np.linalg.norm(M - H @ F) ** 2))
+        if len(trace) > 1 and trace[-2] - trace[-1] <= tol * max(trace[-2], eps):
+            break
+    norms = np.linalg.norm(F, axis=1, keepdims=True) + eps  # (k, 1)
+    return H * norms.T, F / norms, trace
+
+
+# ----------------------------------------------------------------------------- concept vectors
+
+def neuron_directions(loaded, layer: str | None = None) -> np.ndarray:
+    """Neuron text directions (C, D) at the article layer (helper-2's ``core.search`` when present)."""
+    try:
+        from core.search import neuron_directions as _search_dirs
+    except ImportError:
+        from core.interventions import pool_map, pool_input_layer
+
+        pool_input_layer(loaded, layer)  # raises a clear error for ViTs / other layers
+        return pool_map(loaded).numpy()
+    dirs = np.asarray(_search_dirs(loaded, layer), np.float64)
+    units = loaded.model.visual.attnpool.v_proj.weight.shape[1] if hasattr(loaded.model.visual, "attnpool") else None
+    return dirs.T if units is not None and dirs.shape[0] != units and dirs.shape[1] == units else dirs
+
+
+def concept_vectors(loaded, concepts: Sequence[str], kind: str = "emotion") -> np.ndarray:
+    """Text embeddings of concepts averaged over the kind's prompts, L2-normalised: (K, D)."""
+    from core.zeroshot import class_embeddings, parse_class_list
+
+    concepts = parse_class_list(list(concepts), minimum=1)
+    return np.asarray(class_embeddings(loaded, concepts, prompts_for(kind)), np.float64)
+
+
+# ----------------------------------------------------------------------------- sparse codes
+
+@dataclass
+class SparseCode:
+    """A concept's sparse non-negative neuron code.
+
+    Attributes:
+        concept: the text; table: the non-zero terms, best first: unit, weight (on unit-normalised
+            directions), relative (weight / largest), cosine (direction vs concept);
+        fit_cosine: cosine between the reconstruction W x and the concept vector;
+        alpha: lam / lam_max used; nnz: number of non-zero terms.
+    """
+
+    concept: str
+    table: pd.DataFrame
+    fit_cosine: float
+    alpha: float
+    nnz: int
+
+    def to_dict(self) -> dict:
+        return {"concept": self.concept, "alpha": self.alpha, "nnz": self.nnz, "fit_cosine": round(self.fit_cosine, 6),
+                "terms": self.table.round(6).to_dict(orient="records")}
+
+
+def sparse_code(directions: np.ndarray, target: np.ndarray, *, alpha: float = 0.3, max_terms: int | None = None,
+                exclude: Sequence[int] = (), concept: str = "") -> SparseCode:
+    """The non-negative lasso code of ``target`` over neuron ``directions``.
+
+    Args:
+        directions: (C, D) neuron text directions; each is normalised to unit length.
+        target: (D,) concept vector (normalised here).
+        alpha: lam as a fraction of lam_max = max_u cos(w_u, t) (the smallest lam giving x = 0);
+            smaller alpha, more terms. In (0, 1).
+        max_terms: if given, the smallest alpha on a path from 0.95 down to ``alpha`` whose code has
+            at most this many terms.
+        exclude: units left out (e.g. purely lexical "text" neurons, as the article did).
+
+    Raises:
+        BadInputError: alpha outside (0, 1), shape mismatch, or no neuron aligned with the concept.
+    """
+    if not 0 < alpha < 1:
+        raise BadInputError(f"alpha must be between 0 and 1 (a fraction of the largest useful L1 weight); got {alpha}.")
+    W = np.asarray(directions, np.float64)
+    t = np.asarray(target, np.float64).ravel()
+    if W.ndim != 2 or W.shape[1] != t.shape[0]:
+        raise BadInputError(f"directions {W.shape} and concept vector {t.shape} do not match.")
+    W = W / (np.linalg.norm(W, axis=1, keepdims=True) + 1e-12)
+    t = t / (np.linalg.norm(t) + 1e-12)
+    keep = np.setdiff1d(np.arange(W.shape[0]), np.asarray(list(exclude), int))
+    A = W[keep].T  # (D, C')
+    cos = A.T @ t  # (C',)
+    lam_max = float(cos.max())
+    if lam_max <= 0:
+        raise BadInputError(f"No neuron direction is positively aligned with '{concept}'.")
+    alphas = [alpha] if max_terms is None else list(np.geomspace(0.95, alpha, 24))
+    x, used = np.zeros(A.shape[1]), alphas[0]
+    for a in alphas:  # warm-started path, stop before exceeding max_terms
+        x_a = nonneg_lasso(A, t, a * lam_max, x0=x)
+        if max_terms is not None and np.count_nonzero(x_a > 1e-9) > max_terms and np.count_nonzero(x > 1e-9):
+            break
+        x, used = x_a, a
+    on = np.flatnonzero(x > 1e-9)
+    order = on[np.argsort(-x[on])]
+    table = pd.DataFrame({"unit": keep[order].astype(int), "weight": x[order],
+                          "relative": x[order] / x[order].max() if len(order) else x[order],
+                          "cosine": cos[order]})
+    recon = A @ x
+    fit = float(recon @ t / (np.linalg.norm(recon) + 1e-12)) if len(order) else 0.0
+    return SparseCode(concept, table, fit, float(used), len(order))
+
+
+def code_concept(loaded, concept: str, *, kind: str = "emotion", alpha: float = 0.3, max_terms: int | None = None,
+                 exclude: Sequence[int] = (), layer: str | None = None) -> SparseCode:
+    """Sparse neuron code of one concept for a loaded model (see ``sparse_code``)."""
+    concept = " ".join(str(concept).split())
+    if not concept:
+        raise BadInputError("Type a concept, e.g. 'surprised' or 'happy'.")
+    t = concept_vectors(loaded, [concept], kind)[0]
+    return sparse_code(neuron_directions(loaded, layer), t, alpha=alpha, max_terms=max_terms, exclude=exclude,
+                       concept=concept)
+
+
+# ----------------------------------------------------------------------------- atlas
+
+@dataclass
+class Atlas:
+    """An NMF atlas of concepts.
+
+    Attributes:
+        loadings: long table concept, factor, loading (one row per concept x factor).
+        factors: long table factor, rank, unit, sign (+: the unit's attribution is positive, -:
+            negative), weight; the top units of each factor.
+        names: factor -> its highest-loading concept (a readable name).
+        error: relative reconstruction error ||M - HF|| / ||M||.
+    """
+
+    loadings: pd.DataFrame
+    factors: pd.DataFrame
+    names: dict[str, str]
+    error: float
+
+    def to_dict(self) -> dict:
+        return {"error": round(self.error, 6), "names": self.names,
+                "loadings": self.loadings.round(6).to_dict(orient="records"),
+                "factors": self.factors.round(6).to_dict(orient="records")}
+
+
+def concept_atlas(attributions: np.ndarray, concepts: Sequence[str], k: int, *, center: bool = True,
+                  top_units: int = 5, seed: int = 0) -> Atlas:
+    """Decompose concepts' attribution vectors into ``k`` non-negative factors.
+
+    Args:
+        attributions: (K, C) rows ``W^T t`` (the article's "W x_text"), one per concept.
+        center: subtract the mean over concepts first (removes what every prompt shares).
+        top_units: units listed per factor.
+
+    The signed matrix is split into ``[max(M, 0), max(-M, 0)]`` so NMF can represent both
+    excitation and inhibition: column u is "+u", column C + u is "-u".
+    """
+    M = np.asarray(attributions, np.float64)
+    concepts = list(concepts)
+    if M.ndim != 2 or M.shape[0] != len(concepts):
+        raise BadInputError(f"{len(concepts)} concepts but an attribution matrix of shape {M.shape}.")
+    if len(concepts) < 2:
+        raise BadInputError("An atlas needs at least two concepts.")
+    if center:
+        M = M - M.mean(axis=0, keepdims=True)
+    C = M.shape[1]
+    split = np.concatenate([np.maximum(M, 0), np.maximum(-M, 0)], axis=1)  # (K, 2C)
+    H, F, _ = nmf(split, k, seed=seed)
+    error = float(np.linalg.norm(split - H @ F) / (np.linalg.norm(split) + 1e-12))
+    labels = [f"factor {i + 1}" for i in range(k)]
+    loadings = pd.DataFrame([{"concept": c, "factor": labels[j], "loading": float(H[i, j])}
+                             for i, c in enumerate(concepts) for j in range(k)])
+    rows = []
+    for j in range(k):
+        for rank, col in enumerate(np.argsort(-F[j])[:top_units]):
+            rows.append({"factor": labels[j], "rank": rank + 1, "unit": int(col % C),
+                         "sign": "+" if col < C else "-", "weight": float(F[j, col])})
+    names = {labels[j]: concepts[int(H[:, j].argmax())] for j in range(k)}
+    return Atlas(loadings, pd.DataFrame(rows), names, error)
+
+
+def atlas_for(loaded, concepts: Sequence[str], k: int, *, kind: str = "emotion", center: bool = True,
+              layer: str | None = None, seed: int = 0) -> Atlas:
+    """``concept_atlas`` for a loaded model: embeds the concepts and projects them on the directions."""
+    from core.zeroshot import parse_class_list
+
+    concepts = parse_class_list(list(concepts), minimum=2)
+    if len(concepts) > MAX_CONCEPTS:
+        raise BadInputError(f"At most {MAX_CONCEPTS} concepts per atlas (got {len(concepts)}).")
+    T = concept_vectors(loaded, concepts, kind)  # (K, D)
+    attributions = T @ neuron_directions(loaded, layer).T  # (K, C)
+    return concept_atlas(attributions, concepts, k, center=center, seed=seed)

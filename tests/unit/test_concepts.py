@@ -1,0 +1,108 @@
+"""Sparse concept codes (non-negative lasso) and the NMF atlas: optimality, recovery, determinism, model glue."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.concepts import (EMOTION_PROMPTS, atlas_for, code_concept, concept_atlas, concept_vectors, kkt_violation,
+                           neuron_directions, nmf, nonneg_lasso, prompts_for, sparse_code)
+from core.errors import BadInputError
+
+
+def _dirs(c=120, d=32, seed=0):
+    return np.random.default_rng(seed).normal(size=(c, d))
+
+
+def test_nonneg_lasso_satisfies_kkt_and_is_nonnegative():
+    rng = np.random.default_rng(1)
+    A, b = rng.normal(size=(20, 50)), rng.normal(size=20)
+    for lam in (0.1, 1.0, 5.0):
+        x = nonneg_lasso(A, b, lam, tol=1e-10)
+        assert (x >= 0).all()
+        assert kkt_violation(A, b, lam, x) < 1e-6
+    lam_max = float((A.T @ b).max())
+    assert not nonneg_lasso(A, b, lam_max * 1.01).any(), "above lam_max the code is empty"
+
+
+def test_sparse_code_recovers_a_planted_combination():
+    W = _dirs()
+    Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
+    t = 2.0 * Wn[7] + 1.0 * Wn[42]
+    code = sparse_code(W, t, alpha=0.05, concept="planted")
+    assert list(code.table["unit"][:2]) == [7, 42]
+    assert code.table["relative"].iloc[0] == 1.0 and code.table["relative"].iloc[1] == pytest.approx(0.5, abs=0.08)
+    assert code.nnz <= 4 and code.fit_cosine > 0.99
+    assert (code.table["weight"] > 0).all()
+
+
+def test_sparse_code_alpha_controls_sparsity_and_max_terms_caps_it():
+    W, t = _dirs(seed=2), np.random.default_rng(3).normal(size=32)
+    sizes = [sparse_code(W, t, alpha=a).nnz for a in (0.8, 0.4, 0.1)]
+    assert sizes == sorted(sizes) and sizes[0] >= 1 and sizes[-1] > sizes[0]
+    capped = sparse_code(W, t, alpha=0.01, max_terms=3)
+    assert 1 <= capped.nnz <= 3 and capped.alpha > 0.01
+    excl = sparse_code(W, t, alpha=0.4, exclude=[int(sparse_code(W, t, alpha=0.4).table["unit"].iloc[0])])
+    assert int(sparse_code(W, t, alpha=0.4).table["unit"].iloc[0]) not in set(excl.table["unit"])
+
+
+def test_sparse_code_rejects_bad_input():
+    W = _dirs()
+    with pytest.raises(BadInputError, match="alpha"):
+        sparse_code(W, W[0], alpha=1.5)
+    with pytest.raises(BadInputError, match="do not match"):
+        sparse_code(W, np.ones(5))
+    with pytest.raises(BadInputError, match="aligned"):
+        sparse_code(np.abs(W), -np.ones(32), concept="nothing")
+
+
+def test_nmf_reconstructs_a_low_rank_matrix_deterministically():
+    rng = np.random.default_rng(4)
+    M = rng.random((12, 3)) @ rng.random((3, 40))
+    H, F, trace = nmf(M, 3, iters=2000, tol=0)
+    assert (H >= 0).all() and (F >= 0).all()
+    assert np.linalg.norm(M - H @ F) / np.linalg.norm(M) < 0.02
+    assert all(b <= a + 1e-9 for a, b in zip(trace, trace[1:])), "multiplicative updates never increase the loss"
+    np.testing.assert_allclose(np.linalg.norm(F, axis=1), 1.0)
+    H2, F2, _ = nmf(M, 3, iters=2000, tol=0)
+    np.testing.assert_array_equal(H, H2)
+    with pytest.raises(BadInputError):
+        nmf(-M, 2)
+    with pytest.raises(BadInputError):
+        nmf(M, 50)
+
+
+def test_concept_atlas_separates_two_planted_groups():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(2, 60))
+    A = np.vstack([base[0] + 0.05 * rng.normal(size=60) for _ in range(4)]
+                  + [base[1] + 0.05 * rng.normal(size=60) for _ in range(4)])
+    names = [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)]
+    atlas = concept_atlas(A, names, 2, center=False)
+    wide = atlas.loadings.pivot(index="concept", columns="factor", values="loading")
+    best = wide.idxmax(axis=1)
+    assert best[[f"a{i}" for i in range(4)]].nunique() == 1 and best[[f"b{i}" for i in range(4)]].nunique() == 1
+    assert best["a0"] != best["b0"]
+    assert set(atlas.factors.columns) == {"factor", "rank", "unit", "sign", "weight"}
+    assert set(atlas.factors["sign"]) <= {"+", "-"} and atlas.factors["unit"].between(0, 59).all()
+    assert set(atlas.names.values()) <= set(names) and 0 <= atlas.error < 0.5
+    assert atlas.to_dict()["names"] == atlas.names
+
+
+def test_model_glue_on_the_tiny_resnet(tiny_rn):
+    dirs = neuron_directions(tiny_rn)
+    units = tiny_rn.model.visual.layer4[0].conv3.out_channels
+    assert dirs.shape == (units, 16)
+    assert prompts_for("emotion") == EMOTION_PROMPTS
+    with pytest.raises(BadInputError, match="Available: emotion, plain"):
+        prompts_for("mood")
+    t = concept_vectors(tiny_rn, ["happy", "sad"], "emotion")
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-5)
+    code = code_concept(tiny_rn, "happy", alpha=0.3)
+    assert code.nnz >= 1 and code.table["unit"].between(0, units - 1).all()
+    assert code.to_dict()["concept"] == "happy"
+    atlas = atlas_for(tiny_rn, ["happy", "sad", "angry", "calm"], 2)
+    assert len(atlas.loadings) == 8
+    with pytest.raises(BadInputError):
+        code_concept(tiny_rn, "   ")
+    with pytest.raises(BadInputError):
+        atlas_for(tiny_rn, ["happy"], 2)

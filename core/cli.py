@@ -19,7 +19,17 @@ from core.errors import CoreError
 COMMANDS: dict[str, str] = {
     "models": "core.commands.models",
     "layers": "core.commands.layers",
+    "index": "core.commands.index",
+    "neurons": "core.commands.neurons",
+    "images": "core.commands.images",
     "eval-demo": "core.commands.eval_demo",
+    "attack-eval": "core.commands.attack_eval",
+    "stroop": "core.commands.stroop",
+    "concepts": "core.commands.concepts",
+    "intervene": "core.commands.intervene",
+    "check-paper": "core.commands.check_paper",
+    "render": "core.commands.render",
+    "words": "core.commands.words",
 }
 
 

@@ -122,3 +122,44 @@ def test_attack_eval_on_tiny_model(tiny_rn, image_folder):
         assert len(rise) + len(fall) > 0
     d = res.to_dict()
     assert d["article"]["table"][0]["word"] == "trash" and len(d["table"]) == 8
+
+
+def test_cli_attack_eval_json_over_an_index(tiny_rn, image_folder, tmp_path, capsys):
+    import json
+
+    from core.cli import main
+    from core.extract import run_extraction
+
+    run_extraction(tiny_rn, image_folder, tmp_path / "idx", workers=0, topk=4)
+    rc = main(["attack-eval", "--model", "tiny-rn/random", "--index", str(tmp_path / "idx"), "--words", "dog",
+               "meow=cat", "--controls", "hello", "--styles", "article", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert out["images"] == 12 and out["classes"] == ["boat", "cat", "dog"]
+    assert [(r["word"], r["target"], r["style"]) for r in out["table"]] == [
+        ("dog", "dog", "article"), ("meow", "cat", "article"), ("hello", None, "article")]
+    assert out["article"]["table"][0]["success"] == 0.954 and out["source"].startswith("collection")
+    assert out["template"] == ["a photo of a {}"]
+
+
+def test_cli_attack_eval_on_the_demo_heldout_set_and_bad_words(tiny_rn, capsys):
+    import json
+
+    from core.cli import main
+
+    rc = main(["attack-eval", "--model", "tiny-rn/random", "--limit", "6", "--words", "cat", "--styles",
+               "sticker", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["images"] == 6 and out["source"] == "demo corpus, held-out test split"
+    assert main(["attack-eval", "--model", "tiny-rn/random", "--limit", "6", "--words", "kat"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean" in err and "cat" in err
+
+
+def test_cli_attack_eval_text_output(tiny_rn, capsys):
+    from core.cli import main
+
+    assert main(["attack-eval", "--model", "tiny-rn/random", "--limit", "4", "--words", "fish", "--styles",
+                 "article"]) == 0
+    out = capsys.readouterr().out
+    assert "fish" in out and "trash" in out and "success" in out

@@ -52,3 +52,17 @@ def test_run_stroop_on_tiny_model(tiny_rn):
     assert summary["word_wins"] + summary["ink_wins"] + summary["other_wins"] == summary["incongruent"] == 6
     assert summary["size"] == 64 and summary["template"] == [stroop.STROOP_TEMPLATE]
     assert scored["p_ink"].between(0, 1).all()
+
+
+def test_cli_stroop_json(tiny_rn, capsys):
+    import json
+
+    from core.cli import main
+
+    assert main(["stroop", "--model", "tiny-rn/random", "--colors", "red", "green", "blue", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["incongruent"] == 6 and len(out["trials"]) == 12
+    assert out["word_wins"] == sum(t["winner"] == "word" for t in out["trials"] if t["kind"] == "incongruent")
+    assert out["article"] == {**stroop.ARTICLE}
+    assert main(["stroop", "--model", "tiny-rn/random", "--colors", "red", "teal"]) == 2
+    assert "Unknown colour" in capsys.readouterr().err

@@ -126,6 +126,10 @@ def require_article_model(loaded) -> None:
     Raises:
         WeightsUnavailableError: with where the real weights go.
     """
+    if is_article_model(loaded) and loaded.spec.kind == "random":
+        raise WeightsUnavailableError(
+            f"{loaded.id} has random weights: the article's unit numbers mean nothing there. Load the real weights "
+            f"with --model {ARTICLE_MODEL} (cached) or --checkpoint FILE --arch RN50x4.")
     if not is_article_model(loaded):
         raise WeightsUnavailableError(
             f"check-paper compares against the article's RN50x4 units; {loaded.id} is not an RN50x4. "

@@ -106,3 +106,24 @@ def test_model_glue_on_the_tiny_resnet(tiny_rn):
         code_concept(tiny_rn, "   ")
     with pytest.raises(BadInputError):
         atlas_for(tiny_rn, ["happy"], 2)
+
+
+def test_cli_concepts_json_codes_and_atlas(tiny_rn, capsys):
+    import json
+
+    from core.cli import main
+
+    assert main(["concepts", "happy", "sad", "--model", "tiny-rn/random", "--alpha", "0.3", "--top", "3",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["layer"] == "visual.layer4.0.act3@in" and [c["concept"] for c in out["codes"]] == ["happy", "sad"]
+    first = out["codes"][0]
+    assert 1 <= len(first["terms"]) <= 3 and first["terms"][0]["relative"] == 1.0
+    assert {"unit", "weight", "relative", "cosine"} <= set(first["terms"][0])
+    assert main(["concepts", "--atlas", "2", "--model", "tiny-rn/random", "--json", "--kind", "plain",
+                 "cat", "dog", "boat", "tree"]) == 0
+    atlas = json.loads(capsys.readouterr().out)
+    assert len(atlas["loadings"]) == 8 and set(atlas["names"]) == {"factor 1", "factor 2"}
+    assert main(["concepts", "happy", "--model", "tiny-rn/random", "--alpha", "2"]) == 2
+    assert "alpha must be between 0 and 1" in capsys.readouterr().err
+    assert main(["concepts", "--model", "tiny-rn/random"]) == 2

@@ -151,3 +151,27 @@ def test_blank_image_and_pool_map_shapes(tiny_rn):
     units = tiny_rn.model.visual.layer4[0].conv3.out_channels
     assert pool_map(tiny_rn).shape == (units, 16)
     assert isinstance(Edit(0, "zero").describe(), str)
+
+
+def test_cli_intervene_json_and_errors(tiny_rn, tmp_path, capsys):
+    from core.cli import main
+
+    path = tmp_path / "x.png"
+    _image(1).save(path)
+    assert main(["intervene", str(path), "--model", "tiny-rn/random", "--unit", "3", "--op", "scale",
+                 "--value", "4", "--labels", "cat, dog, boat", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["edits"] == ["unit 3 x 4"] and len(out["table"]) == 3
+    assert out["unit_after"]["3"] == pytest.approx(4 * out["unit_before"]["3"], rel=1e-4)
+    assert main(["intervene", "--causal", "--model", "tiny-rn/random", "--unit", "3", "--labels", "cat, dog",
+                 "--json"]) == 0
+    causal = json.loads(capsys.readouterr().out)
+    assert causal["unit"] == 3 and causal["target"] in ("cat", "dog") and isinstance(causal["passed"], bool)
+    assert main(["intervene", str(path), "--model", "tiny-rn/random", "--unit", "3", "--op", "mean"]) == 2
+    assert "needs the unit's mean" in capsys.readouterr().err
+    assert main(["intervene", "--model", "tiny-rn/random", "--unit", "3"]) == 2
+    assert main(["intervene", str(path), "--model", "tiny-rn/random", "--unit", "99999"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert main(["intervene", str(bad), "--model", "tiny-rn/random", "--unit", "3"]) == 2

@@ -113,3 +113,33 @@ def test_self_check_on_a_real_tiny_model(tiny_rn, tmp_path, monkeypatch):
     assert true.summary["passed"] == true.summary["total"] >= 2
     assert fake.summary["passed"] == 0 and fake.summary["total"] == true.summary["total"]
     assert true.layer == "visual.layer4.0.act3@in" and true.mode == "self-consistency"
+
+
+def test_cli_check_paper_without_weights_exits_2_naming_the_checkpoint_option(capsys):
+    from core.cli import main
+
+    assert main(["check-paper", "--checkpoint", "/nonexistent/RN50x4.pt", "--arch", "RN50x4"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the article's RN50x4 weights" in err and "--checkpoint" in err and "--arch RN50x4" in err
+    assert "Traceback" not in err
+    assert main(["check-paper", "--json"]) == 2  # default RN50x4/openai: not cached offline
+    assert "RN50x4" in capsys.readouterr().err
+
+
+def test_cli_check_paper_refuses_other_and_random_models(tiny_rn, capsys):
+    from core.cli import main
+
+    assert main(["check-paper", "--model", "tiny-rn/random"]) == 2
+    assert "not an RN50x4" in capsys.readouterr().err
+
+
+def test_cli_self_consistency_json(tiny_rn, tmp_path, monkeypatch, capsys):
+    import json
+
+    from core.cli import main
+
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
+    assert main(["check-paper", "--self-consistency", "--model", "tiny-rn/random", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["true"]["summary"]["rate"] == 1.0 and out["shuffled"]["summary"]["passed"] == 0
+    assert {"unit", "passed", "best_rank", "unit_rank", "found"} <= set(out["true"]["units"][0])

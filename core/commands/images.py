@@ -1,0 +1,45 @@
+"""``python -m core images``: the images of an indexed collection nearest to a text or an image."""
+from __future__ import annotations
+
+from core.cli import add_model_args
+
+NAME = "images"
+HELP = "search an indexed collection by text or image (kNN over the image embeddings)"
+
+
+def configure(parser) -> None:
+    parser.add_argument("--index", required=True, help="artifact directory made by `python -m core index`")
+    query = parser.add_mutually_exclusive_group(required=True)
+    query.add_argument("--query", help="text, e.g. 'a photo of a cat'")
+    query.add_argument("--image", help="image file")
+    parser.add_argument("--top", type=int, default=10, help="number of images (default 10)")
+    add_model_args(parser)
+    parser.set_defaults(model=None)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args) -> int:
+    from core.cli import model_id_from_args, print_json
+    from core.index import load_index
+    from core.models import load_model
+    from core.search import query_images
+    from core.store import open_artifact, read_manifest
+
+    manifest = read_manifest(_path(args.index))
+    loaded = load_model(model_id_from_args(args) or manifest["model_id"])
+    art = open_artifact(args.index, expect=loaded)
+    df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top)
+    if args.json:
+        rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                for r in df.to_dict(orient="records")]
+        print_json({"index": str(art.path), "model": art.model_id, "query": args.query, "image": args.image,
+                    "images": rows})
+        return 0
+    print(df[["rank", "score", "label", "key"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _path(p: str):
+    from pathlib import Path
+
+    return Path(p).expanduser().resolve()

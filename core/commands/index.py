@@ -1,0 +1,66 @@
+"""``python -m core index``: extract a layer's activations over an image collection and build its FAISS index."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from core.cli import add_model_args
+
+NAME = "index"
+HELP = "extract activations + embeddings of an image collection into an artifact (resumable) and index it"
+
+
+def configure(parser) -> None:
+    add_model_args(parser)
+    parser.add_argument("--images", required=True, help="folder of images (sub-folders = labels) or a CSV/parquet "
+                        "with a path column (+ optional label, caption)")
+    parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
+    parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default 2)")
+    parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
+    parser.add_argument("--index-kind", choices=("auto", "flat", "ivf"), default="auto",
+                        help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default)")
+    parser.add_argument("--overwrite", action="store_true", help="discard an existing artifact or unfinished run")
+    parser.add_argument("--chunk-rows", type=int, default=1024, help="rows per committed chunk (resume granularity)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from core.cli import load_model_from_args, print_json
+    from core.extract import run_extraction
+    from core.index import ensure_index
+
+    loaded = load_model_from_args(args)
+    bar = tqdm(total=0, unit="img", desc="extracting", file=sys.stderr, disable=args.no_progress or None,
+               dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        art = run_extraction(loaded, args.images, args.out, layer=args.layer, batch_size=args.batch_size,
+                             workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
+                             overwrite=args.overwrite)
+    finally:
+        bar.close()
+    idx = ensure_index(art, kind=args.index_kind)
+    reasons = Counter(s["reason"] for s in art.skipped)
+    if args.json:
+        print_json({"out": str(art.path), "model": art.model_id, "layer": art.layer, "rows": art.rows,
+                    "units": art.units, "grid": list(art.grid), "index": idx.kind, "skipped": art.skipped})
+        return 0
+    print(f"{art.rows} images -> {art.path} (model {art.model_id}, layer {art.layer}, {art.units} units, "
+          f"grid {'x'.join(map(str, art.grid))}, {idx.kind} index)")
+    if art.skipped:
+        print(f"skipped {len(art.skipped)} files: " + ", ".join(f"{v} {k}" for k, v in reasons.most_common()))
+        for s in art.skipped[:20]:
+            print(f"  {s['key']}: {s['reason']}")
+        if len(art.skipped) > 20:
+            print(f"  ... (all listed in {art.path / 'skipped.json'})")
+    return 0

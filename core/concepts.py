@@ -118,17 +118,14 @@ def nmf(M: np.ndarray, k: int, *, iters: int = 500, seed: int = 0, tol: float = 
 # ----------------------------------------------------------------------------- concept vectors
 
 def neuron_directions(loaded, layer: str | None = None) -> np.ndarray:
-    """Neuron text directions (C, D) at the article layer (helper-2's ``core.search`` when present)."""
-    try:
-        from core.search import neuron_directions as _search_dirs
-    except ImportError:
-        from core.interventions import pool_map, pool_input_layer
+    """Raw (unnormalised) neuron text directions (C, D): ``core.search.neuron_directions``.
 
-        pool_input_layer(loaded, layer)  # raises a clear error for ViTs / other layers
-        return pool_map(loaded).numpy()
-    dirs = np.asarray(_search_dirs(loaded, layer), np.float64)
-    units = loaded.model.visual.attnpool.v_proj.weight.shape[1] if hasattr(loaded.model.visual, "attnpool") else None
-    return dirs.T if units is not None and dirs.shape[0] != units and dirs.shape[1] == units else dirs
+    Raw, so that ``directions @ t`` is the article's bilinear attribution v(t) = W^T t;
+    ``sparse_code`` normalises them itself.
+    """
+    from core.search import neuron_directions as _directions
+
+    return np.asarray(_directions(loaded, layer, normalize=False), np.float64)
 
 
 def concept_vectors(loaded, concepts: Sequence[str], kind: str = "emotion") -> np.ndarray:

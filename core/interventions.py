@@ -247,8 +247,9 @@ def pool_map(loaded) -> torch.Tensor:
     Unnormalised on purpose: under uniform attention, adding delta to unit u at every position moves
     the (unnormalised) image embedding by exactly ``delta * w_u`` (paper-methods §5.1).
     """
-    pool = loaded.model.visual.attnpool
-    return (pool.c_proj.weight.float() @ pool.v_proj.weight.float()).T.contiguous()  # (C, D)
+    from core.search import neuron_directions
+
+    return neuron_directions(loaded, article_layer(loaded), normalize=False).clone()  # (C, D)
 
 
 @dataclass

@@ -1,6 +1,28 @@
-"""Dashboard entrypoint (``streamlit run dashboard.py``)."""
+"""Dashboard entrypoint: ``streamlit run dashboard.py`` (or ``./run.sh dashboard``).
+
+Page config, logging, navigation over ``pages/`` and the shared sidebar (model, collection, layer
+pickers, all bound to the URL). Pages do the rest; each also runs on its own (style §3).
+"""
+from __future__ import annotations
+
+import logging
+
 import streamlit as st
 
-st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
-st.title("CLIP neuron explorer")
-st.write("The dashboard pages are being built; see README.md.")
+from core import ui
+
+st.set_page_config(page_title="CLIP neuron explorer", page_icon="🧠", layout="wide")
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+PAGES = [
+    st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon="🔎", default=True),
+    st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon="🧭"),
+    st.Page("pages/conditional_probability.py", title="Conditional probability", icon="📊"),
+    st.Page("pages/typographic_attack.py", title="Typographic attacks", icon="🔤"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    st.markdown("**CLIP neuron explorer** · [Multimodal Neurons](https://distill.pub/2021/multimodal-neurons/)")
+ui.shell_context()
+page.run()

@@ -1,0 +1,480 @@
+"""Streamlit caching adapter: the ONLY module with ``st.cache_*`` decorators (style §4).
+
+``cache_resource`` holds the expensive, shared, read-only objects (a ``LoadedModel``, an opened
+artifact with its FAISS index), keyed by id strings; ``cache_data`` holds derived numpy/pandas
+values keyed by (model id, artifact path + mtime, unit, ...). Every decorated function is a thin
+wrapper over a pure core function. Long work (indexing a collection) runs in a background thread
+(``start_job``) that any number of sessions can watch; it never blocks another session's script.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import neuron_card
+from core.config import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- models ---------------------------------------------
+@st.cache_resource(max_entries=2, show_spinner="Loading the model (once per server process) ...")
+def get_model(model_id: str):
+    """The shared, frozen ``LoadedModel`` for ``model_id`` (at most two stay in memory)."""
+    from core.models import load_model
+
+    return load_model(model_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_menu(default_model: str) -> pd.DataFrame:
+    """Model picker rows: id, title, available (weights here, offline); the default model first."""
+    from core.models import list_menu
+
+    rows = [dict(r) for r in list_menu()]
+    ids = [r["id"] for r in rows]
+    if default_model not in ids:
+        from core.models import weights_available
+
+        rows.insert(0, {"id": default_model, "title": "configured default (CLIP_EXPLORER_MODEL)",
+                        "available": weights_available(default_model)})
+    rows.sort(key=lambda r: r["id"] != default_model)
+    return pd.DataFrame(rows)[["id", "title", "available"]]
+
+
+@st.cache_data(show_spinner=False)
+def layers(model_id: str) -> pd.DataFrame:
+    """The model's hookable layers: id, units, kind (forward order)."""
+    from core.hooks import list_layers
+
+    return pd.DataFrame([{"id": li.id, "units": li.units, "kind": li.kind} for li in list_layers(get_model(model_id))])
+
+
+@st.cache_data(show_spinner=False)
+def article_layer(model_id: str) -> str:
+    """The article's layer for the model (last pre-ReLU residual sum; last MLP for ViTs)."""
+    from core.hooks import article_layer as _article_layer
+
+    return _article_layer(get_model(model_id))
+
+
+# ---------------------------------------------------------------- collections ----------------------------------------
+@st.cache_data(ttl=5, show_spinner=False)
+def collections(model_id: str, artifacts_dir: str) -> pd.DataFrame:
+    """Indexed collections made with this model: name, path, rows, model_id, layer (sorted by name)."""
+    from core.collections import discover_collections
+
+    infos = discover_collections(Path(artifacts_dir), model=get_model(model_id))
+    return pd.DataFrame([{"name": i.name, "path": str(i.path), "rows": int(i.rows), "model_id": i.model_id,
+                          "layer": i.layer} for i in infos], columns=["name", "path", "rows", "model_id", "layer"])
+
+
+@st.cache_resource(max_entries=4, show_spinner="Opening the collection ...")
+def get_artifact(path: str, model_id: str, mtime: float):
+    """The opened, checked artifact (memory-mapped) with its FAISS index; ``mtime`` keys rebuilds."""
+    from core.index import ensure_index
+    from core.store import open_artifact
+
+    art = open_artifact(path, expect=get_model(model_id))
+    return art, ensure_index(art)
+
+
+def artifact_mtime(path: str) -> float:
+    """Modification time of an artifact's manifest (cache key; 0 when missing)."""
+    try:
+        return (Path(path) / "manifest.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+# ---------------------------------------------------------------- neuron card ----------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def unit_values(path: str, model_id: str, mtime: float, unit: int) -> np.ndarray:
+    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return np.asarray(art.max[:, unit], dtype=np.float32)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def examples(path: str, model_id: str, mtime: float, unit: int, k: int, bottom: bool) -> pd.DataFrame:
+    """Top (or most negative) examples: row, key, label, value, argmax."""
+    art, _ = get_artifact(path, model_id, mtime)
+    rows = [int(r) for r in (art.bottom_rows(unit, k) if bottom else art.top_rows(unit, k))]
+    return _rows_frame(art, rows, unit)
+
+
+def _rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
+    idx = np.asarray(rows, dtype=np.int64)
+    labels = art.labels
+    return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
+                         "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
+                         "value": np.asarray(art.max[idx, unit], dtype=np.float32) if rows else [],
+                         "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def bucket_examples(path: str, model_id: str, mtime: float, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
+    """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
+    art, _ = get_artifact(path, model_id, mtime)
+    df = neuron_card.std_bucket_samples(unit_values(path, model_id, mtime, unit), buckets=buckets,
+                                        per_bucket=per_bucket, std=float(art.unit_std[unit]))
+    extra = _rows_frame(art, df["row"].astype(int).tolist(), unit)
+    return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def histogram(path: str, model_id: str, mtime: float, unit: int) -> pd.DataFrame:
+    """Activation histogram of the unit over the collection (std-devs from zero)."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return neuron_card.activation_histogram(unit_values(path, model_id, mtime, unit), std=float(art.unit_std[unit]))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def tile(path: str, model_id: str, mtime: float, row: int, argmax: int | None):
+    """A 128-px dataset-example tile with the most-activating cell outlined (PIL image)."""
+    from core.images import open_image
+
+    art, _ = get_artifact(path, model_id, mtime)
+    grid = art.grid if argmax is not None and len(art.grid) == 2 else None
+    offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
+    return neuron_card.outlined_tile(open_image(art.image_path(row)), argmax, grid, offset=offset)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def similar_by_correlation(path: str, model_id: str, mtime: float, unit: int, top: int = 8) -> pd.DataFrame:
+    """Neurons whose activations over the collection correlate most with ``unit``."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return neuron_card.similar_by_correlation(correlation_matrix(path, model_id, mtime), unit, top=top)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def correlation_matrix(path: str, model_id: str, mtime: float) -> np.ndarray:
+    """(N, C) float32 copy of the artifact's spatial max, shared read-only by all sessions."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return np.asarray(art.max, dtype=np.float32)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing neuron directions ...")
+def directions(model_id: str, layer: str) -> np.ndarray:
+    """(C, D) each neuron's direction in the joint space (the article's W_img columns)."""
+    from core.search import neuron_directions
+
+    return np.asarray(neuron_directions(get_model(model_id), layer), dtype=np.float32)
+
+
+@st.cache_data(max_entries=4, show_spinner="Embedding the labelling vocabulary (once per model) ...")
+def vocabulary_embeddings(model_id: str) -> tuple[list[str], np.ndarray]:
+    """The zero-shot vocabulary and its (P, D) text embeddings with the model's default template."""
+    from core.zeroshot import class_embeddings, default_template
+
+    phrases = neuron_card.load_vocabulary()
+    return phrases, np.asarray(class_embeddings(get_model(model_id), phrases, default_template(model_id)))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def zero_shot_labels(model_id: str, layer: str, unit: int, top: int = 8) -> pd.DataFrame:
+    """Phrases that excite / inhibit the neuron's direction most."""
+    phrases, emb = vocabulary_embeddings(model_id)
+    return neuron_card.zero_shot_labels(directions(model_id, layer)[unit], emb, phrases, top=top)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def similar_by_direction(model_id: str, layer: str, unit: int, top: int = 8) -> pd.DataFrame:
+    """Neurons whose joint-space directions are closest to ``unit``'s."""
+    return neuron_card.similar_by_direction(directions(model_id, layer), unit, top=top)
+
+
+# ---------------------------------------------------------------- search ---------------------------------------------
+@st.cache_data(max_entries=256, show_spinner=False)
+def text_to_neurons(model_id: str, layer: str, text: str, top: int, unit_std: tuple | None = None) -> pd.DataFrame:
+    """Neurons ranked by their direction's match with the text (zero-shot neuron search)."""
+    from core.search import text_to_neurons as _search
+
+    std = np.asarray(unit_std, dtype=np.float32) if unit_std is not None else None
+    return _search(get_model(model_id), text, layer=layer, top=top, unit_std=std)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def image_to_neurons(model_id: str, layer: str, image_bytes: bytes, top: int) -> pd.DataFrame:
+    """Neurons most activated by an (already validated) uploaded image."""
+    from core.images import open_image
+    from core.search import image_to_neurons as _search
+
+    return _search(get_model(model_id), open_image(image_bytes), layer=layer, top=top)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def nearest_images(path: str, model_id: str, mtime: float, text: str | None, image_bytes: bytes | None,
+                   top: int) -> pd.DataFrame:
+    """Collection images nearest the text or image query (FAISS kNN over the image embeddings)."""
+    from core.images import open_image
+    from core.search import query_images
+
+    art, index = get_artifact(path, model_id, mtime)
+    image = open_image(image_bytes) if image_bytes else None
+    return query_images(get_model(model_id), art, index, text=text or None, image=image, top=top)
+
+
+def unit_std_key(path: str, model_id: str, mtime: float) -> tuple:
+    """The artifact's per-unit std as a hashable tuple (cache key for scale-corrected search)."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return tuple(float(x) for x in np.asarray(art.unit_std, dtype=np.float32))
+
+
+# ---------------------------------------------------------------- background jobs ------------------------------------
+@dataclass
+class Job:
+    """A background job shared by all sessions: progress, result or error, finished flag."""
+
+    key: str
+    title: str
+    done: int = 0
+    total: int = 0
+    result: object = None
+    error: BaseException | None = None
+    started: float = field(default_factory=time.time)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = int(done), int(total)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+_JOBS: dict[str, Job] = {}
+_JOBS_LOCK = threading.Lock()
+
+
+def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]], object]) -> Job:
+    """Start ``work(progress)`` in a daemon thread, or return the job already running/finished for ``key``.
+
+    A failed job is restarted on the next call (the extraction it runs is resumable).
+    """
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is not None and not (job.finished.is_set() and job.error is not None):
+            return job
+        job = Job(key, title)
+        _JOBS[key] = job
+
+    def _run() -> None:
+        try:
+            job.result = work(job.progress)
+        except BaseException as err:  # noqa: BLE001 - reported to every watching session
+            logger.exception("job %s failed", key)
+            job.error = err
+        finally:
+            job.finished.set()
+            st.cache_data.clear()  # new artifacts: refresh discovery and derived tables
+
+    threading.Thread(target=_run, name=f"job:{key}", daemon=True).start()
+    return job
+
+
+def get_job(key: str) -> Job | None:
+    """The job started under ``key``, if any."""
+    with _JOBS_LOCK:
+        return _JOBS.get(key)
+
+
+def demo_index_job(model_id: str) -> Job:
+    """Index the shipped demo corpus with ``model_id`` in the background (once per artifacts dir)."""
+    from core.collections import demo_index_dir, ensure_demo_index
+
+    settings = get_settings()
+    key = f"demo-index:{demo_index_dir(model_id, settings.artifacts_dir)}"
+    return start_job(key, "Indexing the demo collection",
+                     lambda progress: ensure_demo_index(progress, loaded=get_model(model_id),
+                                                        artifacts_dir=settings.artifacts_dir))
+
+
+def folder_index_job(model_id: str, folder: str) -> Job:
+    """Index ``<collections_dir>/<folder>`` (a name from ``collection_folders``) in the background."""
+    from core.collections import slug
+    from core.extract import run_extraction
+    from core.index import ensure_index
+
+    settings = get_settings()
+    src = (settings.collections_dir / folder).resolve()
+    if folder not in collection_folders() or not src.is_relative_to(settings.collections_dir):
+        from core.errors import BadInputError
+
+        raise BadInputError(f"'{folder}' is not a folder under {settings.collections_dir}.")
+    out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
+
+    def work(progress):
+        art = run_extraction(get_model(model_id), src, out, workers=0, progress=progress)
+        ensure_index(art)
+        return art
+
+    return start_job(f"index:{out}", f"Indexing {folder}", work)
+
+
+def collection_folders() -> list[str]:
+    """Sub-folders of the collections dir that could be indexed from the UI (names only)."""
+    root = get_settings().collections_dir
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+
+# ---------------------------------------------------------------- conditional probability, attacks, Stroop -----------
+@st.cache_data(max_entries=16, show_spinner=False)
+def class_embeddings(model_id: str, classes: tuple[str, ...], template: str) -> np.ndarray:
+    """(K, D) zero-shot class embeddings for ``classes`` with ``template``."""
+    from core.zeroshot import class_embeddings as _class_embeddings
+
+    return _class_embeddings(get_model(model_id), list(classes), template)
+
+
+@st.cache_data(max_entries=16, show_spinner="Labelling the collection zero-shot ...")
+def row_labels(path: str, model_id: str, mtime: float, classes: tuple[str, ...] | None,
+               template: str | None) -> list[str] | None:
+    """One category per row: the collection's labels (``classes`` None) or zero-shot over ``classes``."""
+    from core.condprob import zero_shot_labels
+    from core.zeroshot import logit_scale
+
+    art, _ = get_artifact(path, model_id, mtime)
+    if classes is None:
+        return art.labels
+    return zero_shot_labels(np.asarray(art.embeddings, dtype=np.float32), class_embeddings(model_id, classes, template),
+                            classes, scale=logit_scale(get_model(model_id)))["label"].tolist()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def condprob_sample(path: str, model_id: str, mtime: float, unit: int, buckets: int, per_bucket: int,
+                    classes: tuple[str, ...] | None, template: str | None) -> pd.DataFrame:
+    """``condprob.sample_buckets`` for a unit of a collection, plus key and argmax for the image tiles."""
+    from core.condprob import sample_buckets
+
+    art, _ = get_artifact(path, model_id, mtime)
+    df = sample_buckets(unit_values(path, model_id, mtime, unit), row_labels(path, model_id, mtime, classes, template),
+                        buckets=buckets, per_bucket=per_bucket, std=float(art.unit_std[unit]))
+    rows = df["row"].to_numpy()
+    return df.assign(key=[art.keys[r] for r in rows], argmax=np.asarray(art.argmax[rows, unit], dtype=np.int64))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def condprob_distributions(path: str, model_id: str, mtime: float, unit: int, classes: tuple[str, ...] | None,
+                           template: str | None) -> pd.DataFrame:
+    """``condprob.category_distributions`` for a unit of a collection (std-devs from zero)."""
+    from core.condprob import category_distributions
+
+    art, _ = get_artifact(path, model_id, mtime)
+    labels = row_labels(path, model_id, mtime, classes, template)
+    return category_distributions(unit_values(path, model_id, mtime, unit), labels, std=float(art.unit_std[unit]))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def collection_image_bytes(path: str, model_id: str, mtime: float, row: int) -> bytes:
+    """The file bytes of one collection image (the path comes from the artifact, never from the URL)."""
+    art, _ = get_artifact(path, model_id, mtime)
+    return art.image_path(int(row)).read_bytes()
+
+
+@st.cache_data(max_entries=32, show_spinner="Attacking the picture ...")
+def attack_image(model_id: str, image_bytes: bytes, spec, classes: tuple[str, ...], template: str, layer: str):
+    """``attacks.attack_image`` on an (already validated) image; ``spec`` is an ``AttackSpec``."""
+    from core.attacks import attack_image as _attack
+    from core.images import open_image
+    from core.zeroshot import build_classifier
+
+    loaded = get_model(model_id)
+    return _attack(loaded, open_image(image_bytes), spec, build_classifier(loaded, classes, template), layer=layer)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def attack_eval(path: str, model_id: str, mtime: float, words: tuple[str, ...], styles: tuple[str, ...],
+                area: float, limit: int, classes: tuple[str, ...] | None, template: str, _progress=None):
+    """``attacks.attack_eval`` over a labelled collection (``AttackEval``); ``_progress`` is not hashed."""
+    from core import attack_sets
+    from core.attacks import attack_eval as _eval
+    from core.attacks import parse_attack_words
+    from core.zeroshot import build_classifier
+
+    art, _ = get_artifact(path, model_id, mtime)
+    pics = attack_sets.from_artifact(art, limit=limit)
+    clf = build_classifier(get_model(model_id), classes or pics.classes, template)
+    return _eval(get_model(model_id), pics.images, pics.labels, clf, parse_attack_words(words, clf.classes),
+                 styles=styles, area=area, progress=_progress)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the Stroop test ...")
+def stroop(model_id: str, colors: tuple[str, ...], template: str) -> tuple[pd.DataFrame, dict]:
+    """``stroop.run_stroop`` over ``colors``: (scored trials, summary)."""
+    from core.stroop import run_stroop
+    from core.zeroshot import build_classifier
+
+    loaded = get_model(model_id)
+    return run_stroop(loaded, build_classifier(loaded, colors, template))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def stroop_single(model_id: str, word: str, ink: str, colors: tuple[str, ...], template: str):
+    """One Stroop image and its probabilities over ``colors``: (image, DataFrame class, probability)."""
+    from core.stroop import stroop_image
+    from core.zeroshot import build_classifier, classify_images
+
+    loaded = get_model(model_id)
+    img = stroop_image(word, ink, size=loaded.image_size)
+    p = classify_images(loaded, [img], build_classifier(loaded, colors, template))[0]
+    return img, pd.DataFrame({"class": list(colors), "probability": p})
+
+
+# ---------------------------------------------------------------- concept codes & interventions ----------------------
+@st.cache_data(max_entries=128, show_spinner="Fitting the sparse code ...")
+def sparse_code(model_id: str, layer: str, concept: str, kind: str, alpha: float, max_terms: int | None,
+                exclude: tuple[int, ...] = ()):
+    """``concepts.code_concept`` (a ``SparseCode``: table, fit_cosine, alpha, nnz)."""
+    from core.concepts import code_concept
+
+    return code_concept(get_model(model_id), concept, kind=kind, alpha=alpha, max_terms=max_terms, exclude=exclude,
+                        layer=layer)
+
+
+@st.cache_data(max_entries=32, show_spinner="Factorising the concepts ...")
+def concept_atlas(model_id: str, layer: str, concepts: tuple[str, ...], k: int, kind: str):
+    """``concepts.atlas_for`` (an ``Atlas``: loadings, factors, names, error)."""
+    from core.concepts import atlas_for
+
+    return atlas_for(get_model(model_id), list(concepts), k, kind=kind, layer=layer)
+
+
+@st.cache_data(max_entries=64, show_spinner="Running the intervention ...")
+def intervention(model_id: str, layer: str, image_bytes: bytes, unit: int, op: str, value: float | None,
+                 labels: tuple[str, ...], template: str):
+    """``interventions.intervention_effect`` of one edit on an (already validated) image."""
+    from core.images import open_image
+    from core.interventions import intervention_effect, make_edit
+
+    return intervention_effect(get_model(model_id), open_image(image_bytes), [make_edit(unit, op, value)],
+                               list(labels), template=template, layer=layer)
+
+
+@st.cache_data(max_entries=64, show_spinner="Raising the unit on a blank image ...")
+def causal_check(model_id: str, layer: str, unit: int, concepts: tuple[str, ...], template: str,
+                 delta: float | None, blank: str):
+    """``interventions.causal_check`` (a ``CausalResult``)."""
+    from core.interventions import causal_check as _check
+
+    return _check(get_model(model_id), unit, list(concepts), template=template, delta=delta, blank=blank, layer=layer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def unit_mean(path: str, model_id: str, mtime: float, unit: int) -> float:
+    """The unit's mean (spatial mean, averaged over the collection) for ablate-to-mean."""
+    from core.interventions import unit_mean as _mean
+
+    art, _ = get_artifact(path, model_id, mtime)
+    return _mean(art, unit)

@@ -1,0 +1,341 @@
+"""Reusable Streamlit widgets and renderers: sidebar pickers, URL state, error box, image grids, uploads.
+
+Pages call these; they in turn call ``core.resources`` (cached) and pure ``core`` functions. URL values
+are validated by ``core.urlstate`` before they reach any widget, and collections are picked by name
+from the discovered list, so a link can never name a file.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core import resources, urlstate
+from core.config import get_settings
+from core.errors import BadInputError, CoreError
+
+logger = logging.getLogger(__name__)
+
+SHELL_CTX = "_shell_ctx"
+PROBLEMS = "_url_problems"
+DEMO_PENDING = "demo (not indexed yet: built on first use)"
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+UPLOAD_MAX_PIXELS = 25_000_000
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
+LOOKUP_PAGE = "pages/neuron_lookup.py"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every page works on: the model, its layer, and the (optional) indexed collection."""
+
+    model_id: str
+    layer: str
+    units: int
+    collection: str | None = None  # the collection's name (never a path from the URL)
+    path: str | None = None  # the artifact directory of the collection
+    rows: int = 0
+    collection_layer: str | None = None
+    mtime: float = 0.0
+
+    @property
+    def art(self) -> tuple[str, str, float]:
+        """(artifact path, model id, mtime): the leading arguments of the artifact-cached resources."""
+        return self.path, self.model_id, self.mtime
+
+    @property
+    def has_examples(self) -> bool:
+        """Whether dataset examples exist for the selected layer."""
+        return self.path is not None and self.collection_layer == self.layer
+
+    def params(self, **extra) -> dict:
+        """The shared URL state of this context plus page-specific ``extra`` values."""
+        return {"model": self.model_id, "collection": self.collection, "layer": self.layer, **extra}
+
+
+# ---------------------------------------------------------------- errors ---------------------------------------------
+@contextlib.contextmanager
+def error_box() -> Iterator[None]:
+    """Show ``CoreError`` as ``st.error`` (its message says what to do) and stop the page; never a traceback.
+
+    Anything else is a bug: a short error plus the details in a collapsed expander.
+    """
+    try:
+        yield
+    except CoreError as err:
+        st.error(str(err))
+        st.stop()
+    except Exception as err:  # noqa: BLE001 - last-resort guard for bugs; script-control exceptions pass through
+        logger.exception("unexpected error")
+        st.error(f"Something went wrong inside the app ({type(err).__name__}). This is a bug, not your input; "
+                 "please report it with the details below.")
+        with st.expander("Details"):
+            st.code("".join(traceback.format_exception(err)), language=None)
+        st.stop()
+
+
+@contextlib.contextmanager
+def section_errors() -> Iterator[None]:
+    """For one optional section of a page: a ``CoreError`` becomes an info note and the page goes on."""
+    try:
+        yield
+    except CoreError as err:
+        st.info(str(err))
+
+
+# ---------------------------------------------------------------- URL state ------------------------------------------
+def _problems() -> list[str]:
+    return st.session_state.setdefault(PROBLEMS, [])
+
+
+def bind_url(key: str, param: str, parse: Callable[[str | None], urlstate.Parsed],
+             valid: Callable[[object], bool] = lambda v: True) -> None:
+    """Seed widget ``key`` from URL ``param`` before the widget is created.
+
+    A URL value that differs from what this session last wrote (a fresh link, a page link) wins and is
+    validated (problems are shown by ``show_url_problems``); otherwise the widget keeps its value, or a
+    remembered one after a page switch, or the parser's default.
+    """
+    raw = st.query_params.get(param)
+    written = st.session_state.get(f"_url:{param}")
+    keep = f"_keep:{key}"
+    if raw is not None and raw != written:
+        parsed = parse(raw)
+        st.session_state[key] = parsed.value
+        st.session_state[f"_url:{param}"] = raw
+        if parsed.problem:
+            _problems().append(parsed.problem)
+    elif key not in st.session_state or not valid(st.session_state[key]):
+        kept = st.session_state.get(keep)
+        st.session_state[key] = kept if kept is not None and valid(kept) else parse(None).value
+
+
+def write_url(params: dict) -> None:
+    """Write the view state into the URL (only values that changed; empty values removed)."""
+    for param, value in params.items():
+        text = "" if value is None else str(value)
+        if text:
+            if st.query_params.get(param) != text:
+                st.query_params[param] = text
+        elif param in st.query_params:
+            del st.query_params[param]
+        st.session_state[f"_url:{param}"] = text or None
+
+
+def remember(key: str) -> None:
+    """Keep a page widget's value across page switches (Streamlit drops state of unrendered widgets)."""
+    st.session_state[f"_keep:{key}"] = st.session_state.get(key)
+
+
+def show_url_problems(where=None) -> None:
+    """Show (once) what was wrong with the link's values, as warnings (in ``where``, e.g. a container
+    created above the inputs, so the message sits at the top even though inputs are parsed later)."""
+    target = where if where is not None else st
+    for problem in st.session_state.pop(PROBLEMS, []):
+        target.warning(problem, icon="🔗")
+
+
+def share_link(params: dict) -> None:
+    """A copyable link to the current view (``st.code`` has a copy button)."""
+    base = st.context.url or ""
+    st.caption("Share this view")
+    st.code(base + urlstate.query_string(params), language=None, wrap_lines=True)
+
+
+# ---------------------------------------------------------------- sidebar --------------------------------------------
+def page_context() -> Context:
+    """The context chosen in the shell's sidebar, or the sidebar rendered here when the page runs alone."""
+    ctx = st.session_state.get(SHELL_CTX)
+    return ctx if isinstance(ctx, Context) and st.session_state.get("_shell_run") else sidebar_context()
+
+
+def shell_context() -> Context:
+    """Render the shared sidebar pickers from the entrypoint and publish the context to the page."""
+    st.session_state["_shell_run"] = True
+    st.session_state[SHELL_CTX] = None
+    ctx = sidebar_context()
+    st.session_state[SHELL_CTX] = ctx
+    return ctx
+
+
+def sidebar_context() -> Context:
+    """Model, collection and layer pickers (URL-bound) in the sidebar; loads the model (cached)."""
+    settings = get_settings()
+    menu = resources.model_menu(settings.default_model)
+    ids = menu["id"].tolist()
+    avail = dict(zip(menu["id"], menu["available"]))
+    with st.sidebar:
+        bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, ids, ids[0]), lambda v: v in ids)
+        model_id = st.selectbox("Model", ids, key="model", help="The embedded demo model runs offline. Real "
+                                "open_clip models need their weights on this machine.",
+                                format_func=lambda m: m if avail.get(m) else f"{m} (weights not here)")
+        write_url({"model": model_id})
+    with error_box():  # in the main area: a model that cannot load explains why there
+        resources.get_model(model_id)
+    with st.sidebar:
+        coll = _collection_picker(model_id, settings)
+        layers = resources.layers(model_id)
+        layer_ids = layers["id"].tolist()
+        default_layer = resources.article_layer(model_id)
+        bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
+                 lambda v: v in layer_ids)
+        layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")
+        write_url({"layer": layer})
+        units = int(layers.set_index("id").at[layer, "units"])
+        st.caption(f"{units} units in this layer")
+        _index_folder_expander(model_id, coll)
+    if coll is None:
+        return Context(model_id, layer, units)
+    return Context(model_id, layer, units, coll["name"], coll["path"], int(coll["rows"]), coll["layer"],
+                   resources.artifact_mtime(coll["path"]))
+
+
+def _collection_picker(model_id: str, settings) -> dict | None:
+    found = resources.collections(model_id, str(settings.artifacts_dir))
+    names = found["name"].tolist()
+    pending = model_id == "demo" and "demo" not in names
+    options = names + ([DEMO_PENDING] if pending else [])
+    if not options:
+        st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
+                f"`python -m core extract --model {model_id} --images DIR`.")
+        write_url({"collection": None})
+        return None
+    labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
+    bind_url("collection", "collection",
+             lambda raw: urlstate.parse_choice("collection", raw, names, (names or options)[0]),
+             lambda v: v in options)
+    name = st.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
+    if name == DEMO_PENDING:
+        write_url({"collection": "demo"})
+        watch_job(resources.demo_index_job(model_id))
+        st.stop()
+    write_url({"collection": name})
+    return found.set_index("name").loc[name].to_dict() | {"name": name}
+
+
+def _index_folder_expander(model_id: str, coll: dict | None) -> None:
+    folders = resources.collection_folders()
+    with st.expander("Index a folder", expanded=coll is None):
+        root = get_settings().collections_dir
+        if not folders:
+            st.caption(f"Put a folder of images (sub-folders = labels) under `{root}` to index it here.")
+            return
+        folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {root}")
+        if st.button("Index it", key="index_button"):
+            with error_box():
+                st.session_state["_index_job"] = resources.folder_index_job(model_id, folder).key
+        job = resources.get_job(st.session_state.get("_index_job", ""))
+        if job is not None and not job.finished.is_set():
+            watch_job(job)
+
+
+def watch_job(job: resources.Job) -> None:
+    """Show a background job's progress until it finishes, then rerun (other sessions are never blocked)."""
+    if job.finished.is_set():
+        if job.error is not None:
+            if isinstance(job.error, CoreError):
+                st.error(f"{job.title} failed: {job.error}")
+            else:
+                st.error(f"{job.title} failed ({type(job.error).__name__}: {job.error}); see the server log.")
+            st.stop()
+        return
+    with st.status(f"{job.title} (first use; runs once) ...", expanded=True) as status:
+        bar = st.progress(0.0, text="starting ...")
+        while not job.finished.wait(0.5):
+            bar.progress(job.fraction, text=f"{job.done} / {job.total or '?'} images")
+        status.update(label=f"{job.title}: done", state="complete")
+    st.rerun()
+
+
+# ---------------------------------------------------------------- widgets --------------------------------------------
+def unit_picker(ctx: Context) -> int:
+    """Unit number input with previous / next / random buttons, bound to the URL's ``unit``."""
+    hi = ctx.units - 1
+    bind_url("unit", "unit", lambda raw: urlstate.parse_int("unit", raw, 0, hi, 0),
+             lambda v: isinstance(v, int) and 0 <= v <= hi)
+    cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+    cols[1].button("◀ prev", key="unit_prev", on_click=_step_unit, args=(-1, hi), width="stretch")
+    cols[2].button("next ▶", key="unit_next", on_click=_step_unit, args=(1, hi), width="stretch")
+    cols[3].button("🎲 random", key="unit_random", on_click=_random_unit, args=(hi,), width="stretch")
+    unit = int(cols[0].number_input(f"Unit (0..{hi})", min_value=0, max_value=hi, step=1, key="unit"))
+    remember("unit")
+    return unit
+
+
+def set_unit(unit: int) -> None:
+    """Widget callback: show another neuron."""
+    st.session_state["unit"] = int(unit)
+
+
+def _step_unit(delta: int, hi: int) -> None:
+    st.session_state["unit"] = (int(st.session_state.get("unit", 0)) + delta) % (hi + 1)
+
+
+def _random_unit(hi: int) -> None:
+    st.session_state["unit"] = random.randint(0, hi)
+
+
+def unit_buttons(df: pd.DataFrame, score: str, key: str) -> None:
+    """One small button per neuron of ``df`` (columns unit, ``score``) that switches the card to it."""
+    cols = st.columns(4)
+    for i, rec in enumerate(df.to_dict("records")):
+        cols[i % 4].button(f"{rec['unit']} · {rec[score]:.2f}", key=f"{key}_{rec['unit']}", on_click=set_unit,
+                           args=(rec["unit"],), width="stretch")
+
+
+def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
+               width: int = 110) -> None:
+    """Dataset-example tiles of ``df`` (columns row, argmax, ``caption``, label) with the argmax cell outlined."""
+    if df.empty:
+        st.caption("No examples.")
+        return
+    tiles, caps = [], []
+    for rec in df.to_dict("records"):
+        tiles.append(resources.tile(*ctx.art, int(rec["row"]), int(rec["argmax"]) if outline else None))
+        value = rec[caption]
+        label = f"{rec.get('label') or ''} ".lstrip()
+        caps.append(f"{label}{value:+.2f}" if isinstance(value, float) else f"{label}{value}")
+    st.image(tiles, caption=caps, width=width)
+
+
+def read_upload(uploaded) -> bytes:
+    """Validate an ``st.file_uploader`` file: size, type, pixel count, decodability.
+
+    Returns:
+        The file's bytes (hashable for the cached search functions).
+
+    Raises:
+        BadInputError: too large, not an image, or too many pixels; the message says the limits.
+    """
+    from core.images import open_image
+
+    data = uploaded.getvalue()
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise BadInputError(f"'{uploaded.name}' is {len(data) / 1e6:.1f} MB; the limit is "
+                            f"{UPLOAD_MAX_BYTES // (1024 * 1024)} MB. Use a smaller image.")
+    open_image(data, max_pixels=UPLOAD_MAX_PIXELS)  # raises BadImageError (a BadInputError) with the reason
+    return data
+
+
+def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: int) -> None:
+    """Ranked neurons, each with its score, its top dataset examples and a link that opens its card."""
+    in_shell = bool(st.session_state.get("_shell_run"))
+    for rec in ranked.to_dict("records"):
+        unit = int(rec["unit"])
+        params = ctx.params(unit=unit)
+        with st.container(border=True):
+            head, link = st.columns([3, 1], vertical_alignment="center")
+            head.markdown(f"**Unit {unit}** · {score} {rec[score]:.3f}")
+            if in_shell:
+                link.page_link(LOOKUP_PAGE, label="Open card", icon="🔎",
+                               query_params={k: str(v) for k, v in params.items() if v is not None})
+            else:
+                link.markdown(f"[Open card](/neuron_lookup{urlstate.query_string(params)})")
+            if ctx.has_examples:
+                image_grid(ctx, resources.examples(*ctx.art, unit, thumbs, False), width=72)

@@ -1,0 +1,70 @@
+"""Zero-shot neuron search: text (or an image) in, ranked neurons and the nearest collection images out."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import charts, resources, ui, urlstate
+
+THUMBS = 4
+
+
+def query_inputs() -> tuple[str, bytes | None, int, bool]:
+    """The query text (URL ``q``), an optional upload, how many neurons, and the scale correction."""
+    ui.bind_url("query", "q", lambda raw: urlstate.parse_text("query", raw))
+    text = st.text_input("Concept", key="query", placeholder="e.g. spider, Christmas, a flag of France",
+                         max_chars=urlstate.MAX_QUERY_CHARS, help="Press Enter to search.")
+    ui.remember("query")
+    ui.bind_url("top", "top", lambda raw: urlstate.parse_int("top", raw, 1, 30, 8),
+                lambda v: isinstance(v, int) and 1 <= v <= 30)
+    top = int(st.slider("Neurons", 1, 30, key="top"))
+    ui.remember("top")
+    ui.bind_url("scaled", "scaled", lambda raw: urlstate.Parsed(raw == "1"), lambda v: isinstance(v, bool))
+    scaled = st.toggle("Scale by each neuron's std over the collection", key="scaled",
+                       help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
+    ui.remember("scaled")
+    upload = st.file_uploader("…or search with an image", type=ui.UPLOAD_TYPES, key="upload",
+                              help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
+    image = ui.read_upload(upload) if upload is not None else None
+    return text.strip(), image, top, scaled
+
+
+def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, scaled: bool) -> None:
+    if image is not None:
+        ranked = resources.image_to_neurons(ctx.model_id, ctx.layer, image, top)
+        score = "activation"
+    else:
+        std = resources.unit_std_key(*ctx.art) if scaled and ctx.has_examples else None
+        ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, std)
+        score = "score"
+    st.altair_chart(charts.neuron_scores_chart(ranked, score=score), width="stretch")
+    ui.neuron_result_list(ctx, ranked, score, THUMBS)
+
+
+def main() -> None:
+    st.title("Zero-shot neuron search")
+    st.caption("Type a concept and press Enter: neurons are ranked by how well their direction in CLIP's joint "
+               "space matches the text (the article's zero-shot neuron search). One click opens a neuron's card.")
+    ctx = ui.page_context()
+    problems = st.container()
+    text, image, top, scaled = query_inputs()
+    ui.show_url_problems(problems)
+    ui.write_url(ctx.params(q=text or None, top=top, scaled="1" if scaled else None))
+    if not text and image is None:
+        st.info("Type a concept (e.g. *flower*, *boat*, *Christmas*) and press Enter, or upload an image.")
+        st.stop()
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Neurons")
+        neuron_results(ctx, text, image, top, scaled)
+    with right:
+        st.subheader("Nearest images in the collection")
+        if ctx.path is None:
+            st.info("Index a collection (sidebar) to see the images nearest the query.")
+        else:
+            ui.image_grid(ctx, resources.nearest_images(*ctx.art, text if image is None else None, image, 12),
+                          outline=False, caption="score")
+    ui.share_link(ctx.params(q=text or None, top=top, scaled="1" if scaled else None))
+
+
+with ui.error_box():
+    main()

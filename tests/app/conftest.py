@@ -1,0 +1,73 @@
+"""AppTest fixtures: the dashboard pointed (through settings env vars) at a tiny real model and a tiny
+indexed collection in a temporary artifacts dir. No mocking: the real extraction, index and model run."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_RN, make_image_folder
+
+REPO = Path(__file__).resolve().parents[2]
+PAGES = REPO / "pages"
+MODEL_ID = f"{TINY_RN}/random"
+
+
+def _set_env(env: dict[str, str]) -> dict[str, str | None]:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    return old
+
+
+def _restore(old: dict[str, str | None]) -> None:
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def indexed_artifacts(tmp_path_factory, tiny_rn) -> Path:
+    """<tmp>/artifacts with a 12-image collection 'shapes' indexed by tiny-rn/random (+ its FAISS index)."""
+    from core.extract import run_extraction
+    from core.index import ensure_index
+
+    root = tmp_path_factory.mktemp("dash") / "artifacts"
+    folder = make_image_folder(root / "collections" / "shapes", n_per_class=4, size=64)
+    art = run_extraction(tiny_rn, folder, root / "indexes" / "shapes", workers=0, topk=8)
+    ensure_index(art)
+    return root
+
+
+@pytest.fixture
+def app_env(indexed_artifacts):
+    """Point the app at the tiny model and the indexed collection; clear derived caches."""
+    import streamlit as st
+
+    old = _set_env({"CLIP_EXPLORER_MODEL": MODEL_ID, "CLIP_EXPLORER_ARTIFACTS": str(indexed_artifacts)})
+    os.environ.pop("CLIP_EXPLORER_COLLECTIONS", None)
+    st.cache_data.clear()
+    yield indexed_artifacts
+    _restore(old)
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def empty_env(tmp_path, tiny_rn):
+    """The tiny model with an empty artifacts dir (no collection indexed yet)."""
+    import streamlit as st
+
+    old = _set_env({"CLIP_EXPLORER_MODEL": MODEL_ID, "CLIP_EXPLORER_ARTIFACTS": str(tmp_path / "empty")})
+    st.cache_data.clear()
+    yield tmp_path / "empty"
+    _restore(old)
+    st.cache_data.clear()
+
+
+def app(path: str | Path):
+    """An AppTest of a repo file with the long timeout torch imports need."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(REPO / path), default_timeout=60)

@@ -1,0 +1,161 @@
+"""AppTest: every page standalone and under the shell, plus interactions by widget key (tiny real model)."""
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.app.conftest import MODEL_ID, PAGES, app
+
+ALL = ["dashboard.py"] + [f"pages/{p.name}" for p in sorted(PAGES.glob("*.py"))]
+
+
+def _errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("path", ALL)
+def test_every_page_renders_without_exception(app_env, path):
+    at = app(path).run()
+    assert not at.exception, at.exception
+    assert at.title, "every page opens with a title"
+
+
+def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
+    at = app("pages/neuron_lookup.py").run()
+    assert not at.exception and not _errors(at)
+    assert at.number_input(key="unit").value == 0
+    assert at.query_params["unit"] == "0" and at.query_params["collection"] == "shapes"
+    assert at.query_params["model"] == MODEL_ID
+    images = at.get("image")
+    assert len(images) == 3  # top, most negative, across the range
+    assert len(images[0].value) == 12 and all(images[0].captions)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # histogram + zero-shot labels
+    assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
+    sim = [b for b in at.button if str(b.key).startswith("sim_dir_")]
+    assert len(sim) == 8 and not any(b.key == "sim_dir_0" for b in sim)
+    assert [b for b in at.button if str(b.key).startswith("sim_corr_")]
+
+
+def test_lookup_unit_switching(app_env):
+    at = app("pages/neuron_lookup.py").run()
+    units = at.number_input(key="unit").max + 1
+    at.number_input(key="unit").set_value(5).run()
+    assert at.header[0].value == "Unit 5" and at.query_params["unit"] == "5"
+    at.button(key="unit_next").click().run()
+    assert at.number_input(key="unit").value == 6
+    at.button(key="unit_prev").click().run()
+    at.button(key="unit_prev").click().run()
+    assert at.number_input(key="unit").value == 4
+    at.button(key="unit_random").click().run()
+    assert 0 <= at.number_input(key="unit").value < units
+    target = next(b for b in at.button if str(b.key).startswith("sim_dir_"))
+    target.click().run()
+    assert at.number_input(key="unit").value == int(target.key.removeprefix("sim_dir_"))
+    assert not at.exception and not _errors(at)
+
+
+def test_lookup_opens_from_url(app_env):
+    at = app("pages/neuron_lookup.py")
+    at.query_params.update({"unit": "7", "collection": "shapes", "model": MODEL_ID})
+    at.run()
+    assert at.number_input(key="unit").value == 7 and at.header[0].value == "Unit 7"
+    assert not at.warning
+
+
+@pytest.mark.parametrize("params,needle", [
+    ({"unit": "99999"}, "out of range"),
+    ({"unit": "abc"}, "not a whole number"),
+    ({"collection": "../../etc/passwd"}, "not available"),
+    ({"collection": "/etc"}, "not available"),
+    ({"model": "evil/../../x"}, "not available"),
+    ({"layer": "visual.nope"}, "not available"),
+])
+def test_invalid_url_values_fall_back_with_a_message(app_env, params, needle):
+    at = app("pages/neuron_lookup.py")
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert any(needle in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.number_input(key="unit").value == 0
+    assert at.selectbox(key="collection").value == "shapes" and at.selectbox(key="model").value == MODEL_ID
+
+
+def test_search_ranks_neurons_with_thumbnails_and_nearest_images(app_env):
+    at = app("pages/neuron_search.py").run()
+    assert not at.exception and any("Type a concept" in i.value for i in at.info)
+    at.text_input(key="query").input("a red cat").run()
+    assert not at.exception and not _errors(at)
+    assert at.query_params["q"] == "a red cat"
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    images = at.get("image")
+    assert len(images) == 8 + 1  # thumbnails of each of the 8 default neurons + nearest images
+    assert len(images[-1].value) == 12
+    at.slider(key="top").set_value(3).run()
+    assert len(at.get("image")) == 3 + 1 and at.query_params["top"] == "3"
+    at.toggle(key="scaled").set_value(True).run()
+    assert not at.exception and at.query_params["scaled"] == "1"
+
+
+def test_search_empty_and_whitespace_query_is_not_an_error(app_env):
+    at = app("pages/neuron_search.py").run()
+    at.text_input(key="query").input("   ").run()
+    assert not at.exception and not _errors(at)
+    assert at.info
+
+
+def _png(size=(40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0], 3), 200, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_search_by_uploaded_image_and_bad_uploads(app_env):
+    at = app("pages/neuron_search.py").run()
+    at.file_uploader(key="upload").set_value(("pic.png", _png(), "image/png")).run()
+    assert not at.exception and not _errors(at)
+    charts = at.get("vega_lite_chart")
+    assert charts and at.get("image")
+    at.file_uploader(key="upload").set_value(("fake.png", b"not an image at all", "image/png")).run()
+    assert not at.exception and any("not an image" in e for e in _errors(at))
+
+
+def test_read_upload_limits():
+    from core import ui
+    from core.errors import BadInputError
+
+    big = SimpleNamespace(name="big.png", getvalue=lambda: b"0" * (ui.UPLOAD_MAX_BYTES + 1))
+    with pytest.raises(BadInputError, match="limit"):
+        ui.read_upload(big)
+    huge = SimpleNamespace(name="huge.png", getvalue=lambda: _png((6000, 5000)))
+    with pytest.raises(BadInputError, match="MP"):
+        ui.read_upload(huge)
+    assert ui.read_upload(SimpleNamespace(name="ok.png", getvalue=_png)) == _png()
+
+
+def test_shell_navigates_and_keeps_sidebar_state(app_env):
+    at = app("dashboard.py").run()
+    assert not at.exception and at.header[0].value == "Unit 0"
+    at.number_input(key="unit").set_value(3).run()
+    at.switch_page("pages/neuron_search.py").run()
+    assert not at.exception and at.title[0].value == "Zero-shot neuron search"
+    at.text_input(key="query").input("boat").run()
+    links = at.get("page_link")
+    assert len(links) == 8 and all("unit=" in str(link.proto.query_string) or link.proto.page for link in links)
+    at.switch_page("pages/neuron_lookup.py").run()
+    assert at.number_input(key="unit").value == 3  # remembered across the page switch
+    assert not at.exception
+
+
+def test_empty_state_explains_how_to_index(empty_env):
+    at = app("pages/neuron_lookup.py").run()
+    assert not at.exception and not _errors(at)
+    text = " ".join(i.value for i in at.info)
+    assert "python -m core extract" in text
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1  # zero-shot labels still work without a collection

@@ -1,0 +1,118 @@
+"""Random image transforms for transformation-robust feature visualization.
+
+A transform is a closure ``t(x, generator) -> x`` on a (B, 3, H, W) batch in [0, 1]; every random
+choice is drawn from the ``torch.Generator`` passed in, so a seed fixes the whole render.
+``standard(size)`` is the CLIP-featurevis recipe (paper-methods §2.1) scaled to the image size.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from core.errors import BadInputError
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+# The released recipe's choices (CLIP-featurevis example_facets.py).
+SCALES: tuple[float, ...] = tuple([0.995 ** n for n in range(-5, 80)] + [0.998 ** n for n in 2 * list(range(20, 40))])
+ANGLES: tuple[float, ...] = tuple(float(a) for a in list(range(-20, 20)) + list(range(-10, 10))
+                                  + list(range(-5, 5)) + 5 * [0])
+TRANSFORM_SETS = ("standard", "none")
+
+
+def _choice(options: Sequence[float], g: torch.Generator) -> float:
+    return float(options[int(torch.randint(len(options), (1,), generator=g))])
+
+
+def pad(width: int, value: float = 0.5) -> Transform:
+    """Pad every side by ``width`` pixels of constant ``value`` (grey)."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return F.pad(x, (width,) * 4, mode="constant", value=value)
+    return t
+
+
+def jitter(d: int) -> Transform:
+    """Random crop that removes ``d`` pixels in total from each axis (a random shift of up to d)."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        if d <= 0:
+            return x
+        dx, dy = (int(v) for v in torch.randint(d + 1, (2,), generator=g))
+        h, w = x.shape[-2:]
+        return x[..., dy:h - d + dy, dx:w - d + dx]
+    return t
+
+
+def random_scale(scales: Sequence[float] = SCALES) -> Transform:
+    """Resize by a factor drawn from ``scales`` (bilinear)."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        s = _choice(scales, g)
+        h, w = x.shape[-2:]
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        if size == (h, w):
+            return x
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return t
+
+
+def random_rotate(angles: Sequence[float] = ANGLES, fill: float = 0.5) -> Transform:
+    """Rotate by an angle (degrees) drawn from ``angles``; uncovered corners get ``fill``."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        a = math.radians(_choice(angles, g))
+        if a == 0.0:
+            return x
+        cos, sin = math.cos(a), math.sin(a)
+        theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=x.dtype, device=x.device)
+        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+        # Sample x - fill with zero padding, then add fill back: corners become ``fill``.
+        return F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+    return t
+
+
+def crop_or_pad_to(size: int, value: float = 0.5) -> Transform:
+    """Centre-crop or pad (with ``value``) to ``size`` x ``size``: the model's input size."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h < size or w < size:
+            ph, pw = max(0, size - h), max(0, size - w)
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="constant", value=value)
+            h, w = x.shape[-2:]
+        top, left = (h - size) // 2, (w - size) // 2
+        return x[..., top:top + size, left:left + size]
+    return t
+
+
+def compose(transforms: Sequence[Transform]) -> Transform:
+    """Apply ``transforms`` in order with one generator."""
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        for tf in transforms:
+            x = tf(x, g)
+        return x
+    return t
+
+
+def standard(size: int) -> list[Transform]:
+    """The released CLIP-featurevis recipe, scaled from its 256-288 px to ``size``.
+
+    pad(2) -> jitter(16) -> random_scale -> random_rotate -> jitter(2) -> crop_or_pad_to(size), pixel
+    amounts given at 256 px. The recipe's ten successive jitter(4) crops become one jitter(16): the
+    same kind of random shift, but it keeps more of a small (64 px) image inside the frame.
+    """
+    u = size / 256.0
+    return [pad(max(1, round(2 * u))), jitter(max(2, round(16 * u))), random_scale(), random_rotate(),
+            jitter(max(1, round(2 * u))), crop_or_pad_to(size)]
+
+
+def make_transforms(name: str, size: int) -> list[Transform]:
+    """A named transform set: ``standard`` (robust) or ``none`` (only fit to the input size).
+
+    Raises:
+        BadInputError: unknown name.
+    """
+    if name == "standard":
+        return standard(size)
+    if name == "none":
+        return [crop_or_pad_to(size)]
+    raise BadInputError(f"Unknown transform set '{name}'. Available: {', '.join(TRANSFORM_SETS)}.")

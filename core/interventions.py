@@ -166,6 +166,12 @@ class InterventionResult:
     edits: list[Edit]
     layer: str
 
+    def probs(self) -> pd.DataFrame:
+        """class, before, after, change: the shape ``charts.class_probs_chart`` draws."""
+        t = self.table
+        return pd.DataFrame({"class": t["label"], "before": t["prob_before"], "after": t["prob_after"],
+                             "change": t["delta"]})
+
     def to_dict(self) -> dict:
         return {"layer": self.layer, "edits": [e.describe() for e in self.edits],
                 "unit_before": self.unit_before, "unit_after": self.unit_after,
@@ -345,3 +351,23 @@ def causal_survey(loaded, concepts: Sequence[str], *, units: Sequence[int] | Non
         d = res.to_dict()
         rows.append({k: d[k] for k in ("unit", "target", "passed", "target_logit_change", "sign_agreement")})
     return pd.DataFrame(rows)
+
+
+def demo_image_ids(limit: int = 48) -> list[str]:
+    """Ids of held-out demo-corpus pictures of the evaluated categories (the page's example picker)."""
+    from core.demo import load_corpus_index
+
+    df = load_corpus_index()
+    df = df[df["evaluated"] & (df["split"] == "test")]
+    return df.groupby("label").head(3)["id"].head(limit).tolist()
+
+
+def demo_image_bytes(image_id: str) -> bytes:
+    """A demo-corpus picture as PNG bytes (hashable input of the cached page functions)."""
+    import io
+
+    from core.demo import load_corpus_image
+
+    buf = io.BytesIO()
+    load_corpus_image(image_id).save(buf, format="PNG")
+    return buf.getvalue()

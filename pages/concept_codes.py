@@ -1,0 +1,91 @@
+"""Sparse concept codes: a concept as a few neurons (non-negative lasso), a list of concepts as an NMF atlas."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import charts, resources, ui, urlstate
+from core.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
+
+KINDS = list(PROMPT_SETS)
+THUMBS = 4
+
+
+def code_inputs() -> tuple[str, str, float, int]:
+    """Concept (URL ``concept``), prompt kind, sparsity (alpha in %) and how many neurons to show."""
+    ui.bind_url("cc_concept", "concept", lambda raw: urlstate.parse_text("concept", raw))
+    concept = st.text_input("Concept", key="cc_concept", placeholder="e.g. surprised, jealous, Christmas",
+                            max_chars=urlstate.MAX_QUERY_CHARS, help="Press Enter to fit its sparse code.")
+    ui.remember("cc_concept")
+    left, mid, right = st.columns(3)
+    with left:
+        ui.bind_url("cc_kind", "kind", lambda raw: urlstate.parse_choice("kind", raw, KINDS, "emotion"),
+                    lambda v: v in KINDS)
+        kind = st.radio("Prompts", KINDS, key="cc_kind", horizontal=True,
+                        help="emotion: the article's three prompts ('i am feeling {}', 'Me feeling {} on my face', "
+                             "'a photo of me with a {} expression on my face'); plain: the text itself.")
+        ui.remember("cc_kind")
+    with mid:
+        ui.bind_url("cc_alpha", "alpha", lambda raw: urlstate.parse_int("alpha", raw, 1, 95, 30),
+                    lambda v: isinstance(v, int) and 1 <= v <= 95)
+        alpha = st.slider("L1 strength (% of the largest useful)", 1, 95, key="cc_alpha",
+                          help="Lower: more neurons, closer fit. Higher: fewer neurons.")
+        ui.remember("cc_alpha")
+    with right:
+        ui.bind_url("cc_top", "top", lambda raw: urlstate.parse_int("top", raw, 1, 20, 6),
+                    lambda v: isinstance(v, int) and 1 <= v <= 20)
+        top = int(st.number_input("Neurons shown", 1, 20, key="cc_top"))
+        ui.remember("cc_top")
+    return concept, kind, alpha / 100.0, top
+
+
+def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: int) -> None:
+    code = resources.sparse_code(ctx.model_id, ctx.layer, concept, kind, alpha, None)
+    terms = code.table.head(top)
+    st.markdown(f"**{concept}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
+    st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
+               f"units at {ctx.layer}")
+    st.altair_chart(charts.sparse_code_chart(terms, concept=concept), width="stretch")
+    ui.neuron_result_list(ctx, terms, "relative", THUMBS)
+
+
+def atlas_section(ctx: ui.Context, kind: str) -> None:
+    st.subheader("Concept atlas")
+    st.caption("Non-negative factorisation of the concepts' neuron attribution vectors (the article's emotion "
+               "atlas used 7 factors, and 2 for valence/arousal).")
+    text = st.text_area("Concepts (comma-separated)", ", ".join(ARTICLE_EMOTIONS), key="cc_atlas_concepts")
+    k = int(st.number_input("Factors", 2, 12, 4, key="cc_atlas_k"))
+    if not st.toggle("Build the atlas", key="cc_atlas_on"):
+        return
+    from core.zeroshot import parse_class_list
+
+    concepts = tuple(parse_class_list(text))
+    atlas = resources.concept_atlas(ctx.model_id, ctx.layer, concepts, k, kind)
+    st.caption(f"relative reconstruction error {atlas.error:.2f}")
+    left, right = st.columns(2)
+    left.altair_chart(charts.atlas_loadings_chart(atlas.loadings, names=atlas.names), width="stretch")
+    right.altair_chart(charts.atlas_plane_chart(atlas.loadings), width="stretch")
+    st.dataframe(atlas.factors, hide_index=True, key="cc_atlas_factors")
+
+
+def main() -> None:
+    st.title("Sparse concept codes")
+    st.caption("Express a concept as a few neurons whose text directions add up to it (non-negative sparse "
+               "regression, article §8.1). Each neuron links to its card.")
+    ctx = ui.page_context()
+    problems = st.container()
+    concept, kind, alpha, top = code_inputs()
+    ui.show_url_problems(problems)
+    params = ctx.params(concept=concept or None, kind=kind, alpha=int(round(alpha * 100)), top=top)
+    ui.write_url(params)
+    if concept:
+        with ui.section_errors():
+            code_section(ctx, concept, kind, alpha, top)
+        ui.share_link(params)
+    else:
+        st.info("Type a concept (e.g. *surprised*, *happy*, *Christmas*) and press Enter.")
+    with ui.section_errors():
+        atlas_section(ctx, kind)
+
+
+with ui.error_box():
+    main()

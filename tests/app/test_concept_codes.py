@@ -1,0 +1,48 @@
+"""AppTest of the sparse-concept-codes page (tiny real model, no mocks)."""
+from __future__ import annotations
+
+from tests.app.conftest import app
+
+
+def test_concept_code_page_fits_a_code_and_links_neuron_cards(app_env):
+    at = app("pages/concept_codes.py").run()
+    assert not at.exception and at.title[0].value == "Sparse concept codes"
+    assert any("Type a concept" in i.value for i in at.info)
+    at.text_input(key="cc_concept").set_value("happy").run()
+    assert not at.exception and not at.error
+    assert at.query_params["concept"] == "happy" and at.query_params["kind"] == "emotion"
+    eq = next(m.value for m in at.markdown if m.value.startswith("**happy**"))
+    assert "unit" in eq
+    assert at.get("vega_lite_chart"), "the code's bar chart is drawn"
+    links = [m.value for m in at.markdown if "Open card" in m.value]
+    assert links and all("neuron_lookup" in m and "unit=" in m for m in links)
+    at.slider(key="cc_alpha").set_value(90).run()
+    few = len([m for m in at.markdown if "Open card" in m.value])
+    at.slider(key="cc_alpha").set_value(5).run()
+    assert len([m for m in at.markdown if "Open card" in m.value]) >= few
+    assert at.query_params["alpha"] == "5"
+
+
+def test_concept_code_page_from_url_and_atlas(app_env):
+    at = app("pages/concept_codes.py")
+    at.query_params.update({"concept": "boat", "kind": "plain", "top": "3"})
+    at.run()
+    assert at.text_input(key="cc_concept").value == "boat" and at.radio(key="cc_kind").value == "plain"
+    assert len([m for m in at.markdown if "Open card" in m.value]) <= 3
+    at.text_area(key="cc_atlas_concepts").set_value("happy, sad, angry, calm, scared")
+    at.number_input(key="cc_atlas_k").set_value(2)
+    at.toggle(key="cc_atlas_on").set_value(True).run()
+    assert not at.exception and not at.error
+    assert len(at.get("vega_lite_chart")) >= 3  # code + loadings heat map + factor plane
+    assert any("reconstruction error" in c.value for c in at.caption)
+
+
+def test_concept_code_page_bad_input_is_a_message(app_env):
+    at = app("pages/concept_codes.py").run()
+    at.text_area(key="cc_atlas_concepts").set_value("lonely")
+    at.toggle(key="cc_atlas_on").set_value(True).run()
+    assert not at.exception and any("at least 2" in i.value for i in at.info)
+    at = app("pages/concept_codes.py")
+    at.query_params.update({"alpha": "500"})
+    at.run()
+    assert not at.exception and at.warning

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core import raster
 from core.errors import BadInputError, with_suggestions
@@ -105,6 +105,15 @@ def apply_attack(image: Image.Image, spec: AttackSpec) -> tuple[Image.Image, flo
                                               fg=spec.fg, outline=_outline(spec.fg))
     return raster.overlay_label(image, spec.text, area_frac=spec.area, position=spec.position,
                                 font=spec.font, fg=spec.fg, bg=spec.bg)
+
+
+def model_view(image: Image.Image, size: int) -> Image.Image:
+    """The square the model sees (shorter side resized, centre crop): attacks are drawn on it, so
+    no text is cropped away by preprocessing and the pixel cover is exact."""
+    image = image.convert("RGB")
+    if image.size == (size, size):
+        return image
+    return ImageOps.fit(image, (size, size), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
 
 
 def _outline(fg: Color) -> Color:
@@ -229,7 +238,7 @@ def attack_image(loaded, image: Image.Image, spec: AttackSpec, classifier: ZeroS
 
     spec = spec.validated()
     layer = layer or article_layer(loaded)
-    base = image.convert("RGB")
+    base = model_view(image, loaded.image_size)
     attacked, cover = apply_attack(base, spec)
     emb, units = forward_units(loaded, [base, attacked], layer=layer, stat=stat)
     p = classifier.probs(emb)  # (2, K)
@@ -350,6 +359,7 @@ def attack_eval(loaded, images: Sequence[Image.Image], labels: Sequence[str], cl
     if len(images) != len(labels) or len(images) == 0:
         raise BadInputError(f"Need pictures with labels (got {len(images)} pictures, {len(labels)} labels).")
     layer = layer or article_layer(loaded)
+    images = [model_view(im, loaded.image_size) for im in images]
     emb0, units0 = forward_units(loaded, images, layer=layer, stat=stat)
     pred0 = classifier.probs(emb0).argmax(1)
     correct = np.flatnonzero((pred0 == truth) & (truth >= 0))

@@ -61,3 +61,196 @@ def zero_shot_labels_chart(df: pd.DataFrame) -> alt.Chart:
                         legend=alt.Legend(orient="bottom", title=None)),
         tooltip=["phrase:N", alt.Tooltip("score:Q", format=".3f"), "side:N"],
     ).properties(height=max(80, 18 * len(df)), title="Zero-shot labels")
+
+
+# ---------------------------------------------------------------- conditional probability, attacks, Stroop ------------
+BUCKET_SELECTION = "bucket_pick"
+
+
+def conditional_probability_chart(df: pd.DataFrame) -> alt.Chart:
+    """Stacked fraction of each category per activation bucket (the article's conditional-probability plot).
+
+    Args:
+        df: ``condprob.category_fractions`` output: bucket, left, right, center, label, count, n, fraction.
+
+    The chart carries a point selection named ``BUCKET_SELECTION`` on ``bucket``: clicking a bar
+    selects its bucket (``st.altair_chart(..., on_select="rerun")``).
+    """
+    pick = alt.selection_point(name=BUCKET_SELECTION, fields=["bucket"], on="click")
+    return alt.Chart(df).mark_bar(stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("left:Q", title="activation (std-devs from zero)"),
+        x2="right:Q",
+        y=alt.Y("fraction:Q", stack="zero", title="fraction of the bucket", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("label:N", title="category", legend=alt.Legend(orient="right")),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+        tooltip=[alt.Tooltip("label:N", title="category"), alt.Tooltip("fraction:Q", format=".0%"),
+                 alt.Tooltip("count:Q", title="images"), alt.Tooltip("n:Q", title="in bucket"),
+                 alt.Tooltip("left:Q", format=".2f", title="from (std)"),
+                 alt.Tooltip("right:Q", format=".2f", title="to (std)"), "bucket:O"],
+    ).add_params(pick).properties(height=320, title="Category fractions per activation bucket")
+
+
+def category_distribution_chart(df: pd.DataFrame) -> alt.Chart:
+    """The reverse view: each category's activation distribution (box plot, std-devs from zero).
+
+    Args:
+        df: ``condprob.category_distributions`` output: row, label, value, x.
+    """
+    order = df.groupby("label")["x"].median().sort_values(ascending=False).index.tolist()
+    box = alt.Chart(df).mark_boxplot(extent="min-max", color=EXCITE, size=14).encode(
+        y=alt.Y("label:N", sort=order, title=None),
+        x=alt.X("x:Q", title="activation (std-devs from zero)"),
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555", strokeDash=[4, 3]).encode(x="x:Q")
+    return alt.layer(box, zero).properties(height=max(100, 24 * len(order)),
+                                           title="Activation distribution per category")
+
+
+def class_probs_chart(df: pd.DataFrame, *, top: int = 10) -> alt.Chart:
+    """Zero-shot class probabilities before and after an attack (grouped bars, top classes).
+
+    Args:
+        df: ``AttackResult.probs``: class, before, after, change.
+        top: show the classes with the highest probability before or after.
+    """
+    keep = df.assign(peak=df[["before", "after"]].max(axis=1)).nlargest(top, "peak")
+    long = keep.melt(id_vars=["class"], value_vars=["before", "after"], var_name="image", value_name="probability")
+    return alt.Chart(long).mark_bar().encode(
+        y=alt.Y("class:N", sort=keep["class"].tolist(), title=None),
+        yOffset=alt.YOffset("image:N", sort=["before", "after"]),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("image:N", sort=["before", "after"], scale=alt.Scale(range=[INHIBIT, EXCITE]),
+                        legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["class:N", "image:N", alt.Tooltip("probability:Q", format=".1%")],
+    ).properties(height=max(120, 34 * len(keep)), title="Zero-shot class probabilities")
+
+
+def neuron_delta_chart(df: pd.DataFrame, *, value: str = "delta", title: str = "Neurons that rose and fell most"
+                       ) -> alt.Chart:
+    """Diverging bars of per-neuron activation change (risers red, fallers blue).
+
+    Args:
+        df: columns unit and ``value`` (e.g. risers and fallers of ``attacks.risers_fallers``, concatenated).
+    """
+    data = df.assign(neuron=df["unit"].astype(int).astype(str), side=(df[value] >= 0).map({True: "rose",
+                                                                                            False: "fell"}))
+    return alt.Chart(data).mark_bar().encode(
+        y=alt.Y("neuron:N", sort=alt.EncodingSortField(value, order="descending"), title="unit"),
+        x=alt.X(f"{value}:Q", title="activation change"),
+        color=alt.Color("side:N", scale=alt.Scale(domain=["rose", "fell"], range=[EXCITE, INHIBIT]), legend=None),
+        tooltip=["neuron:N", alt.Tooltip(f"{value}:Q", format="+.3f")],
+    ).properties(height=max(80, 18 * len(data)), title=title)
+
+
+def attack_rates_chart(df: pd.DataFrame) -> alt.Chart:
+    """Attack success per word and style, with the any-flip rate and the chance level as ticks.
+
+    Args:
+        df: ``AttackEval.table``: word, target, style, n, success, any_flip, chance, cover.
+    """
+    data = df.dropna(subset=["success"])
+    bars = alt.Chart(data).mark_bar(color=EXCITE).encode(
+        y=alt.Y("word:N", title="attack word"), yOffset="style:N",
+        x=alt.X("success:Q", title="success (top-1 becomes the written class)", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        opacity=alt.Opacity("style:N", legend=alt.Legend(orient="bottom")),
+        tooltip=["word:N", "target:N", "style:N", "n:Q", alt.Tooltip("success:Q", format=".1%"),
+                 alt.Tooltip("any_flip:Q", format=".1%"), alt.Tooltip("chance:Q", format=".1%"),
+                 alt.Tooltip("cover:Q", format=".1%", title="pixel cover")],
+    )
+    chance = alt.Chart(data).mark_tick(color="#222", thickness=2).encode(y="word:N", yOffset="style:N", x="chance:Q")
+    return alt.layer(bars, chance).properties(height=max(100, 30 * len(data)),
+                                              title="Attack success (black tick: chance)")
+
+
+def stroop_chart(df: pd.DataFrame) -> alt.Chart:
+    """Word x ink grid coloured by who won (word, ink, both, other).
+
+    Args:
+        df: ``stroop.score_trials`` output: word, ink, kind, pred, p_word, p_ink, winner.
+    """
+    return alt.Chart(df).mark_rect(stroke="white").encode(
+        x=alt.X("ink:N", title="ink colour"), y=alt.Y("word:N", title="written word"),
+        color=alt.Color("winner:N", scale=alt.Scale(domain=["word", "ink", "both", "other"],
+                                                    range=[EXCITE, INHIBIT, "#6a994e", "#bbbbbb"])),
+        tooltip=["word:N", "ink:N", "pred:N", alt.Tooltip("p_word:Q", format=".1%"),
+                 alt.Tooltip("p_ink:Q", format=".1%"), "winner:N"],
+    ).properties(title="Stroop: who wins, the word or the ink?")
+
+
+def probs_chart(df: pd.DataFrame, *, title: str = "Zero-shot probabilities") -> alt.Chart:
+    """Horizontal bars of class probabilities (columns class, probability), highest first."""
+    return alt.Chart(df).mark_bar(color=EXCITE).encode(
+        y=alt.Y("class:N", sort="-x", title=None),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        tooltip=["class:N", alt.Tooltip("probability:Q", format=".1%")],
+    ).properties(height=max(80, 20 * len(df)), title=title)
+
+
+def sparse_code_chart(df: pd.DataFrame, *, concept: str = "") -> alt.Chart:
+    """Bars of a concept's sparse neuron code, largest term first.
+
+    Args:
+        df: ``concepts.SparseCode.table``: unit, weight, relative, cosine.
+    """
+    data = df.assign(neuron=df["unit"].astype(int).astype(str))
+    return alt.Chart(data).mark_bar(color=EXCITE).encode(
+        y=alt.Y("neuron:N", sort=None, title="unit"),
+        x=alt.X("relative:Q", title="weight (relative to the largest)", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["neuron:N", alt.Tooltip("weight:Q", format=".4f"), alt.Tooltip("relative:Q", format=".2f"),
+                 alt.Tooltip("cosine:Q", format=".3f", title="cosine with the concept")],
+    ).properties(height=max(60, 24 * len(data)), title=f"Sparse code of '{concept}'" if concept else "Sparse code")
+
+
+def atlas_loadings_chart(df: pd.DataFrame, *, names: dict[str, str] | None = None) -> alt.Chart:
+    """Heat map of concepts x NMF factors (colour = loading).
+
+    Args:
+        df: ``concepts.Atlas.loadings``: concept, factor, loading.
+        names: optional factor -> readable name (its top concept), shown in the axis labels.
+    """
+    data = df.copy()
+    if names:
+        data["factor"] = data["factor"].map(lambda f: f"{f} ({names.get(f, '')})" if names.get(f) else f)
+    order = data.sort_values(["factor", "loading"], ascending=[True, False]).drop_duplicates("concept")
+    return alt.Chart(data).mark_rect().encode(
+        x=alt.X("factor:N", title=None, sort=None),
+        y=alt.Y("concept:N", sort=data.loc[data.groupby("concept")["loading"].idxmax()]
+                .sort_values(["factor", "loading"], ascending=[True, False])["concept"].tolist(), title=None),
+        color=alt.Color("loading:Q", scale=alt.Scale(scheme="oranges"), legend=alt.Legend(orient="bottom")),
+        tooltip=["concept:N", "factor:N", alt.Tooltip("loading:Q", format=".3f")],
+    ).properties(height=max(120, 16 * len(order)), title="Concept atlas (NMF loadings)")
+
+
+def atlas_plane_chart(df: pd.DataFrame) -> alt.Chart:
+    """Concepts on the plane of the first two NMF factors (the article's 2-factor valence/arousal view).
+
+    Args:
+        df: ``concepts.Atlas.loadings`` with at least factors 'factor 1' and 'factor 2'.
+    """
+    wide = df.pivot_table(index="concept", columns="factor", values="loading").reset_index()
+    wide = wide.rename(columns={"factor 1": "f1", "factor 2": "f2"})
+    base = alt.Chart(wide).encode(x=alt.X("f1:Q", title="factor 1"), y=alt.Y("f2:Q", title="factor 2"),
+                                  tooltip=["concept:N", alt.Tooltip("f1:Q", format=".3f"),
+                                           alt.Tooltip("f2:Q", format=".3f")])
+    return alt.layer(base.mark_circle(color=EXCITE, size=60),
+                     base.mark_text(align="left", dx=6, fontSize=11).encode(text="concept:N")
+                     ).properties(height=320, title="Concepts on the first two factors")
+
+
+def causal_check_chart(df: pd.DataFrame) -> alt.Chart:
+    """Measured logit change vs the bilinear prediction per concept (causal blank-image check).
+
+    Args:
+        df: ``interventions.CausalResult.table``: concept, predicted, logit_change, ...
+    """
+    base = alt.Chart(df).encode(
+        x=alt.X("predicted:Q", title="predicted change of <image, text> (delta * w_u . t)"),
+        y=alt.Y("logit_change:Q", title="measured logit change"),
+        tooltip=["concept:N", alt.Tooltip("alignment:Q", format=".3f"), alt.Tooltip("predicted:Q", format="+.3f"),
+                 alt.Tooltip("logit_change:Q", format="+.3f")])
+    zero = alt.Chart(pd.DataFrame({"z": [0.0]}))
+    return alt.layer(zero.mark_rule(color="#999").encode(y="z:Q"), zero.mark_rule(color="#999").encode(x="z:Q"),
+                     base.mark_circle(color=EXCITE, size=70),
+                     base.mark_text(align="left", dx=6, fontSize=11).encode(text="concept:N")
+                     ).properties(height=300, title="Raising the unit on a blank image")

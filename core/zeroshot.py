@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from core.errors import BadInputError
 
@@ -84,6 +83,8 @@ def class_embeddings(loaded, classes: Sequence[str], templates: str | Sequence[s
     Returns:
         (K, D) float32 array; cached per (model fingerprint, classes, templates).
     """
+    import torch
+
     from core.embed import encode_text
 
     templates = [templates] if isinstance(templates, str) else list(templates)

@@ -1,0 +1,111 @@
+"""Conditional probability: which categories fill each activation range of a neuron (article §6)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import charts, condprob, resources, ui, urlstate
+from core.zeroshot import default_template, parse_class_list
+
+SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot labels from categories I type"}
+
+
+def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | None, str | None, str]:
+    """Where the categories come from: (classes or None for the collection's labels, prompt, source)."""
+    default = "collection" if has_labels else "zeroshot"
+    ui.bind_url("cp_source", "labels", lambda raw: urlstate.parse_choice("labels", raw, list(SOURCES), default),
+                lambda v: v in SOURCES)
+    source = st.radio("Categories from", list(SOURCES), format_func=SOURCES.get, key="cp_source", horizontal=True)
+    ui.remember("cp_source")
+    ui.show_url_problems()
+    if source == "collection":
+        if not has_labels:
+            st.warning("This collection has no labels (its images are not in class sub-folders): type categories "
+                       "and label the images zero-shot instead.")
+            st.stop()
+        return None, None, source
+    ui.bind_url("cp_classes", "classes", lambda raw: urlstate.parse_text("classes", raw, 500))
+    text = st.text_input("Categories (comma-separated)", key="cp_classes", max_chars=500,
+                         placeholder="e.g. animal, plant, text, flag, person")
+    ui.remember("cp_classes")
+    tpl = default_template(ctx.model_id)
+    ui.bind_url("cp_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
+    prompt = st.text_input("Prompt", key="cp_prompt", help="One {} where the category goes.")
+    ui.remember("cp_prompt")
+    ui.show_url_problems()
+    if not text.strip():
+        st.info("Type two or more categories (e.g. *animal, plant, text*): every image of the collection is "
+                "labelled with the one CLIP finds most likely, blinded to the neuron's activations.")
+        st.stop()
+    return tuple(parse_class_list(text)), prompt, source
+
+
+def bucket_inputs() -> tuple[int, int]:
+    """Number of buckets and images per bucket (N), URL-bound."""
+    left, right = st.columns(2)
+    ui.bind_url("cp_buckets", "buckets", lambda raw: urlstate.parse_int("buckets", raw, 2, 30, 10),
+                lambda v: isinstance(v, int) and 2 <= v <= 30)
+    buckets = int(left.slider("Buckets", 2, 30, key="cp_buckets"))
+    ui.remember("cp_buckets")
+    ui.bind_url("cp_per", "per", lambda raw: urlstate.parse_int("per", raw, 1, 200, 50),
+                lambda v: isinstance(v, int) and 1 <= v <= 200)
+    per = int(right.slider("Images per bucket (N)", 1, 200, key="cp_per",
+                           help="Sampled at random (seeded) from each bucket; sparse buckets keep all their images."))
+    ui.remember("cp_per")
+    return buckets, per
+
+
+def pick_bucket(event, frac) -> int:
+    """The bucket to show: a clicked bar wins, else the URL/selectbox value (default: the top bucket)."""
+    present = sorted(int(b) for b in frac["bucket"].unique())
+    clicked = [int(p["bucket"]) for p in (event.selection.get(charts.BUCKET_SELECTION) or []) if "bucket" in p] \
+        if event is not None and hasattr(event, "selection") else []
+    if clicked and clicked[0] != st.session_state.get("_cp_clicked") and clicked[0] in present:
+        st.session_state["cp_bucket"] = clicked[0]
+    st.session_state["_cp_clicked"] = clicked[0] if clicked else None
+    ui.bind_url("cp_bucket", "bucket", lambda raw: urlstate.parse_int("bucket", raw, min(present), max(present),
+                                                                      present[-1]), lambda v: v in present)
+    if st.session_state.get("cp_bucket") not in present:
+        st.session_state["cp_bucket"] = present[-1]
+    spans = frac.drop_duplicates("bucket").set_index("bucket")
+    return int(st.selectbox("Bucket (or click a bar)", present, key="cp_bucket", format_func=lambda b: (
+        f"{b}: {spans.at[b, 'left']:+.2f} to {spans.at[b, 'right']:+.2f} std ({spans.at[b, 'n']} images)")))
+
+
+def main() -> None:
+    st.title("Conditional probability")
+    st.caption("Uniform buckets between a neuron's most negative and most positive activation over the collection; "
+               "bars show which categories fill each bucket (x: standard deviations from zero). Below, the reverse "
+               "view: each category's activation distribution.")
+    ctx = ui.page_context()
+    ui.show_url_problems()
+    if ctx.path is None:
+        st.info("No collection is indexed for this model yet: index one in the sidebar (**Index a folder**) "
+                f"or run `python -m core extract --model {ctx.model_id} --help`.")
+        st.stop()
+    if not ctx.has_examples:
+        st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`; pick that layer in "
+                "the sidebar to see its conditional-probability plots.")
+        st.stop()
+    unit = ui.unit_picker(ctx)
+    buckets, per = bucket_inputs()
+    has_labels = any(str(x).strip() for x in (resources.row_labels(*ctx.art, None, None) or []))
+    classes, prompt, source = label_inputs(ctx, has_labels)
+    sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt)
+    frac = condprob.category_fractions(sample)
+    event = st.altair_chart(charts.conditional_probability_chart(frac), width="stretch", on_select="rerun",
+                            key="cp_chart", selection_mode=charts.BUCKET_SELECTION)
+    bucket = pick_bucket(event, frac)
+    ui.show_url_problems()
+    params = ctx.params(unit=unit, buckets=buckets, per=per, labels=source, bucket=bucket,
+                        classes=",".join(classes) if classes else None, prompt=prompt)
+    ui.write_url(params)
+    ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
+    st.subheader("Activation distribution per category")
+    dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt)
+    st.altair_chart(charts.category_distribution_chart(dist), width="stretch")
+    st.dataframe(condprob.category_summary(dist), hide_index=True)
+    ui.share_link(params)
+
+
+with ui.error_box():
+    main()

@@ -1,0 +1,86 @@
+"""AppTest of the conditional-probability page on the tiny model and the indexed 'shapes' collection."""
+from __future__ import annotations
+
+from tests.app.conftest import app
+
+
+def _charts(at):
+    return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def _qp(at, name):
+    value = at.query_params[name]
+    return value if isinstance(value, str) else value[0]
+
+
+def _images(at):
+    return at.get("imgs") or at.get("image")
+
+
+def _errors(at):
+    return [e.value for e in at.error]
+
+
+def test_page_shows_fractions_bucket_images_and_reverse_view(app_env):
+    at = app("pages/conditional_probability.py").run()
+    assert not at.exception and not _errors(at)
+    assert at.radio(key="cp_source").value == "collection"  # the collection has labels
+    assert at.slider(key="cp_buckets").value == 10 and at.slider(key="cp_per").value == 50
+    assert len(_charts(at)) == 2  # stacked fractions + per-category distribution
+    spec = _charts(at)[0].spec
+    assert "fraction" in spec and "bucket_pick" in spec
+    bucket = at.selectbox(key="cp_bucket").value
+    assert _qp(at, "bucket") == str(bucket) and _qp(at, "labels") == "collection"
+    images = _images(at)
+    assert len(images) == 1 and images[0].value  # the bucket's images
+    summary = at.dataframe[0].value
+    assert set(summary["label"]) == {"cat", "dog", "boat"} and summary["n"].sum() == 12
+
+
+def test_buckets_per_bucket_and_bucket_choice_change_the_view(app_env):
+    at = app("pages/conditional_probability.py").run()
+    at.slider(key="cp_buckets").set_value(3).run()
+    at.slider(key="cp_per").set_value(2).run()
+    assert not at.exception and _qp(at, "buckets") == "3" and _qp(at, "per") == "2"
+    options = at.selectbox(key="cp_bucket").options
+    assert 1 <= len(options) <= 3
+    first = int(options[0].split(":")[0])
+    at.selectbox(key="cp_bucket").set_value(first).run()
+    assert _qp(at, "bucket") == str(first)
+    assert 1 <= len(_images(at)[0].value) <= 2  # N per bucket caps the images shown
+
+
+def test_zero_shot_labelling_with_typed_categories(app_env):
+    at = app("pages/conditional_probability.py").run()
+    at.radio(key="cp_source").set_value("zeroshot").run()
+    assert not at.exception and any("Type two or more" in i.value for i in at.info)
+    at.text_input(key="cp_classes").input("red thing, green thing, blue thing").run()
+    assert not at.exception and not _errors(at)
+    assert at.text_input(key="cp_prompt").value == "a photo of a {}"
+    labels = set(at.dataframe[0].value["label"])
+    assert labels <= {"red thing", "green thing", "blue thing"} and labels
+    assert _qp(at, "classes") == "red thing,green thing,blue thing"
+    at.text_input(key="cp_classes").input("only-one").run()
+    assert not at.exception and any("at least 2" in e for e in _errors(at))
+
+
+def test_opens_from_a_link_and_rejects_bad_values(app_env):
+    at = app("pages/conditional_probability.py")
+    at.query_params.update({"unit": "3", "buckets": "4", "per": "5", "labels": "zeroshot", "classes": "cat,boat"})
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert at.number_input(key="unit").value == 3 and at.slider(key="cp_buckets").value == 4
+    assert at.radio(key="cp_source").value == "zeroshot" and at.text_input(key="cp_classes").value == "cat,boat"
+    bad = app("pages/conditional_probability.py")
+    bad.query_params.update({"buckets": "999", "per": "x", "labels": "../etc", "bucket": "77"})
+    bad.run()
+    assert not bad.exception and not _errors(bad)
+    text = " ".join(w.value for w in bad.warning)
+    assert "out of range" in text and "not a whole number" in text and "not available" in text
+    assert bad.slider(key="cp_buckets").value == 10 and bad.radio(key="cp_source").value == "collection"
+
+
+def test_empty_state_without_a_collection(empty_env):
+    at = app("pages/conditional_probability.py").run()
+    assert not at.exception and not _errors(at)
+    assert any("No collection is indexed" in i.value for i in at.info)

@@ -11,14 +11,16 @@ import streamlit as st
 
 from core import ui
 
-st.set_page_config(page_title="CLIP neuron explorer", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 PAGES = [
-    st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon="🔎", default=True),
-    st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon="🧭"),
-    st.Page("pages/conditional_probability.py", title="Conditional probability", icon="📊"),
-    st.Page("pages/typographic_attack.py", title="Typographic attacks", icon="🔤"),
+    st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True),
+    st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
+    st.Page("pages/conditional_probability.py", title="Conditional probability", icon=":material/stacked_bar_chart:"),
+    st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
+    st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
+    st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
 ]
 
 page = st.navigation(PAGES)

@@ -44,3 +44,14 @@ def test_interventions_page_uploaded_and_bad_images(app_env):
     assert not at.exception and not at.error and at.metric
     at.file_uploader(key="iv_upload").set_value(("fake.png", b"not an image", "image/png")).run()
     assert not at.exception and at.error  # the upload's problem, not a traceback
+
+
+def test_both_analysis_pages_run_inside_the_dashboard_shell(app_env):
+    at = app("dashboard.py").run()
+    assert not at.exception
+    at.switch_page("pages/interventions.py").run()
+    assert not at.exception and at.title[0].value == "Interventions" and at.metric
+    at.switch_page("pages/concept_codes.py").run()
+    at.text_input(key="cc_concept").set_value("sad").run()
+    assert not at.exception and not at.error and at.title[0].value == "Sparse concept codes"
+    assert at.query_params["concept"] == "sad"

@@ -27,6 +27,21 @@ ensure_venv() {
   fi
 }
 
+ensure_ray_extra() {
+  # The optional Ray engine (requirements-ray.txt) is installed for the tests only; own stamp, so switching
+  # between `dashboard` and `test` never reinstalls anything.
+  local stamp="$VENV/.requirements-ray.sha256" want
+  want=$(cat requirements.txt requirements-ray.txt | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing requirements-ray.txt into $VENV ..."
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-ray.txt 2>&1 \
+      | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import ray.data" \
+      || { echo "error: installing requirements-ray.txt failed (see above)" >&2; exit 1; }
+    echo "$want" > "$stamp"
+  fi
+}
+
 ensure_browser() {
   # The end-to-end tests drive Debian's Chromium (never a downloaded browser).
   if ! command -v chromium >/dev/null 2>&1; then
@@ -49,6 +64,7 @@ case "$cmd" in
     ;;
   test)
     ensure_venv
+    ensure_ray_extra
     ensure_browser
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

@@ -25,6 +25,14 @@ def configure(parser) -> None:
     parser.add_argument("--chunk-rows", type=int, default=1024, help="rows per committed chunk (resume granularity)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    # scale-out (core/ray_engine.py, docs/scaling.md); Ray is imported only with --engine ray
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local (default) or ray: model actors on a Ray cluster, same artifact")
+    parser.add_argument("--address", default=None, help="Ray cluster address (auto, ray://head:10001); "
+                        "default: start a local Ray instance")
+    parser.add_argument("--num-gpus-per-worker", type=float, default=0, help="GPUs per Ray model actor (default 0)")
+    parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs (= torch threads) per Ray actor")
+    parser.add_argument("--ray-workers", type=int, default=None, help="Ray model actors (default: fill the cluster)")
 
 
 def run(args) -> int:
@@ -44,9 +52,14 @@ def run(args) -> int:
         bar.refresh()
 
     try:
-        art = run_extraction(loaded, args.images, args.out, layer=args.layer, batch_size=args.batch_size,
-                             workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
-                             overwrite=args.overwrite)
+        if args.engine == "ray":
+            from core.ray_engine import run_from_args
+
+            art = run_from_args(loaded, args, progress)
+        else:
+            art = run_extraction(loaded, args.images, args.out, layer=args.layer, batch_size=args.batch_size,
+                                 workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
+                                 overwrite=args.overwrite)
     finally:
         bar.close()
     idx = ensure_index(art, kind=args.index_kind)

@@ -1,0 +1,318 @@
+"""Ray engine for ``python -m core index --engine ray``: the local engine's artifact, computed by model actors.
+
+It shares everything but the mapper with ``core.extract``: the plan, the ``.partial/`` work files, the
+chunk-commit protocol (``state.json``) and ``_finalize`` (compaction, streaming top/bottom-k merge, per-unit
+stats, manifest last). The mapper runs as Ray Data ``map_batches`` over chunk descriptors
+(``{chunk, start, keys}``) in an actor pool: each actor loads the model once and computes whole chunks with
+the local engine's own batch partition and forward function, then returns the rows to the driver, which is
+the only writer (no shared output file system needed; the images must be readable by every worker).
+A chunk is the unit of work, commit and retry: a worker killed mid-run loses at most its chunk (Ray restarts
+the actor and retries the chunk), and a killed driver resumes from the committed chunks when rerun, with
+either engine.
+
+Byte-identity with the local engine holds for the same ``batch_size``/``chunk_rows`` and the same torch
+intra-op thread count per forward pass on the same hardware (CPU convolutions pick their blocking by batch
+size and thread count, which moves float32 results by ~1 ulp and so some float16 roundings); see
+docs/scaling.md. Ray is imported only inside these functions: the local engine never needs it.
+Nothing here imports streamlit.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import config
+from core.collections import Collection, read_collection
+from core.errors import ArtifactMismatchError, BadInputError, CoreError
+from core.extract import (CHUNK_ROWS, PARTIAL_DIR, WORK, ProgressFn, _finalize, _forward, _ImageDataset,
+                          _n_chunks, _open_work, _plan, _prepare_out, _work_file)
+from core.hooks import article_layer, resolve_layer
+from core.store import ARRAYS, Artifact, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+RAY_HINT = "install the optional Ray extra: pip install -r requirements-ray.txt"
+ENV_PREFIXES = ("CLIP_EXPLORER_", "HF_", "TOKENIZERS_PARALLELISM")
+CRASH_ENV = "CLIP_EXPLORER_RAY_CRASH_ONCE"
+
+
+class RayUnavailableError(CoreError):
+    """Ray is not installed, or the cluster cannot be reached or cannot run the requested workers."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What an actor needs to load the driver's model: its id, its open_clip config and its fingerprint."""
+
+    model_id: str
+    arch: str
+    config: dict
+    fingerprint: str
+
+    @classmethod
+    def of(cls, loaded) -> ModelRef:
+        return cls(loaded.id, loaded.spec.arch, dict(loaded.config), loaded.fingerprint)
+
+    def load(self, device: str):
+        """Load the model in a worker and check it is the driver's (same weights, same config)."""
+        from core.models import load_model, register_config
+
+        import open_clip
+
+        if self.model_id != "demo" and self.arch not in open_clip.list_models():
+            register_config(self.arch, self.config)  # e.g. a config registered only in the driver
+        loaded = load_model(self.model_id, device=device)
+        if loaded.fingerprint != self.fingerprint:
+            raise ArtifactMismatchError(
+                f"Worker loaded {self.model_id} with fingerprint {loaded.fingerprint}, the driver has "
+                f"{self.fingerprint}: every node must hold the same weights file and code version.")
+        return loaded
+
+
+class ChunkMapper:
+    """Ray Data actor: loads the model once, then turns chunk descriptors into the chunk's rows.
+
+    Rows are computed exactly as ``core.extract._extract`` does: batches of ``batch_size`` from the chunk's
+    first row, unreadable images dropped from the forward pass and left as zero rows, recorded as skipped.
+    """
+
+    def __init__(self, model: ModelRef, layer: str, root: str, widths: dict[str, int], batch_size: int,
+                 threads: int, device: str, decode_threads: int = 2, crash_once: tuple[int, str] | None = None):
+        torch.set_num_threads(max(1, threads))
+        self.widths = widths
+        self.loaded = model.load(device)
+        self.layer = resolve_layer(self.loaded, layer).id
+        self.root = Path(root)
+        self.batch_size = batch_size
+        self.pool = ThreadPoolExecutor(max(1, decode_threads))  # PIL decoding releases the GIL
+        self.crash_once = crash_once
+
+    def _maybe_crash(self, chunk: int) -> None:
+        """Test hook: kill this worker process the first time it starts ``chunk`` (marker file = once)."""
+        if self.crash_once and chunk == self.crash_once[0]:
+            marker = Path(self.crash_once[1])
+            if not marker.exists():
+                marker.write_text(str(os.getpid()))
+                os._exit(1)
+
+    def __call__(self, batch: dict) -> dict:
+        out: dict[str, list] = {"chunk": [], "skipped": [], **{name: [] for name in WORK}}
+        for chunk, start, keys_json in zip(batch["chunk"], batch["start"], batch["keys"]):
+            self._maybe_crash(int(chunk))
+            rows, skipped = self.compute(int(start), json.loads(str(keys_json)))
+            out["chunk"].append(int(chunk))
+            out["skipped"].append(json.dumps(skipped))
+            for name in WORK:
+                out[name].append(rows[name].tobytes())
+        return {k: np.array(v, dtype=object) if k not in ("chunk",) else np.array(v, dtype=np.int64)
+                for k, v in out.items()}
+
+    def compute(self, start: int, keys: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+        """Rows ``start .. start+len(keys)`` of the work arrays, and the skipped ones ``{row: [reason, msg]}``."""
+        loaded = self.loaded
+        ds = _ImageDataset(self.root, keys, loaded.preprocess, loaded.image_size)
+        blocks: dict[str, list[np.ndarray]] = {name: [] for name in WORK}
+        skipped: dict[str, list] = {}
+        for b in range(0, len(keys), self.batch_size):
+            items = list(self.pool.map(ds.__getitem__, range(b, min(b + self.batch_size, len(keys)))))
+            pixels = torch.stack([it[1] for it in items])  # (B, 3, S, S), as the DataLoader collates
+            ok = [j for j, it in enumerate(items) if it[2] is None]
+            for j, it in enumerate(items):
+                if it[2] is not None:
+                    skipped[str(start + b + j)] = list(it[2])
+            res = _forward(loaded, self.layer, pixels[ok]) if ok else None
+            for name in WORK:
+                block = np.zeros((len(items), self.widths[name]), ARRAYS[name][1])  # skipped rows stay zero
+                if res is not None:
+                    block[ok] = res[name]
+                blocks[name].append(block)
+        return {name: np.concatenate(v) for name, v in blocks.items()}, skipped
+
+
+# ---------------------------------------------------------------- driver
+
+def chunk_descriptors(keys: list[str], chunk_rows: int, done: set[int]) -> list[dict]:
+    """One ``{chunk, start, keys}`` row per unfinished chunk (keys as a JSON list: a plain Arrow string)."""
+    n = len(keys)
+    return [{"chunk": c, "start": c * chunk_rows, "keys": json.dumps(keys[c * chunk_rows:(c + 1) * chunk_rows])}
+            for c in range(-(-n // chunk_rows)) if c not in done]
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the [data] extra)
+    except ImportError as err:
+        raise RayUnavailableError(f"--engine ray needs Ray Data, which is not installed here; {RAY_HINT} "
+                                  "(or use the default --engine local).") from err
+    return ray
+
+
+def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool:
+    """Connect to the cluster at ``address`` (or start a local one); returns True if this call started Ray.
+
+    Workers get the repository on ``PYTHONPATH`` and the ``CLIP_EXPLORER_*``/``HF_*`` settings of this process.
+
+    Raises:
+        RayUnavailableError: Ray is not installed or the address cannot be reached.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return False
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(config.REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    try:
+        ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
+                 log_to_driver=False, logging_level=logging.WARNING, runtime_env={"env_vars": env})
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise RayUnavailableError(f"Cannot start or reach Ray at {address or 'a new local instance'}: {err}. "
+                                  "Check the address (e.g. ray://head:10001 or auto) and that the cluster runs "
+                                  "the same Ray version as requirements-ray.txt.") from err
+    return True
+
+
+def _pool_size(num_workers: int | None, cpus_per_worker: float, gpus_per_worker: float) -> int:
+    import ray
+
+    if num_workers:
+        return num_workers
+    res = ray.cluster_resources()
+    if gpus_per_worker:
+        n = int(res.get("GPU", 0) // gpus_per_worker)
+        if n < 1:
+            raise RayUnavailableError(f"--num-gpus-per-worker {gpus_per_worker}: the cluster has "
+                                      f"{res.get('GPU', 0):g} GPUs. Lower it, or use 0 for CPU workers.")
+        return n
+    return max(1, int(res.get("CPU", 1) // cpus_per_worker))
+
+
+def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64, topk: int = 64,
+                       progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS, overwrite: bool = False,
+                       address: str | None = None, num_workers: int | None = None, cpus_per_worker: float = 1,
+                       num_gpus_per_worker: float = 0, decode_threads: int = 2,
+                       crash_once: tuple[int, str] | None = None) -> Artifact:
+    """Extract like ``core.extract.run_extraction``, with the forward passes in Ray actors.
+
+    Args:
+        loaded: the ``LoadedModel`` (the driver uses it for the plan; workers load the same id and check its
+            fingerprint).
+        source, out_dir, layer, batch_size, topk, progress, chunk_rows, overwrite: as ``run_extraction``.
+        address: Ray cluster address (``auto``, ``ray://head:10001``); None starts a local instance.
+        num_workers: model actors (default: one per ``num_gpus_per_worker`` GPUs, or per ``cpus_per_worker``).
+        cpus_per_worker: CPUs reserved per actor; also its torch thread count.
+        num_gpus_per_worker: GPUs per actor (0: CPU inference).
+        decode_threads: image-decoding threads inside each actor.
+        crash_once: test hook ``(chunk, marker_file)``: the worker starting ``chunk`` exits once.
+
+    Returns:
+        The complete, opened ``Artifact``.
+
+    Raises:
+        RayUnavailableError: Ray missing or unreachable; plus everything ``run_extraction`` raises.
+    """
+    if batch_size < 1 or topk < 1 or chunk_rows < 1 or cpus_per_worker <= 0 or num_gpus_per_worker < 0:
+        raise BadInputError("batch_size, topk, chunk_rows and cpus_per_worker must be positive; "
+                            "num_gpus_per_worker >= 0.")
+    _import_ray()  # before touching the output directory
+    coll = source if isinstance(source, Collection) else read_collection(source)
+    info = resolve_layer(loaded, layer or article_layer(loaded))
+    plan = _plan(loaded, info, coll, topk, chunk_rows)
+    out = Path(out_dir).expanduser().resolve()
+    finished = _prepare_out(out, plan, overwrite)
+    n = len(coll.keys)
+    if finished is not None:
+        if progress:
+            progress(n, n)
+        return finished
+    state = _open_work(out / PARTIAL_DIR, plan, n)
+    descriptors = chunk_descriptors(coll.keys, chunk_rows, set(state["done"]))
+    started = ensure_ray(address) if descriptors else False
+    try:
+        if descriptors:
+            widths = {"max": plan["units"], "argmax": plan["units"], "mean": plan["units"], "emb": plan["embed_dim"]}
+            results = _map_chunks(descriptors, loaded, info.id, coll.root, widths, batch_size=batch_size,
+                                  num_workers=num_workers, cpus_per_worker=cpus_per_worker,
+                                  num_gpus_per_worker=num_gpus_per_worker, decode_threads=decode_threads,
+                                  crash_once=crash_once)
+            _commit_chunks(results, out / PARTIAL_DIR, state, n, chunk_rows, progress)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    return _finalize(out, plan, coll, state)
+
+
+def _map_chunks(descriptors: list[dict], loaded, layer: str, root: Path, widths: dict[str, int], *, batch_size: int,
+                num_workers: int | None, cpus_per_worker: float, num_gpus_per_worker: float, decode_threads: int,
+                crash_once) -> Iterator[dict]:
+    """Run the actor pool over the chunk descriptors; yields one result row per chunk (any order)."""
+    import ray.data
+
+    if not logger.isEnabledFor(logging.INFO):
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-run execution chatter on the CLI
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.execution_options.preserve_order = False
+    size = min(_pool_size(num_workers, cpus_per_worker, num_gpus_per_worker), len(descriptors))
+    ds = ray.data.from_items(descriptors, override_num_blocks=len(descriptors))
+    ds = ds.map_batches(
+        ChunkMapper, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=cpus_per_worker, num_gpus=num_gpus_per_worker or None,
+        fn_constructor_kwargs={"model": ModelRef.of(loaded), "layer": layer, "root": str(root),
+                               "widths": widths, "batch_size": batch_size, "threads": max(1, int(cpus_per_worker)),
+                               "device": "cuda" if num_gpus_per_worker else "cpu",
+                               "decode_threads": decode_threads, "crash_once": crash_once})
+    logger.info("ray: %d chunks over %d actors", len(descriptors), size)
+    yield from ds.iter_rows()
+
+
+def _commit_chunks(results, work: Path, state: dict, n: int, chunk_rows: int, progress: ProgressFn | None) -> None:
+    """Write each returned chunk into the work files and commit it (fsync, then ``state.json``)."""
+    files = {k: _work_file(work, k) for k in WORK}
+    done = set(state["done"])
+    finished = n - sum(min((c + 1) * chunk_rows, n) - c * chunk_rows for c in range(_n_chunks(n, state["plan"]))
+                       if c not in done)
+    if progress:
+        progress(finished, n)
+    for row in results:
+        chunk = int(row["chunk"])
+        start, stop = chunk * chunk_rows, min((chunk + 1) * chunk_rows, n)
+        if chunk in done:
+            continue  # a retried duplicate: the first copy is already committed
+        for name, f in files.items():
+            f.write(start, np.frombuffer(row[name], dtype=f.dtype).reshape(stop - start, f.shape[1]))
+        for f in files.values():
+            f.fsync()
+        state["skipped"].update(json.loads(row["skipped"]))
+        done.add(chunk)
+        state["done"] = sorted(done)
+        write_json_atomic(work / "state.json", state)
+        finished += stop - start
+        if progress:
+            progress(finished, n)
+
+
+def run_from_args(loaded, args, progress: ProgressFn | None = None) -> Artifact:
+    """``python -m core index --engine ray ...``: run the Ray engine with the parsed CLI options.
+
+    ``CLIP_EXPLORER_RAY_CRASH_ONCE=CHUNK:MARKER_FILE`` (fault-injection for tests and drills) makes the worker
+    that starts chunk CHUNK exit once.
+    """
+    crash = os.environ.get(CRASH_ENV)
+    crash_once = None
+    if crash:
+        chunk, _, marker = crash.partition(":")
+        crash_once = (int(chunk), marker)
+    return run_extraction_ray(loaded, args.images, args.out, layer=args.layer, batch_size=args.batch_size,
+                              topk=args.topk, progress=progress, chunk_rows=args.chunk_rows, overwrite=args.overwrite,
+                              address=args.address, num_workers=args.ray_workers, cpus_per_worker=args.cpus_per_worker,
+                              num_gpus_per_worker=args.num_gpus_per_worker, crash_once=crash_once)

@@ -18,6 +18,9 @@ def configure(parser) -> None:
     parser.add_argument("--top", type=int, default=8, help="neurons shown per code")
     parser.add_argument("--exclude", default="", help="comma-separated units to leave out (e.g. lexical neurons)")
     parser.add_argument("--atlas", type=int, default=None, metavar="K", help="NMF atlas with K factors instead")
+    parser.add_argument("--contrastive", action="store_true", help="the article's signed codes instead: L1 logistic "
+                        "regression across the given concepts (needs at least two)")
+    parser.add_argument("--lam", type=float, default=0.02, help="--contrastive: L1 weight")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -51,6 +54,15 @@ def run(args) -> int:
             top = atlas.loadings[atlas.loadings["factor"] == factor].nlargest(4, "loading")["concept"]
             units = " ".join(f"{r.sign}{r.unit}" for r in g.itertuples())
             print(f"  {factor}: {', '.join(top)}   units {units}")
+        return 0
+    if args.contrastive:
+        df = cc.contrastive_codes(loaded, args.concepts, kind=args.kind, lam=args.lam, top=args.top)
+        if args.json:
+            print_json({"model": loaded.id, "layer": layer, "kind": args.kind, "method": "l1-logistic",
+                        "terms": df.round(6).to_dict(orient="records")})
+            return 0
+        for concept, g in df.groupby("concept", sort=False):
+            print(f"{concept} = " + " ".join(f"{r.relative:+.2f}*{r.unit}" for r in g.itertuples()))
         return 0
     codes = [cc.code_concept(loaded, c, kind=args.kind, alpha=args.alpha, max_terms=args.max_terms,
                              exclude=_units(args.exclude)) for c in args.concepts]

@@ -127,3 +127,33 @@ def test_cli_concepts_json_codes_and_atlas(tiny_rn, capsys):
     assert main(["concepts", "happy", "--model", "tiny-rn/random", "--alpha", "2"]) == 2
     assert "alpha must be between 0 and 1" in capsys.readouterr().err
     assert main(["concepts", "--model", "tiny-rn/random"]) == 2
+    capsys.readouterr()
+    assert main(["concepts", "happy", "sad", "--contrastive", "--model", "tiny-rn/random", "--json"]) == 0
+    con = json.loads(capsys.readouterr().out)
+    assert con["method"] == "l1-logistic" and {t["concept"] for t in con["terms"]} <= {"happy", "sad"}
+    assert main(["concepts", "happy", "--contrastive", "--model", "tiny-rn/random"]) == 2
+
+
+def test_l1_logistic_finds_the_informative_features_and_is_sparse():
+    from core.concepts import l1_logistic
+
+    rng = np.random.default_rng(6)
+    y = np.repeat([0, 1, 2], 30)
+    X = rng.normal(size=(90, 40))
+    X[:, 3] += 3.0 * (y == 0)
+    X[:, 7] += 3.0 * (y == 1)
+    X[:, 9] -= 3.0 * (y == 0)
+    B = l1_logistic(X, y, 0.05)
+    assert B.shape == (40, 3)
+    assert int(np.argmax(B[:, 0])) == 3 and int(np.argmin(B[:, 0])) == 9 and int(np.argmax(B[:, 1])) == 7
+    assert (B == 0).mean() > 0.7, "L1 makes the code sparse"
+    assert (l1_logistic(X, y, 10.0) == 0).all()
+
+
+def test_contrastive_codes_on_the_tiny_resnet(tiny_rn):
+    from core.concepts import contrastive_codes
+
+    df = contrastive_codes(tiny_rn, ["happy", "sad", "angry"], lam=0.01, top=3)
+    assert list(df.columns) == ["concept", "rank", "unit", "weight", "relative"]
+    assert set(df["concept"]) <= {"happy", "sad", "angry"} and (df.groupby("concept").size() <= 3).all()
+    assert df["relative"].abs().max() == pytest.approx(1.0)

@@ -157,3 +157,23 @@ def test_contrastive_codes_on_the_tiny_resnet(tiny_rn):
     assert list(df.columns) == ["concept", "rank", "unit", "weight", "relative"]
     assert set(df["concept"]) <= {"happy", "sad", "angry"} and (df.groupby("concept").size() <= 3).all()
     assert df["relative"].abs().max() == pytest.approx(1.0)
+
+
+def test_chart_specs_for_codes_and_atlas():
+    import pandas as pd
+
+    from core import charts
+
+    code = pd.DataFrame({"unit": [7, 42], "weight": [0.5, 0.2], "relative": [1.0, 0.4], "cosine": [0.3, 0.2]})
+    spec = charts.sparse_code_chart(code, concept="happy").to_dict()
+    assert spec["mark"]["type"] == "bar" and spec["encoding"]["x"]["field"] == "relative"
+    assert spec["encoding"]["y"]["field"] == "neuron" and "happy" in spec["title"]
+    loadings = pd.DataFrame({"concept": ["a", "a", "b", "b"], "factor": ["factor 1", "factor 2"] * 2,
+                             "loading": [1.0, 0.1, 0.0, 0.9]})
+    heat = charts.atlas_loadings_chart(loadings, names={"factor 1": "a"}).to_dict()
+    assert heat["mark"]["type"] == "rect" and heat["encoding"]["color"]["field"] == "loading"
+    data = heat["datasets"][next(iter(heat["datasets"]))]
+    assert any(r["factor"] == "factor 1 (a)" for r in data)
+    plane = charts.atlas_plane_chart(loadings).to_dict()
+    assert [layer["mark"]["type"] for layer in plane["layer"]] == ["circle", "text"]
+    assert plane["layer"][0]["encoding"]["x"]["field"] == "f1"

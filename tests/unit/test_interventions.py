@@ -175,3 +175,17 @@ def test_cli_intervene_json_and_errors(tiny_rn, tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     assert main(["intervene", str(bad), "--model", "tiny-rn/random", "--unit", "3"]) == 2
+
+
+def test_causal_chart_and_probs_frame(tiny_rn):
+    from core import charts
+
+    res = causal_check(tiny_rn, 2, ["cat", "dog", "boat"], delta=10.0)
+    spec = charts.causal_check_chart(res.table).to_dict()
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    assert marks == ["rule", "rule", "circle", "text"]
+    assert spec["layer"][2]["encoding"]["y"]["field"] == "logit_change"
+    eff = intervention_effect(tiny_rn, _image(), [make_edit(2, "zero")], LABELS, template="a photo of a {}")
+    probs = eff.probs()
+    assert list(probs.columns) == ["class", "before", "after", "change"] and len(probs) == 4
+    assert charts.class_probs_chart(probs).to_dict()["mark"]["type"] == "bar"

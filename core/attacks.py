@@ -182,6 +182,12 @@ def risers_fallers(deltas: pd.DataFrame, top: int = 10) -> tuple[pd.DataFrame, p
     return rise, fall
 
 
+def top_changes(deltas: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Risers then fallers (``risers_fallers``) in one frame, for one diverging chart."""
+    rise, fall = risers_fallers(deltas, top)
+    return pd.concat([rise, fall.iloc[::-1]], ignore_index=True)
+
+
 def flip_rates(origin: np.ndarray, pred_after: np.ndarray, target: np.ndarray | None = None) -> dict:
     """The article's attack rates over a set of trials.
 

@@ -376,6 +376,12 @@ def condprob_distributions(path: str, model_id: str, mtime: float, unit: int, cl
     return category_distributions(unit_values(path, model_id, mtime, unit), labels, std=float(art.unit_std[unit]))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def collection_classes(path: str, model_id: str, mtime: float) -> list[str]:
+    """The collection's distinct non-empty labels, sorted ([] when it has none)."""
+    return sorted({str(x) for x in (row_labels(path, model_id, mtime, None, None) or []) if str(x).strip()})
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def collection_image_bytes(path: str, model_id: str, mtime: float, row: int) -> bytes:
     """The file bytes of one collection image (the path comes from the artifact, never from the URL)."""
@@ -422,14 +428,14 @@ def stroop(model_id: str, colors: tuple[str, ...], template: str) -> tuple[pd.Da
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def stroop_single(model_id: str, word: str, ink: str, colors: tuple[str, ...], template: str):
-    """One Stroop image and its probabilities over ``colors``: (image, DataFrame class, probability)."""
-    from core.stroop import stroop_image
+    """One Stroop image, its probabilities over ``colors`` and who won: (image, DataFrame, winner)."""
+    from core.stroop import judge, stroop_image
     from core.zeroshot import build_classifier, classify_images
 
     loaded = get_model(model_id)
     img = stroop_image(word, ink, size=loaded.image_size)
     p = classify_images(loaded, [img], build_classifier(loaded, colors, template))[0]
-    return img, pd.DataFrame({"class": list(colors), "probability": p})
+    return img, pd.DataFrame({"class": list(colors), "probability": p}), judge(word, ink, colors[int(p.argmax())])
 
 
 # ---------------------------------------------------------------- concept codes & interventions ----------------------

@@ -64,6 +64,13 @@ def stroop_trials(colors: Sequence[str], *, controls: bool = True) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def judge(word: str, ink: str, pred: str) -> str:
+    """Who won one trial: ``both`` (congruent and read right), ``word``, ``ink`` or ``other``."""
+    if pred == word:
+        return "both" if word == ink else "word"
+    return "ink" if pred == ink else "other"
+
+
 def score_trials(trials: pd.DataFrame, probs: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
     """Add the prediction and who won to each trial.
 
@@ -83,8 +90,7 @@ def score_trials(trials: pd.DataFrame, probs: np.ndarray, classes: Sequence[str]
     out["pred"] = pred
     out["p_word"] = [probs[r, col[w]] if w in col else np.nan for r, w in enumerate(out["word"])]
     out["p_ink"] = [probs[r, col[i]] for r, i in enumerate(out["ink"])]
-    winner = np.where(out["pred"] == out["word"], "word", np.where(out["pred"] == out["ink"], "ink", "other"))
-    out["winner"] = np.where((out["kind"] == "congruent") & (out["pred"] == out["word"]), "both", winner)
+    out["winner"] = [judge(w, i, p) for w, i, p in zip(out["word"], out["ink"], out["pred"])]
     return out
 
 

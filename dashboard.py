@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
     st.Page("pages/conditional_probability.py", title="Conditional probability", icon=":material/stacked_bar_chart:"),
     st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
+    st.Page("pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
     st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
     st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
 ]

@@ -323,11 +323,15 @@ class AttackEval:
     deltas: pd.DataFrame
     meta: dict
 
-    def top_units(self, word: str | None = None, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Risers and fallers averaged over all styles (and all words when ``word`` is None)."""
+    def unit_deltas(self, word: str | None = None) -> pd.DataFrame:
+        """Per-unit mean activation change over all styles (and all words when ``word`` is None)."""
         d = self.deltas if word is None else self.deltas[self.deltas["word"] == word]
         mean = d.groupby("unit", as_index=False)["delta"].mean().sort_values("delta", ascending=False)
-        return risers_fallers(mean.reset_index(drop=True), top)
+        return mean.reset_index(drop=True)
+
+    def top_units(self, word: str | None = None, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Risers and fallers of ``unit_deltas``."""
+        return risers_fallers(self.unit_deltas(word), top)
 
     def to_dict(self, top: int = 10) -> dict:
         """JSON-ready summary, with the article's table beside the measured one."""

@@ -1,0 +1,86 @@
+"""Attack lab: the article's automated typographic attack over a whole labelled collection (article §7.2)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import attacks, charts, resources, ui, urlstate
+from core.zeroshot import default_template, parse_class_list
+
+STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
+TOP = 8
+
+
+def inputs(ctx: ui.Context, classes: list[str]) -> tuple[tuple[str, ...], tuple[str, ...], int, int, str, dict]:
+    """Attack words, styles, sticker size, number of pictures and prompt (all URL-bound)."""
+    default_words = ", ".join(classes[:6])
+    ui.bind_url("al_words", "words", lambda raw: urlstate.parse_text("words", default_words if raw is None else raw, 500))
+    words = st.text_input("Attack words (a class name, or word=class)", key="al_words",
+                          help=f"Classes: {', '.join(classes[:40])}{' ...' if len(classes) > 40 else ''}")
+    c1, c2, c3 = st.columns(3)
+    ui.bind_url("al_styles", "styles", lambda raw: urlstate.parse_choice("styles", raw, list(STYLE_NAMES), "both"),
+                lambda v: v in STYLE_NAMES)
+    style = c1.selectbox("Style", list(STYLE_NAMES), format_func=STYLE_NAMES.get, key="al_styles")
+    ui.bind_url("al_area", "area", lambda raw: urlstate.parse_int("area", raw, 2, 40, 8))
+    area = int(c2.slider("Sticker size (% of picture)", 2, 40, key="al_area"))
+    ui.bind_url("al_n", "n", lambda raw: urlstate.parse_int("n", raw, 4, 500, 50))
+    limit = int(c3.slider("Pictures (seeded sample)", 4, 500, key="al_n"))
+    tpl = default_template(ctx.model_id)
+    ui.bind_url("al_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
+    prompt = st.text_input("Prompt", key="al_prompt")
+    ui.bind_url("al_run", "run", lambda raw: urlstate.Parsed(raw == "1"), lambda v: isinstance(v, bool))
+    run = st.toggle("Run the evaluation", key="al_run", help="Attacks every correctly classified picture with "
+                    "every word in every style; on CPU a real CLIP takes about a second per attacked picture.")
+    for key in ("al_words", "al_styles", "al_area", "al_n", "al_prompt", "al_run"):
+        ui.remember(key)
+    styles = attacks.STYLES if style == "both" else (style,)
+    params = {"words": words, "styles": style, "area": area, "n": limit, "prompt": prompt,
+              "run": "1" if run else None}
+    return tuple(parse_class_list(words, minimum=1)), tuple(styles), area, limit, prompt, params
+
+
+def main() -> None:
+    st.title("Attack lab")
+    st.caption("The article's automated attack: every picture that CLIP classifies correctly zero-shot gets each "
+               "attack word (8 copies at fixed spots, or one sticker). Success = the prediction becomes the written "
+               "class; any-flip = it leaves the true class; cover = share of pixels changed.")
+    ctx = ui.page_context()
+    ui.show_url_problems()
+    if ctx.path is None:
+        st.info("Index a labelled collection first (sidebar **Index a folder**: sub-folders are the classes), or "
+                "run `python -m core attack-eval --model MODEL` on the demo corpus from a shell.")
+        st.stop()
+    classes = resources.collection_classes(*ctx.art)
+    if len(classes) < 2:
+        st.info(f"Collection '{ctx.collection}' has no class labels; the attack evaluation needs pictures in class "
+                "sub-folders.")
+        st.stop()
+    words, styles, area, limit, prompt, params = inputs(ctx, classes)
+    params = ctx.params(**params)
+    ui.show_url_problems()
+    ui.write_url(params)
+    if not params["run"]:
+        st.info("Switch on **Run the evaluation** to attack the collection.")
+        ui.share_link(params)
+        st.stop()
+    bar = st.progress(0.0, text="attacking ...")
+    res = resources.attack_eval(*ctx.art, words, styles, area / 100, limit, tuple(classes), prompt,
+                                _progress=lambda d, t: bar.progress(min(1.0, d / max(t, 1)), text=f"{d} / {t}"))
+    bar.empty()
+    m = res.meta
+    st.markdown(f"**{m['correct']} of {m['images']}** pictures classified correctly before the attack "
+                f"({m['clean_accuracy']:.0%}); only those are attacked.")
+    st.altair_chart(charts.attack_rates_chart(res.table), width="stretch")
+    st.dataframe(res.table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
+                                                             for c in ("success", "any_flip", "chance", "cover")})
+    with st.expander("The article's table (RN50x4, linear probe, 1000 ImageNet pictures)"):
+        st.dataframe(res.to_dict()["article"]["table"], hide_index=True)
+    st.subheader("Neurons that rose and fell most under the attacks")
+    rise, fall = res.top_units(top=TOP)
+    st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.unit_deltas(), TOP)), width="stretch")
+    ui.neuron_result_list(ctx, rise, "delta", 3)
+    ui.neuron_result_list(ctx, fall, "delta", 3)
+    ui.share_link(params)
+
+
+with ui.error_box():
+    main()

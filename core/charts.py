@@ -23,10 +23,10 @@ def activation_histogram_chart(df: pd.DataFrame, *, marker_z: float | None = Non
         df: ``neuron_card.activation_histogram`` output: columns lo, hi, count, lo_z, hi_z.
         marker_z: optional x position (std-devs) to mark with a rule, e.g. a query image's value.
     """
-    base = alt.Chart(df).mark_bar(color=EXCITE, opacity=0.85).encode(
+    base = alt.Chart(df[df["count"] > 0]).mark_bar(color=EXCITE, opacity=0.85, binSpacing=0).encode(
         x=alt.X("lo_z:Q", title="activation (std-devs from zero)"),
         x2="hi_z:Q",
-        y=alt.Y("count:Q", title="images", scale=alt.Scale(type="symlog")),
+        y=alt.Y("count:Q", title="images"),
         tooltip=[alt.Tooltip("lo:Q", format=".2f", title="from"), alt.Tooltip("hi:Q", format=".2f", title="to"),
                  alt.Tooltip("count:Q", title="images")],
     )
@@ -45,7 +45,7 @@ def neuron_scores_chart(df: pd.DataFrame, *, score: str = "score", title: str = 
         y=alt.Y("neuron:N", sort=None, title="unit"),
         x=alt.X(f"{score}:Q", title=score),
         tooltip=["neuron:N", alt.Tooltip(f"{score}:Q", format=".3f")],
-    ).properties(height=max(80, 22 * len(data)), title=title)
+    ).properties(height=alt.Step(20), title=title)
 
 
 def zero_shot_labels_chart(df: pd.DataFrame) -> alt.Chart:
@@ -60,7 +60,7 @@ def zero_shot_labels_chart(df: pd.DataFrame) -> alt.Chart:
         color=alt.Color("side:N", scale=alt.Scale(domain=["excites", "inhibits"], range=[EXCITE, INHIBIT]),
                         legend=alt.Legend(orient="bottom", title=None)),
         tooltip=["phrase:N", alt.Tooltip("score:Q", format=".3f"), "side:N"],
-    ).properties(height=max(80, 18 * len(df)), title="Zero-shot labels")
+    ).properties(height=alt.Step(16), title="Zero-shot labels")
 
 
 # ---------------------------------------------------------------- conditional probability, attacks, Stroop ------------

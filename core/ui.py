@@ -138,7 +138,7 @@ def show_url_problems(where=None) -> None:
     created above the inputs, so the message sits at the top even though inputs are parsed later)."""
     target = where if where is not None else st
     for problem in st.session_state.pop(PROBLEMS, []):
-        target.warning(problem, icon="🔗")
+        target.warning(problem, icon=":material/link_off:")
 
 
 def share_link(params: dict) -> None:
@@ -260,9 +260,9 @@ def unit_picker(ctx: Context) -> int:
     bind_url("unit", "unit", lambda raw: urlstate.parse_int("unit", raw, 0, hi, 0),
              lambda v: isinstance(v, int) and 0 <= v <= hi)
     cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    cols[1].button("◀ prev", key="unit_prev", on_click=_step_unit, args=(-1, hi), width="stretch")
-    cols[2].button("next ▶", key="unit_next", on_click=_step_unit, args=(1, hi), width="stretch")
-    cols[3].button("🎲 random", key="unit_random", on_click=_random_unit, args=(hi,), width="stretch")
+    cols[1].button("prev", icon=":material/chevron_left:", key="unit_prev", on_click=_step_unit, args=(-1, hi), width="stretch")
+    cols[2].button("next", icon=":material/chevron_right:", key="unit_next", on_click=_step_unit, args=(1, hi), width="stretch")
+    cols[3].button("random", icon=":material/casino:", key="unit_random", on_click=_random_unit, args=(hi,), width="stretch")
     unit = int(cols[0].number_input(f"Unit (0..{hi})", min_value=0, max_value=hi, step=1, key="unit"))
     remember("unit")
     return unit
@@ -283,9 +283,9 @@ def _random_unit(hi: int) -> None:
 
 def unit_buttons(df: pd.DataFrame, score: str, key: str) -> None:
     """One small button per neuron of ``df`` (columns unit, ``score``) that switches the card to it."""
-    cols = st.columns(4)
+    cols = st.columns(3)
     for i, rec in enumerate(df.to_dict("records")):
-        cols[i % 4].button(f"{rec['unit']} · {rec[score]:.2f}", key=f"{key}_{rec['unit']}", on_click=set_unit,
+        cols[i % 3].button(f"{rec['unit']} ({rec[score]:.2f})", help=f"Open unit {rec['unit']} ({score} {rec[score]:.3f})", key=f"{key}_{rec['unit']}", on_click=set_unit,
                            args=(rec["unit"],), width="stretch")
 
 
@@ -300,7 +300,7 @@ def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
         tiles.append(resources.tile(*ctx.art, int(rec["row"]), int(rec["argmax"]) if outline else None))
         value = rec[caption]
         label = f"{rec.get('label') or ''} ".lstrip()
-        caps.append(f"{label}{value:+.2f}" if isinstance(value, float) else f"{label}{value}")
+        caps.append(f"{label}{value:+.3g}" if isinstance(value, float) else f"{label}{value}")
     st.image(tiles, caption=caps, width=width)
 
 
@@ -333,7 +333,7 @@ def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: i
             head, link = st.columns([3, 1], vertical_alignment="center")
             head.markdown(f"**Unit {unit}** · {score} {rec[score]:.3f}")
             if in_shell:
-                link.page_link(LOOKUP_PAGE, label="Open card", icon="🔎",
+                link.page_link(LOOKUP_PAGE, label="Open card", icon=":material/open_in_new:",
                                query_params={k: str(v) for k, v in params.items() if v is not None})
             else:
                 link.markdown(f"[Open card](/neuron_lookup{urlstate.query_string(params)})")

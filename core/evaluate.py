@@ -16,9 +16,11 @@ import torch
 from PIL import Image
 
 from core import raster
+from core.attacks import flip_rates
 from core.demo import CATEGORIES, load_corpus_image, load_corpus_index
 from core.embed import encode_text
 from core.hooks import article_layer, capture
+from core.stroop import stroop_figure
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,8 @@ def _attack(loaded, pics: list[Image.Image], truth: torch.Tensor, pred: torch.Te
 
     def _rates(images: list[Image.Image]) -> tuple[float, float]:
         p = (_encode(loaded, images, None).emb @ text.T).argmax(1)
-        return float((p == targets_t).float().mean()), float((p != origin_t).float().mean())
+        rates = flip_rates(origin_t.numpy(), p.numpy(), targets_t.numpy())  # core.attacks: one definition
+        return rates["success"], rates["any_flip"]
 
     success, flips = _rates(attacked)
     ctrl_success, ctrl_flips = _rates(control)
@@ -212,4 +215,5 @@ def evaluate(loaded, *, seed: int = 0) -> dict:
     mm, search = _units(loaded, enc.units, truth, wenc.units, wtruth, text, layer)
     result["multimodal_units"] = mm
     result["neuron_search"] = search
+    result["stroop"] = stroop_figure(loaded)  # core.stroop: the same run as `python -m core stroop`
     return result

@@ -136,3 +136,15 @@ def run_stroop(loaded, classifier: ZeroShotClassifier, *, size: int | None = Non
     summary = summarize(scored) | {"model": loaded.id, "template": list(classifier.templates),
                                    "colors": list(classifier.classes), "font": font, "size": size}
     return scored, summary
+
+
+def stroop_figure(loaded, *, font: str = raster.DEFAULT_FONT) -> dict:
+    """The Stroop word-win rate as an eval figure (``{"value", "chance", ...}``), the article's 8 colours and prompt.
+
+    The single implementation behind both ``python -m core stroop`` and ``eval-demo``'s ``stroop`` figure.
+    """
+    from core.zeroshot import build_classifier
+
+    _, s = run_stroop(loaded, build_classifier(loaded, list(COLORS), STROOP_TEMPLATE), font=font)
+    return {"value": s["word_win_rate"], "chance": s["chance"], "n": s["incongruent"],
+            "chance_note": "the written word wins by luck 1 time in K (K colours)"} | s

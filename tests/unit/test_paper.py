@@ -143,3 +143,17 @@ def test_cli_self_consistency_json(tiny_rn, tmp_path, monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["true"]["summary"]["rate"] == 1.0 and out["shuffled"]["summary"]["passed"] == 0
     assert {"unit", "passed", "best_rank", "unit_rank", "found"} <= set(out["true"]["units"][0])
+
+
+@pytest.mark.slow
+def test_data_file_layer_exists_in_open_clip_rn50x4():
+    """The data file's layer id names open_clip's RN50x4 pre-ReLU sum with 2560 units (random init, ~25 s)."""
+    from core.hooks import article_layer, resolve_layer
+    from core.models import load_model
+
+    loaded = load_model("RN50x4/random")
+    paper = load_paper_units()
+    assert article_layer(loaded) == paper.layer and resolve_layer(loaded, paper.layer).units == paper.units_in_layer
+    assert is_article_model(loaded) and loaded.image_size == 288
+    with pytest.raises(WeightsUnavailableError, match="random weights"):
+        require_article_model(loaded)

@@ -203,8 +203,9 @@ def ensure_demo_index(progress: Callable[[int, int], None] | None = None, *, loa
     from filelock import FileLock, Timeout
 
     from core.extract import run_extraction
-    from core.index import ensure_index
-    from core.store import ArtifactError, open_artifact
+    from core.errors import ArtifactError, ArtifactMismatchError
+    from core.index import ensure_index, load_index
+    from core.store import open_artifact
 
     if loaded is None:
         from core.models import load_model
@@ -213,20 +214,29 @@ def ensure_demo_index(progress: Callable[[int, int], None] | None = None, *, loa
     out = demo_index_dir(loaded.id, artifacts_dir)
     try:
         art = open_artifact(out, expect=loaded)
-        ensure_index(art)
+        load_index(art)
         return art
-    except ArtifactError:
-        pass  # not built yet (or unfinished): build it under the lock
+    except (ArtifactError, ArtifactMismatchError):
+        pass  # not built yet, unfinished or stale: (re)build it under the lock
     base = out.parent.parent
     corpus_dir = base / "collections" / DEMO_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(out) + ".lock", timeout=lock_timeout):
+            stale = False
+            try:  # another session may have finished the build while we waited for the lock
+                art = open_artifact(out, expect=loaded)
+                ensure_index(art)
+                return art
+            except ArtifactMismatchError:
+                stale = True  # our managed cache, built by an older version of the model: rebuild it
+            except ArtifactError:
+                pass
             if materialize is None:
                 from core.demo import materialize_corpus as materialize
             corpus = Path(materialize(corpus_dir))
             art = run_extraction(loaded, corpus / "collection.csv", out, batch_size=batch_size, workers=workers,
-                                 progress=progress)
+                                 progress=progress, overwrite=stale)
             ensure_index(art)
             return art
     except Timeout as err:

@@ -333,10 +333,20 @@ class AttackEval:
         """Risers and fallers of ``unit_deltas``."""
         return risers_fallers(self.unit_deltas(word), top)
 
+    def summary(self) -> dict:
+        """Per style, rates pooled over the words that name a class (weighted by pictures attacked)."""
+        out = {}
+        t = self.table[self.table["target"].notna() & (self.table["n"] > 0)]
+        for style, g in t.groupby("style", sort=False):
+            n = int(g["n"].sum())
+            pool = {c: float((g[c] * g["n"]).sum() / n) for c in ("success", "any_flip", "chance", "cover")}
+            out[str(style)] = {"n": n} | {c: round(v, 4) for c, v in pool.items()}
+        return out
+
     def to_dict(self, top: int = 10) -> dict:
         """JSON-ready summary, with the article's table beside the measured one."""
         rise, fall = self.top_units(top=top)
-        return {**self.meta,
+        return {**self.meta, "summary": self.summary(),
                 "table": self.table.replace({np.nan: None}).to_dict("records"),
                 "neurons": {"risers": rise.to_dict("records"), "fallers": fall.to_dict("records")},
                 "article": {"table": list(ARTICLE_TABLE), "model": "RN50x4", "classifier": "linear probe",

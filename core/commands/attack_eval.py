@@ -65,6 +65,9 @@ def run(args) -> int:
     for r in out["table"]:
         print(f"{r['word']:<16}{(r['target'] or '(control)'):<18}{r['style']:<9}{r['n']:>5}  {_pct(r['success']):>7}"
               f"  {_pct(r['chance'])}  {_pct(r['any_flip']):>8}  {_pct(r['cover'])}")
+    for style, r in out["summary"].items():
+        print(f"{'all words':<16}{'':<18}{style:<9}{r['n']:>5}  {_pct(r['success']):>7}  {_pct(r['chance'])}  "
+              f"{_pct(r['any_flip']):>8}  {_pct(r['cover'])}")
     print("\nThe article (RN50x4, linear probe, 1000 ImageNet val pictures, 8 copies of the word):")
     for r in out["article"]["table"]:
         print(f"  {r['word']:<10} -> {r['target']:<18} success {r['success']:.1%}  cover {r['cover']:.2%}")

@@ -29,6 +29,7 @@ def test_lab_waits_for_run_then_reports_the_table(app_env):
     assert list(table["word"]) == ["cat", "cat", "meow", "meow"] and list(table["target"]) == ["cat", "cat", "dog", "dog"]
     assert set(table["style"]) == {"article", "sticker"}
     assert any("classified correctly" in m.value for m in at.markdown)
+    assert {m.label for m in at.metric} == {"Success, the article's pattern (8 copies)", "Success, one sticker"}
     specs = [c.spec for c in _charts(at)]
     assert any("success" in s for s in specs) and any("rose" in s for s in specs)
     assert at.dataframe[1].value is not None  # the article's table

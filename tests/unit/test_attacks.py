@@ -163,3 +163,23 @@ def test_cli_attack_eval_text_output(tiny_rn, capsys):
                  "article"]) == 0
     out = capsys.readouterr().out
     assert "fish" in out and "trash" in out and "success" in out
+
+
+def test_attack_eval_summary_pools_words_by_pictures():
+    table = pd.DataFrame([
+        {"word": "a", "target": "a", "style": "article", "n": 10, "success": 0.5, "any_flip": 0.6, "chance": 0.3,
+         "cover": 0.1},
+        {"word": "b", "target": "b", "style": "article", "n": 30, "success": 0.1, "any_flip": 0.2, "chance": 0.1,
+         "cover": 0.05},
+        {"word": "hi", "target": None, "style": "article", "n": 40, "success": None, "any_flip": 0.9, "chance": 0.45,
+         "cover": 0.2},
+        {"word": "a", "target": "a", "style": "sticker", "n": 0, "success": None, "any_flip": None, "chance": None,
+         "cover": None},
+    ])
+    res = attacks.AttackEval(table, pd.DataFrame({"word": ["a"], "style": ["article"], "unit": [0], "delta": [1.0]}),
+                             {"model": "m"})
+    s = res.summary()
+    assert list(s) == ["article"]  # controls and empty rows are not pooled
+    assert s["article"]["n"] == 40 and s["article"]["success"] == pytest.approx((5 + 3) / 40)
+    assert s["article"]["cover"] == pytest.approx((1 + 1.5) / 40)
+    assert res.to_dict()["summary"] == s

@@ -58,8 +58,9 @@ def causal_section(ctx: ui.Context, unit: int) -> None:
     st.caption("The article's check (§5.1): raise the unit on a blank image; the logit of the concept whose text "
                "direction best matches the unit should rise.")
     concepts = tuple(parse_class_list(st.text_input("Concepts", ", ".join(CATEGORIES), key="iv_concepts")))
+    template = st.text_input("Concept prompt", default_template(ctx.model_id), key="iv_causal_template")
     blank = st.radio("Blank image", ["white", "mean"], key="iv_blank", horizontal=True)
-    res = resources.causal_check(ctx.model_id, ctx.layer, unit, concepts, "{}", None, blank)
+    res = resources.causal_check(ctx.model_id, ctx.layer, unit, concepts, template, None, blank)
     d = res.to_dict()
     verdict = st.success if res.passed else st.warning
     verdict(f"Best-matching concept **{res.target}**: logit {d['target_logit_change']:+.3f} "

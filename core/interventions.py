@@ -8,6 +8,7 @@ Nothing here imports streamlit.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,20 +121,12 @@ def image_features(loaded, pixels: torch.Tensor, edits: Sequence[Edit] = (), *, 
     """
     layer = _layer(loaded, layer)
     x = pixels.to(loaded.device)
-    with patch(loaded, layer, _edit_fn(edits)) if edits else _null():
+    with patch(loaded, layer, _edit_fn(edits)) if edits else contextlib.nullcontext():
         if watch is None:
             return loaded.model.encode_image(x).float().cpu(), None
         with capture(loaded, [watch]) as acts:
             feats = loaded.model.encode_image(x).float().cpu()
         return feats, acts[watch].float().cpu()
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _classifier(loaded, labels: Sequence[str] | None, template: str | None):

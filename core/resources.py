@@ -484,3 +484,58 @@ def unit_mean(path: str, model_id: str, mtime: float, unit: int) -> float:
 
     art, _ = get_artifact(path, model_id, mtime)
     return _mean(art, unit)
+
+
+# ---------------------------------------------------------------- feature visualization and words --------------------
+_CANCELS: dict[str, threading.Event] = {}
+
+
+def cancel_event(key: str) -> threading.Event:
+    """The cancel flag of a cancellable job (feature-visualization renders)."""
+    with _JOBS_LOCK:
+        return _CANCELS.setdefault(key, threading.Event())
+
+
+def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
+    return f"featurevis:{get_settings().artifacts_dir}:{model_id}:{layer}:{unit}:{seeds}:{','.join(facets)}"
+
+
+def words_job_key(model_id: str, layer: str) -> str:
+    return f"words:{get_settings().artifacts_dir}:{model_id}:{layer}"
+
+
+def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> Job:
+    """Render the card's feature-visualization strip in the background (cancellable; results cached on disk)."""
+    from core.featurevis.strip import render_strip, strip_items
+
+    key = featurevis_job_key(model_id, layer, unit, seeds, facets)
+    old, flag = get_job(key), cancel_event(key)
+    if old is None or (old.finished.is_set() and old.error is not None):
+        flag.clear()
+    return start_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
+        get_model(model_id), layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set))
+
+
+def words_job(model_id: str, layer: str) -> Job:
+    """Score the shipped word vocabulary at ``layer`` in the background (once per model and layer)."""
+    from core.words import word_activations
+
+    return start_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
+                     lambda progress: word_activations(get_model(model_id), layer, progress=progress).layer)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def word_table(model_id: str, layer: str):
+    """The scored vocabulary (``core.words.WordActivations``); call only once ``words.is_scored``."""
+    from core.words import word_activations
+
+    return word_activations(get_model(model_id), layer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def neuron_words(model_id: str, layer: str, unit: int, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(top, bottom) rastered words of a unit: rank, word, activation, score (std-devs from the vocab mean)."""
+    from core.words import top_words
+
+    table = word_table(model_id, layer)
+    return top_words(table, unit, k), top_words(table, unit, k, bottom=True)

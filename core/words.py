@@ -177,6 +177,19 @@ def word_activations(loaded, layer: str | None = None, *, words: Sequence[str] |
     return WordActivations(words, layer, acts)
 
 
+def is_scored(loaded, layer: str | None = None) -> bool:
+    """Whether the shipped vocabulary is already scored (on disk) for this model and layer."""
+    return (_cache_dir(loaded, layer or article_layer(loaded), _vocabulary()) / "acts.npy").is_file()
+
+
+def cached_word_activations(loaded, layer: str | None = None) -> WordActivations | None:
+    """The vocabulary's activations if already scored for this model and layer, else None (never scores)."""
+    layer = layer or article_layer(loaded)
+    words = _vocabulary()
+    final = _cache_dir(loaded, layer, words) / "acts.npy"
+    return WordActivations(words, layer, np.load(final)) if final.is_file() else None
+
+
 def _ranked(table: WordActivations, unit: int, order: np.ndarray) -> pd.DataFrame:
     a = table.acts[order, unit]
     return pd.DataFrame({"rank": np.arange(1, len(order) + 1), "word": [table.words[i] for i in order],

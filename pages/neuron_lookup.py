@@ -9,7 +9,9 @@ TOP_K, BOTTOM_K, BUCKETS, PER_BUCKET, SIMILAR = 12, 6, 6, 2, 8
 
 
 def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
-    """Feature visualizations and top rastered words: filled by the feature-visualization issue."""
+    """Feature visualizations (on demand, cached) and top/bottom rastered words."""
+    with ui.section_errors():
+        ui.feature_visualization_card(ctx, unit)
 
 
 def dataset_section(ctx: ui.Context, unit: int) -> None:

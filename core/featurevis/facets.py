@@ -185,6 +185,15 @@ def _targets(name: str, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nda
     return (labels == name).astype(np.float64), kinds == "picture"
 
 
+def _probe_path(loaded, name: str) -> Path:
+    return _facet_dir(loaded) / f"probe-{name}-v{FEATURES_VERSION}.json"
+
+
+def probe_cached(loaded, name: str) -> bool:
+    """Whether the facet's probe for this model is already trained and on disk."""
+    return _probe_path(loaded, name).is_file()
+
+
 def train_facet(loaded, name: str, *, progress: Progress | None = None) -> FacetProbe:
     """Train (or load from the cache) the probe of one facet.
 
@@ -194,7 +203,7 @@ def train_facet(loaded, name: str, *, progress: Progress | None = None) -> Facet
     valid = facet_names()
     if name not in valid:
         raise BadInputError(with_suggestions(f"Unknown facet '{name}'.", name, valid))
-    cache = _facet_dir(loaded) / f"probe-{name}-v{FEATURES_VERSION}.json"
+    cache = _probe_path(loaded, name)
     if cache.is_file():
         d = json.loads(cache.read_text())
         return FacetProbe(**{**d, "weights": np.asarray(d["weights"], dtype=np.float32)})

@@ -19,8 +19,9 @@ def configure(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
     parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default 2)")
     parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
-    parser.add_argument("--index-kind", choices=("auto", "flat", "ivf"), default="auto",
-                        help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default)")
+    parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
+                        help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
+                        "compressed IVF-PQ for millions of images (core/merge.py), recall@10 measured")
     parser.add_argument("--overwrite", action="store_true", help="discard an existing artifact or unfinished run")
     parser.add_argument("--chunk-rows", type=int, default=1024, help="rows per committed chunk (resume granularity)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,7 +63,12 @@ def run(args) -> int:
                                  overwrite=args.overwrite)
     finally:
         bar.close()
-    idx = ensure_index(art, kind=args.index_kind)
+    if args.index_kind == "ivfpq":
+        from core.merge import ensure_pq_index
+
+        idx = ensure_pq_index(art)
+    else:
+        idx = ensure_index(art, kind=args.index_kind)
     reasons = Counter(s["reason"] for s in art.skipped)
     if args.json:
         print_json({"out": str(art.path), "model": art.model_id, "layer": art.layer, "rows": art.rows,
@@ -70,6 +76,9 @@ def run(args) -> int:
         return 0
     print(f"{art.rows} images -> {art.path} (model {art.model_id}, layer {art.layer}, {art.units} units, "
           f"grid {'x'.join(map(str, art.grid))}, {idx.kind} index)")
+    if "recall@10" in idx.meta:
+        print(f"approximate index {idx.meta.get('factory')}: recall@10 {idx.meta['recall@10']:.3f} vs exact search "
+              f"({idx.meta.get('recall_queries')} sample queries)")
     if art.skipped:
         print(f"skipped {len(art.skipped)} files: " + ", ".join(f"{v} {k}" for k, v in reasons.most_common()))
         for s in art.skipped[:20]:

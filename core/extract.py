@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -418,5 +419,6 @@ def _manifest(plan: dict, rows: int, k: int, skipped: list[dict]) -> dict:
              skipped=len(skipped), skipped_reasons=dict(Counter(s["reason"] for s in skipped)),
              versions={"open_clip": open_clip.__version__, "torch": torch.__version__, "numpy": np.__version__,
                        "pillow": PIL.__version__, "python": sys.version.split()[0]},
-             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), complete=True)
+             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=uuid.uuid4().hex,
+             complete=True)
     return m

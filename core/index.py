@@ -151,7 +151,7 @@ class EmbeddingIndex:
 
 
 def _artifact_id(manifest: dict) -> dict:
-    return {k: manifest.get(k) for k in ("fingerprint", "layer", "rows", "created")}
+    return {k: manifest.get(k) for k in ("fingerprint", "layer", "rows", "created", "run_id")}
 
 
 def _rows(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:

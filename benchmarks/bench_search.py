@@ -1,0 +1,94 @@
+"""Search latency: text -> neurons (2,560 units of RN50x4) and FAISS exact vs IVF at several sizes.
+
+1. Text -> neurons: ``core.search.text_to_neurons`` on RN50x4 (random init: the same shapes and text
+   tower as the real weights) after warm-up; p50/p90 over distinct queries. Target p50 < 20 ms on CPU.
+2. Image kNN: IndexFlatIP vs IndexIVFFlat (nlist = 4*sqrt(N), default nprobe) over clustered synthetic
+   640-d embeddings; per-query latency and recall@10 against exact search, to place ``APPROX_THRESHOLD``.
+
+    python benchmarks/bench_search.py [--sizes 10000 50000 100000] [--skip-text]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+WORDS = ("spider", "a photo of a cat", "Barack Obama", "the Eiffel tower", "happy", "a red car", "christmas tree",
+         "sunset over the sea", "text that says stop", "a bowl of soup", "lion", "guitar", "rainbow flag", "snow",
+         "a painting of a dog", "pizza", "New York City", "surprised face", "mountain", "birthday cake")
+
+
+def text_latency(model_id: str) -> None:
+    from core.models import load_model
+    from core.search import text_to_neurons
+
+    loaded = load_model(model_id)
+    for w in WORDS[:3]:
+        text_to_neurons(loaded, w)  # warm-up (also caches the 2560 x 640 directions)
+    times = []
+    for _ in range(3):
+        for w in WORDS:
+            t0 = time.perf_counter()
+            df = text_to_neurons(loaded, w, top=10)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    units = len(df) and loaded.model.visual.attnpool.v_proj.weight.shape[1]
+    print(f"text -> neurons, {model_id}, {units} units: p50 {statistics.median(times):.1f} ms, "
+          f"p90 {times[int(0.9 * len(times))]:.1f} ms over {len(times)} queries")
+
+
+def clustered(n: int, d: int, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(256, d)).astype(np.float32)
+    x = centers[rng.integers(0, 256, n)] + 0.6 * rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def knn(sizes: list[int], d: int = 640, queries: int = 200) -> None:
+    import numpy as np
+
+    from core.index import APPROX_THRESHOLD, EmbeddingIndex
+
+    print(f"\nimage kNN, D={d}, top-10, one query at a time (APPROX_THRESHOLD now {APPROX_THRESHOLD})")
+    print("     N   flat ms/query   ivf ms/query   ivf recall@10   ivf build s")
+    for n in sizes:
+        x = clustered(n, d)
+        q = clustered(queries, d, seed=1)
+        flat = EmbeddingIndex.build(x, kind="flat")
+        t0 = time.perf_counter()
+        ivf = EmbeddingIndex.build(x, kind="ivf")
+        build = time.perf_counter() - t0
+        res = {}
+        for name, idx in (("flat", flat), ("ivf", ivf)):
+            idx.search(q[:5], 10)
+            t0 = time.perf_counter()
+            rows = np.concatenate([idx.search(q[i:i + 1], 10)[1] for i in range(queries)])
+            res[name] = ((time.perf_counter() - t0) * 1000 / queries, rows)
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(res["flat"][1], res["ivf"][1])])
+        print(f"{n:>6}   {res['flat'][0]:>13.2f}   {res['ivf'][0]:>12.2f}   {recall:>13.3f}   {build:>11.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="RN50x4/random")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    ap.add_argument("--skip-text", action="store_true")
+    ap.add_argument("--skip-knn", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_text:
+        text_latency(args.model)
+    if not args.skip_knn:
+        knn(args.sizes)
+
+
+if __name__ == "__main__":
+    main()

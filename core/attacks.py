@@ -43,7 +43,8 @@ class AttackSpec:
         style: ``sticker`` (one label box) or ``article`` (the text 8 times at fixed spots).
         area: sticker box area as a fraction of the picture (0 < area <= 0.5).
         position: sticker position: center, top or bottom.
-        fg: text colour (RGB); bg: sticker box colour (RGB; unused by ``article``).
+        fg: text colour (RGB); None: black on the sticker, white with a black outline for ``article``
+            (``core.raster``'s pattern, as eval-demo draws it). bg: sticker box colour (unused by ``article``).
         font: a shipped font name (``core.raster``).
         text_height: glyph height as a fraction of the picture height (``article`` style).
     """
@@ -52,7 +53,7 @@ class AttackSpec:
     style: str = "sticker"
     area: float = 0.08
     position: str = "center"
-    fg: Color = (0, 0, 0)
+    fg: Color | None = None
     bg: Color = (255, 255, 255)
     font: str = raster.DEFAULT_FONT
     text_height: float = 0.07
@@ -101,10 +102,11 @@ def apply_attack(image: Image.Image, spec: AttackSpec) -> tuple[Image.Image, flo
     """
     spec = spec.validated()
     if spec.style == "article":
+        fg = spec.fg or (255, 255, 255)
         return raster.overlay_article_pattern(image, spec.text, font=spec.font, text_height_frac=spec.text_height,
-                                              fg=spec.fg, outline=_outline(spec.fg))
+                                              fg=fg, outline=_outline(fg))
     return raster.overlay_label(image, spec.text, area_frac=spec.area, position=spec.position,
-                                font=spec.font, fg=spec.fg, bg=spec.bg)
+                                font=spec.font, fg=spec.fg or (0, 0, 0), bg=spec.bg)
 
 
 def model_view(image: Image.Image, size: int) -> Image.Image:

@@ -27,6 +27,7 @@ def configure(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the picture sample")
     parser.add_argument("--top", type=int, default=10, help="neurons listed as risers / fallers")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--out", default=None, help="also write the JSON result to this file")
 
 
 def _pct(v) -> str:
@@ -39,6 +40,7 @@ def run(args) -> int:
     from core import attack_sets, raster
     from core.attacks import attack_eval, parse_attack_words
     from core.cli import load_model_from_args, print_json
+    from core.commands.stroop import write_json
     from core.zeroshot import build_classifier
 
     loaded = load_model_from_args(args)
@@ -55,6 +57,8 @@ def run(args) -> int:
                       font=args.font or raster.DEFAULT_FONT,
                       progress=lambda d, t: log.info("attacked %d / %d pictures", d, t))
     out = res.to_dict(top=args.top) | {"source": pics.source}
+    if args.out:
+        write_json(args.out, out)
     if args.json:
         print_json(out)
         return 0

@@ -16,6 +16,7 @@ def configure(parser) -> None:
     parser.add_argument("--template", default=STROOP_TEMPLATE, help=f"zero-shot prompt (default {STROOP_TEMPLATE!r})")
     parser.add_argument("--font", default=None, help="font of the words (default DejaVuSans-Bold)")
     parser.add_argument("--json", action="store_true", help="machine-readable output (summary + every trial)")
+    parser.add_argument("--out", default=None, help="also write the JSON result to this file")
 
 
 def run(args) -> int:
@@ -28,6 +29,8 @@ def run(args) -> int:
     loaded = load_model_from_args(args)
     clf = build_classifier(loaded, colors, args.template)
     scored, s = run_stroop(loaded, clf, font=args.font or raster.DEFAULT_FONT)
+    if args.out:
+        write_json(args.out, s | {"trials": scored.to_dict("records")})
     if args.json:
         print_json(s | {"trials": scored.to_dict("records")})
         return 0
@@ -41,3 +44,11 @@ def run(args) -> int:
     print(f"the article ({a['model']}): the word wins {a['word_wins']}/{a['incongruent']}; "
           f"the ink wins {a['control_ink_wins']}/{a['controls']} controls")
     return 0
+
+
+def write_json(path: str, obj) -> None:
+    """Write a JSON result file (the ``--out`` option)."""
+    import json
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps(obj, indent=2, default=str) + "\n")

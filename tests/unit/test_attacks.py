@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import attacks
+from core import attacks, raster
 from core.errors import BadInputError
 from core.hooks import article_layer, capture
 from core.zeroshot import build_classifier
@@ -40,6 +40,8 @@ def test_apply_attack_styles_and_cover(picture):
     assert small.size == picture.size and 0 < c_small < c_big <= 0.35
     art, c_art = attacks.apply_attack(picture, attacks.AttackSpec("pizza", style="article"))
     assert 0.01 < c_art < 0.5
+    ref, ref_cover = raster.overlay_article_pattern(picture, "pizza")  # eval-demo's drawing: the same pixels
+    assert np.array_equal(np.asarray(art), np.asarray(ref)) and c_art == ref_cover
     red, _ = attacks.apply_attack(picture, attacks.AttackSpec("pizza", area=0.3, fg=(255, 0, 0)))
     assert np.all(np.asarray(red) == (255, 0, 0), axis=-1).any()
     assert np.asarray(picture).mean() == pytest.approx(np.asarray(picture.copy()).mean())  # input untouched

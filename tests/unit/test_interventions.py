@@ -189,3 +189,15 @@ def test_causal_chart_and_probs_frame(tiny_rn):
     probs = eff.probs()
     assert list(probs.columns) == ["class", "before", "after", "change"] and len(probs) == 4
     assert charts.class_probs_chart(probs).to_dict()["mark"]["type"] == "bar"
+
+
+def test_intervention_on_a_vit_mlp_layer(tiny_vit):
+    from core.hooks import article_layer
+
+    layer = article_layer(tiny_vit)
+    img = _image(2, size=32)
+    res = intervention_effect(tiny_vit, img, [make_edit(1, "set", 50.0)], LABELS, template="a photo of a {}",
+                              layer=layer)
+    assert res.layer == layer and res.unit_after[1] == pytest.approx(50.0)
+    assert res.table["delta"].abs().max() > 0
+    assert _no_hooks_left(tiny_vit.model)

@@ -14,14 +14,24 @@ from core import ui
 st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+LOOKUP = st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True,
+                 url_path="lookup")  # served at "/"; "/neuron_lookup" and "/lookup" links reach it too
+
+
+def lookup_alias() -> None:
+    """/neuron_lookup?... (the default page's own name) shows the lookup page with the link's state."""
+    st.switch_page(LOOKUP, query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True),
+    LOOKUP,
     st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
     st.Page("pages/conditional_probability.py", title="Conditional probability", icon=":material/stacked_bar_chart:"),
     st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
     st.Page("pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
     st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
     st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
+    st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
 ]
 
 page = st.navigation(PAGES)

@@ -137,15 +137,43 @@ def histogram(path: str, model_id: str, mtime: float, unit: int) -> pd.DataFrame
     return neuron_card.activation_histogram(unit_values(path, model_id, mtime, unit), std=float(art.unit_std[unit]))
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def tile(path: str, model_id: str, mtime: float, row: int, argmax: int | None):
-    """A 128-px dataset-example tile with the most-activating cell outlined (PIL image)."""
+@st.cache_data(max_entries=256, show_spinner=False)
+def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax: tuple[int, ...] | None) -> list[bytes]:
+    """128-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given.
+
+    One cached call per grid, and encoded bytes rather than PIL images, keep a neuron switch fast.
+    """
+    import io
+
     from core.images import open_image
 
     art, _ = get_artifact(path, model_id, mtime)
     grid = art.grid if argmax is not None and len(art.grid) == 2 else None
     offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
-    return neuron_card.outlined_tile(open_image(art.image_path(row)), argmax, grid, offset=offset)
+    out = []
+    for i, row in enumerate(rows):
+        img = neuron_card.outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
+                                        offset=offset)
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=90)
+        out.append(buf.getvalue())
+    return out
+
+
+@st.cache_resource(show_spinner=False)
+def chart_template(kind: str) -> dict:
+    """A chart's data-free Vega-Lite spec, built once per process (see ``charts.spec_template``).
+
+    Args:
+        kind: ``histogram`` or ``labels``.
+    """
+    from core import charts
+
+    if kind == "histogram":
+        chart = charts.activation_histogram_chart(neuron_card.activation_histogram(np.arange(3.0), bins=2))
+    else:
+        chart = charts.zero_shot_labels_chart(neuron_card.zero_shot_labels(np.ones(2), np.eye(2), ["a", "b"], top=1))
+    return charts.spec_template(chart)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -403,14 +431,13 @@ def attack_image(model_id: str, image_bytes: bytes, spec, classes: tuple[str, ..
 @st.cache_data(max_entries=8, show_spinner=False)
 def attack_eval(path: str, model_id: str, mtime: float, words: tuple[str, ...], styles: tuple[str, ...],
                 area: float, limit: int, classes: tuple[str, ...] | None, template: str, _progress=None):
-    """``attacks.attack_eval`` over a labelled collection (``AttackEval``); ``_progress`` is not hashed."""
-    from core import attack_sets
-    from core.attacks import attack_eval as _eval
-    from core.attacks import parse_attack_words
+    """``attack_lab.attack_eval`` over a labelled collection (``AttackEval``); ``_progress`` is not hashed."""
+    from core.attack_lab import attack_eval as _eval
+    from core.attack_lab import from_artifact, parse_attack_words
     from core.zeroshot import build_classifier
 
     art, _ = get_artifact(path, model_id, mtime)
-    pics = attack_sets.from_artifact(art, limit=limit)
+    pics = from_artifact(art, limit=limit)
     clf = build_classifier(get_model(model_id), classes or pics.classes, template)
     return _eval(get_model(model_id), pics.images, pics.labels, clf, parse_attack_words(words, clf.classes),
                  styles=styles, area=area, progress=_progress)

@@ -291,17 +291,22 @@ def unit_buttons(df: pd.DataFrame, score: str, key: str) -> None:
 
 def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
                width: int = 110) -> None:
-    """Dataset-example tiles of ``df`` (columns row, argmax, ``caption``, label) with the argmax cell outlined."""
+    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined)."""
     if df.empty:
         st.caption("No examples.")
         return
-    tiles, caps = [], []
-    for rec in df.to_dict("records"):
-        tiles.append(resources.tile(*ctx.art, int(rec["row"]), int(rec["argmax"]) if outline else None))
-        value = rec[caption]
-        label = f"{rec.get('label') or ''} ".lstrip()
-        caps.append(f"{label}{value:+.3g}" if isinstance(value, float) else f"{label}{value}")
-    st.image(tiles, caption=caps, width=width)
+    rows = tuple(int(r) for r in df["row"])
+    argmax = tuple(int(a) for a in df["argmax"]) if outline else None
+    labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
+    values = df[caption].tolist()
+    caps = [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
+            for lab, v in zip(labels, values)]
+    st.image(resources.tiles(*ctx.art, rows, argmax), caption=caps, width=width, output_format="JPEG")
+
+
+def chart(kind: str, df: pd.DataFrame) -> None:
+    """Render ``df`` with a cached chart template (``core.charts`` builder, data-free) at full width."""
+    st.vega_lite_chart(df, resources.chart_template(kind), width="stretch")
 
 
 def read_upload(uploaded) -> bytes:

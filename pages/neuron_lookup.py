@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, resources, ui
+from core import resources, ui
 
 TOP_K, BOTTOM_K, BUCKETS, PER_BUCKET, SIMILAR = 12, 6, 6, 2, 8
 
@@ -27,7 +27,7 @@ def dataset_section(ctx: ui.Context, unit: int) -> None:
     st.subheader("Top dataset examples")
     st.caption("Most-activating cell outlined; value = pre-ReLU spatial max.")
     ui.image_grid(ctx, resources.examples(*ctx.art, unit, TOP_K, False))
-    st.altair_chart(charts.activation_histogram_chart(resources.histogram(*ctx.art, unit)), width="stretch")
+    ui.chart("histogram", resources.histogram(*ctx.art, unit))
     st.subheader("Most negative examples")
     ui.image_grid(ctx, resources.examples(*ctx.art, unit, BOTTOM_K, True), outline=False)
     st.subheader("Across the activation range")
@@ -38,8 +38,7 @@ def dataset_section(ctx: ui.Context, unit: int) -> None:
 
 def labels_section(ctx: ui.Context, unit: int) -> None:
     """Zero-shot labels and similar neurons (directions need no collection; correlations do)."""
-    st.altair_chart(charts.zero_shot_labels_chart(resources.zero_shot_labels(ctx.model_id, ctx.layer, unit)),
-                    width="stretch")
+    ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
     st.markdown("**Similar neurons by direction** (cosine in the joint space)")
     ui.unit_buttons(resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine", "sim_dir")
     if ctx.has_examples:
@@ -52,6 +51,17 @@ def main() -> None:
     st.caption("Pick a unit (number, prev/next, random) or open a shared link: the neuron card shows what "
                "excites and inhibits it.")
     ctx = ui.page_context()
+    card(ctx)
+
+
+@st.fragment
+def card(ctx: ui.Context) -> None:
+    """The unit picker and the card: a fragment, so switching neurons reruns only this part."""
+    with ui.error_box():  # fragment reruns do not pass through main()'s error box
+        render_card(ctx)
+
+
+def render_card(ctx: ui.Context) -> None:
     problems = st.container()
     unit = ui.unit_picker(ctx)
     ui.show_url_problems(problems)

@@ -21,9 +21,19 @@ def test_histogram_chart_spec():
     df = nc.activation_histogram(np.random.default_rng(0).normal(size=300), bins=12)
     spec = charts.activation_histogram_chart(df, marker_z=1.5).to_dict()
     enc = _fields(spec)
-    assert {"lo_z"} <= enc["x"] and "count" in enc["y"] and "hi_z" in enc["x2"] and "z" in enc["x"]
-    assert len(spec["layer"]) == 3
-    assert len(next(iter(spec["datasets"].values()))) > 0
+    assert "lo_z" in enc["x"] and "count" in enc["y"] and "hi_z" in enc["x2"]
+    rules = [layer["encoding"]["x"]["datum"] for layer in spec["layer"] if "datum" in layer["encoding"]["x"]]
+    assert rules == [0.0, 1.5]  # zero line and the marker, data-free
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == (df["count"] > 0).sum() and all(r["count"] > 0 for r in rows)
+
+
+def test_spec_template_strips_data_and_keeps_encodings():
+    df = nc.activation_histogram(np.arange(50.0), bins=5)
+    full = charts.activation_histogram_chart(df).to_dict()
+    tpl = charts.spec_template(charts.activation_histogram_chart(df))
+    assert "datasets" not in tpl and "data" not in tpl and all("data" not in layer for layer in tpl["layer"])
+    assert tpl["layer"] == full["layer"] and tpl["title"] == full["title"]
 
 
 def test_scores_chart_keeps_rank_order():

@@ -1,0 +1,128 @@
+"""Browser benchmark of the dashboard: first render of each page (model already cached) and the
+neuron-to-neuron switch time on the neuron card, measured in headless Chromium.
+
+    .venv/bin/python benchmarks/bench_browser.py              # starts its own server on the demo model
+    .venv/bin/python benchmarks/bench_browser.py --url http://127.0.0.1:8501   # an already running app
+
+"First render" = from navigation start until the page's script run is over and its output stopped
+changing (every element in place, images decoded), in a fresh browser context, after a warm-up visit
+that loads the model and the collection. Targets: first render < 2 s, neuron switch (p50) < 300 ms.
+Figures are printed with their ratio to the target (< 1.0 meets it).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+
+PAGES = {  # page -> url path + query (the search page is measured with a query, as users land on it)
+    "neuron lookup": "/?unit=1",
+    "neuron search": "/neuron_search?q=flower",
+    "conditional probability": "/conditional_probability",
+    "typographic attacks": "/typographic_attack",
+}
+FIRST_RENDER_TARGET_S = 2.0
+SWITCH_TARGET_S = 0.3
+
+# Resolves with the time (performance.now(), ms) of the last DOM change once the app has been idle (no
+# "running" status widget, no DOM mutation, all images decoded) for `quiet` ms.
+SETTLED_JS = """
+([quiet, timeout]) => new Promise((resolve, reject) => {
+  let last = performance.now();
+  const obs = new MutationObserver(() => { last = performance.now(); });
+  obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+  const t0 = performance.now();
+  const tick = () => {
+    const running = document.querySelector("[data-testid='stStatusWidget']");
+    const imgs = Array.from(document.images).every(i => i.complete);
+    const main = document.querySelector("[data-testid='stMain'] [data-testid='stElementContainer']");
+    if (running || !imgs || !main) { last = Math.max(last, performance.now()); }
+    if (performance.now() - last >= quiet && main) { obs.disconnect(); resolve(last); return; }
+    if (performance.now() - t0 > timeout) { obs.disconnect(); reject(new Error('not settled')); return; }
+    setTimeout(tick, 20);
+  };
+  tick();
+})
+"""
+
+
+def first_render(browser, base: str, path: str) -> float:
+    """Seconds from navigation start to the last DOM change of the first complete render."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = ctx.new_page()
+    page.goto(base + path, wait_until="commit")
+    settled_ms = page.evaluate(SETTLED_JS, [700, 120_000])
+    errors = page.locator("[data-testid='stException']").count()
+    ctx.close()
+    if errors:
+        raise RuntimeError(f"{path} shows an exception")
+    return settled_ms / 1000  # performance.now() counts from the navigation start
+
+
+def switch_times(browser, base: str, n: int) -> list[float]:
+    """Seconds from a click on "next" until the new neuron's card is complete (share link updated last)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = ctx.new_page()
+    page.goto(base + "/?unit=10")
+    page.evaluate(SETTLED_JS, [700, 120_000])
+    out = []
+    for k in range(11, 11 + n):
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="next").click()
+        page.locator("[data-testid='stCode']", has_text=f"unit={k}").wait_for(timeout=30_000)
+        page.wait_for_function("Array.from(document.images).every(i => i.complete) && "
+                               "!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=30_000)
+        out.append(time.perf_counter() - t0)
+    ctx.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--url", help="benchmark a running app instead of starting one")
+    ap.add_argument("--model", default=None, help="model id for the started server (default: demo)")
+    ap.add_argument("--repeats", type=int, default=3, help="fresh-context renders per page (median reported)")
+    ap.add_argument("--switches", type=int, default=15)
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    proc = None
+    if args.url:
+        base = args.url.rstrip("/")
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="bench_browser_"))
+        proc, base = start_server(tmp / "artifacts", tmp / "streamlit.log", model=args.model)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            t0 = time.perf_counter()
+            first_render(browser, base, "/")  # warm-up: loads the model, (first use) indexes the collection
+            print(f"warm-up (model load + collection index, not counted): {time.perf_counter() - t0:.1f} s")
+            print(f"{'page':<26}{'first render (s)':>18}{'ratio to 2 s':>15}   all runs")
+            for name, path in PAGES.items():
+                runs = [first_render(browser, base, path) for _ in range(args.repeats)]
+                med = statistics.median(runs)
+                print(f"{name:<26}{runs[0]:>18.2f}{runs[0] / FIRST_RENDER_TARGET_S:>15.2f}   "
+                      f"{', '.join(f'{r:.2f}' for r in runs)} (median {med:.2f})")
+            sw = switch_times(browser, base, args.switches)
+            p50 = statistics.median(sw)
+            p90 = sorted(sw)[int(0.9 * (len(sw) - 1))]
+            print(f"neuron switch (next, new unit each time): p50 {p50 * 1000:.0f} ms "
+                  f"(ratio to 300 ms: {p50 / SWITCH_TARGET_S:.2f}), p90 {p90 * 1000:.0f} ms, n={len(sw)}")
+            browser.close()
+    finally:
+        if proc is not None:
+            stop_server(proc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,16 +3,16 @@
 The text is drawn with ``core.raster`` (a "sticker" label of a chosen size, or the article's
 pattern: the word 8 times at fixed spots). One forward pass per image gives both the zero-shot
 probabilities and the neuron activations at the article's layer, so each attack also reports
-which neurons rose and fell most. ``attack_eval`` runs the article's dataset-level evaluation
-(success = the top-1 becomes the written class; any-flip = the top-1 leaves the true class; pixel
-cover = fraction of pixels changed). ``flip_rates`` is the one definition of those rates.
+which neurons rose and fell most. ``flip_rates`` is the one definition of the article's rates
+(success = the top-1 becomes the written class; any-flip = the top-1 leaves the true class), used
+by ``core.attack_lab.attack_eval`` (dataset level) and ``core.evaluate`` (eval-demo).
 Nothing here imports streamlit.
 """
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -30,7 +30,6 @@ STYLES = ("sticker", "article")
 POSITIONS = ("center", "top", "bottom")
 STATS = ("max", "mean")
 MAX_TEXT_CHARS = 40
-CHUNK = 64  # attacked pictures per forward batch in attack_eval
 Color = tuple[int, int, int]
 
 
@@ -259,163 +258,3 @@ def attack_image(loaded, image: Image.Image, spec: AttackSpec, classifier: ZeroS
                         pred_after=names[pa], flipped=pb != pa, target=names[t] if t is not None else None,
                         success=(pa == t) if t is not None else None, layer=layer,
                         deltas=neuron_deltas(units[0], units[1], unit_std=unit_std))
-
-
-# --- dataset-level evaluation (issue 7) -------------------------------------------------------
-
-# paper-methods §7.2: the article's automated attacks (RN50x4, linear probe, 1000 ImageNet val images).
-ARTICLE_TABLE: tuple[dict, ...] = (
-    {"target": "waste container", "word": "trash", "cover": 0.0759, "success": 0.954},
-    {"target": "iPod", "word": "iPod", "cover": 0.0680, "success": 0.947},
-    {"target": "rifle", "word": "rifle", "cover": 0.0641, "success": 0.910},
-    {"target": "pizza", "word": "pizza", "cover": 0.0811, "success": 0.923},
-    {"target": "radio", "word": "radio", "cover": 0.0773, "success": 0.770},
-    {"target": "great white shark", "word": "shark", "cover": 0.0833, "success": 0.622},
-    {"target": "library", "word": "library", "cover": 0.0995, "success": 0.759},
-    {"target": "Siamese cat", "word": "meow", "cover": 0.0844, "success": 0.465},
-    {"target": "piggy bank", "word": "$$$", "cover": 0.0699, "success": 0.364},
-)
-
-
-@dataclass(frozen=True)
-class AttackWord:
-    """An attack text and the class it names (``target``; None for a neutral control word)."""
-
-    word: str
-    target: str | None
-
-
-def parse_attack_words(words: Sequence[str], classes: Sequence[str], *, controls: Sequence[str] = ()
-                       ) -> list[AttackWord]:
-    """``word`` (a class name) or ``word=class`` -> AttackWords; ``controls`` name no class.
-
-    Raises:
-        BadInputError: a word that is no class and has no ``=class``, or an unknown class.
-    """
-    lower = {c.lower(): c for c in classes}
-    out = []
-    for item in words:
-        word, sep, cls = str(item).partition("=")
-        word, cls = word.strip(), (cls.strip() if sep else word.strip())
-        if not word:
-            raise BadInputError(f"Empty attack word in {item!r}; use WORD or WORD=CLASS.")
-        if cls.lower() not in lower:
-            raise BadInputError(with_suggestions(
-                f"Attack target '{cls}' is not one of the classes; write WORD=CLASS to aim a word at a class.",
-                cls, list(classes)))
-        out.append(AttackWord(word, lower[cls.lower()]))
-    out += [AttackWord(w.strip(), None) for w in controls if w.strip()]
-    if not out:
-        raise BadInputError("No attack words: give at least one, e.g. --words " + " ".join(list(classes)[:3]))
-    return out
-
-
-@dataclass
-class AttackEval:
-    """Result of ``attack_eval``.
-
-    Attributes:
-        table: one row per (word, style): word, target, style, n (attacked pictures), success,
-            any_flip, chance (any_flip / (K-1): success if flips landed on a random other class), cover.
-        deltas: word, style, unit, delta (mean activation change over the attacked pictures).
-        meta: model, layer, template, classes, images, correct, clean_accuracy, styles, stat.
-    """
-
-    table: pd.DataFrame
-    deltas: pd.DataFrame
-    meta: dict
-
-    def unit_deltas(self, word: str | None = None) -> pd.DataFrame:
-        """Per-unit mean activation change over all styles (and all words when ``word`` is None)."""
-        d = self.deltas if word is None else self.deltas[self.deltas["word"] == word]
-        mean = d.groupby("unit", as_index=False)["delta"].mean().sort_values("delta", ascending=False)
-        return mean.reset_index(drop=True)
-
-    def top_units(self, word: str | None = None, top: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Risers and fallers of ``unit_deltas``."""
-        return risers_fallers(self.unit_deltas(word), top)
-
-    def summary(self) -> dict:
-        """Per style, rates pooled over the words that name a class (weighted by pictures attacked)."""
-        out = {}
-        t = self.table[self.table["target"].notna() & (self.table["n"] > 0)]
-        for style, g in t.groupby("style", sort=False):
-            n = int(g["n"].sum())
-            pool = {c: float((g[c] * g["n"]).sum() / n) for c in ("success", "any_flip", "chance", "cover")}
-            out[str(style)] = {"n": n} | {c: round(v, 4) for c, v in pool.items()}
-        return out
-
-    def to_dict(self, top: int = 10) -> dict:
-        """JSON-ready summary, with the article's table beside the measured one."""
-        rise, fall = self.top_units(top=top)
-        return {**self.meta, "summary": self.summary(),
-                "table": self.table.replace({np.nan: None}).to_dict("records"),
-                "neurons": {"risers": rise.to_dict("records"), "fallers": fall.to_dict("records")},
-                "article": {"table": list(ARTICLE_TABLE), "model": "RN50x4", "classifier": "linear probe",
-                            "n": 1000, "source": "paper-methods §7.2 (small_attacks.json)"}}
-
-
-def attack_eval(loaded, images: Sequence[Image.Image], labels: Sequence[str], classifier: ZeroShotClassifier,
-                words: Sequence[AttackWord], *, styles: Sequence[str] = STYLES, area: float = 0.08,
-                font: str = raster.DEFAULT_FONT, layer: str | None = None, stat: str = "max",
-                progress: Callable[[int, int], None] | None = None) -> AttackEval:
-    """The article's automated attack over a labelled collection, zero-shot.
-
-    Every picture classified correctly zero-shot (and not already of the target class) gets each
-    attack word in each style; success, any-flip and pixel cover are averaged per (word, style).
-
-    Args:
-        loaded: a ``LoadedModel``; images/labels: the pictures and their class names.
-        classifier: zero-shot head whose classes include the labels.
-        words: from ``parse_attack_words``.
-        styles: ``article`` (8 copies, fixed spots) and/or ``sticker`` (one box of ``area``).
-        progress: called with (attacks done, attacks total).
-    """
-    from core.hooks import article_layer
-
-    bad = [s for s in styles if s not in STYLES]
-    if bad or not styles:
-        raise BadInputError(with_suggestions(f"Unknown attack style '{bad[0] if bad else ''}'.", bad[0] if bad else "",
-                                             STYLES))
-    truth = np.array([-1 if classifier.index_of(str(x)) is None else classifier.index_of(str(x)) for x in labels])
-    if len(images) != len(labels) or len(images) == 0:
-        raise BadInputError(f"Need pictures with labels (got {len(images)} pictures, {len(labels)} labels).")
-    layer = layer or article_layer(loaded)
-    images = [model_view(im, loaded.image_size) for im in images]
-    emb0, units0 = forward_units(loaded, images, layer=layer, stat=stat)
-    pred0 = classifier.probs(emb0).argmax(1)
-    correct = np.flatnonzero((pred0 == truth) & (truth >= 0))
-    plan = [(w, s, correct[truth[correct] != (classifier.index_of(w.target) if w.target else -1)])
-            for w in words for s in styles]
-    total, done = sum(len(r) for *_, r in plan), 0
-    rows, deltas = [], []
-    for w, style, idx in plan:
-        spec = AttackSpec(w.word, style=style, area=area, font=font)
-        t = classifier.index_of(w.target) if w.target else -1
-        row = {"word": w.word, "target": w.target, "style": style, "n": int(len(idx)), "success": None,
-               "any_flip": None, "chance": None, "cover": None}
-        preds, covers, dsum = [], [], 0.0
-        for start in range(0, len(idx), CHUNK):
-            chunk = idx[start:start + CHUNK]
-            pairs = [apply_attack(images[i], spec) for i in chunk]
-            emb, units = forward_units(loaded, [p[0] for p in pairs], layer=layer, stat=stat)
-            preds.append(classifier.probs(emb).argmax(1))
-            covers += [p[1] for p in pairs]
-            dsum = dsum + (units - units0[chunk]).sum(0)  # (C,)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-        if len(idx):
-            rates = flip_rates(truth[idx], np.concatenate(preds), np.full(len(idx), t))
-            row.update(success=rates["success"], any_flip=rates["any_flip"],
-                       chance=rates["any_flip"] / (len(classifier.classes) - 1), cover=float(np.mean(covers)))
-            d = np.asarray(dsum) / len(idx)
-            deltas.append(pd.DataFrame({"word": w.word, "style": style, "unit": np.arange(d.size), "delta": d}))
-        rows.append(row)
-    meta = {"model": loaded.id, "layer": layer, "stat": stat, "template": list(classifier.templates),
-            "classes": list(classifier.classes), "images": len(images), "correct": int(len(correct)),
-            "clean_accuracy": float(np.mean(pred0[truth >= 0] == truth[truth >= 0])) if (truth >= 0).any() else None,
-            "styles": list(styles), "sticker_area": area, "font": font}
-    cols = ["word", "style", "unit", "delta"]
-    return AttackEval(pd.DataFrame(rows), pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame(columns=cols),
-                      meta)

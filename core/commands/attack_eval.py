@@ -37,8 +37,8 @@ def _pct(v) -> str:
 def run(args) -> int:
     import logging
 
-    from core import attack_sets, raster
-    from core.attacks import attack_eval, parse_attack_words
+    from core import attack_lab, raster
+    from core.attack_lab import attack_eval, parse_attack_words
     from core.cli import load_model_from_args, print_json
     from core.commands.stroop import write_json
     from core.zeroshot import build_classifier
@@ -47,9 +47,9 @@ def run(args) -> int:
     if args.index:
         from core.store import open_artifact
 
-        pics = attack_sets.from_artifact(open_artifact(args.index, expect=loaded), limit=args.limit, seed=args.seed)
+        pics = attack_lab.from_artifact(open_artifact(args.index, expect=loaded), limit=args.limit, seed=args.seed)
     else:
-        pics = attack_sets.demo_heldout(loaded.image_size, limit=args.limit, seed=args.seed)
+        pics = attack_lab.demo_heldout(loaded.image_size, limit=args.limit, seed=args.seed)
     clf = build_classifier(loaded, pics.classes, args.template)
     words = parse_attack_words(args.words or clf.classes, clf.classes, controls=args.controls)
     log = logging.getLogger(__name__)

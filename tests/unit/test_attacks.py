@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import attacks, raster
+from core import attack_lab, attacks, raster
 from core.errors import BadInputError
 from core.hooks import article_layer, capture
 from core.zeroshot import build_classifier
@@ -86,10 +86,10 @@ def test_attack_image(tiny_rn, picture):
 
 
 def test_parse_attack_words():
-    words = attacks.parse_attack_words(["cat", "meow=cat", "Boat"], ["cat", "boat"], controls=["hello"])
+    words = attack_lab.parse_attack_words(["cat", "meow=cat", "Boat"], ["cat", "boat"], controls=["hello"])
     assert [(w.word, w.target) for w in words] == [("cat", "cat"), ("meow", "cat"), ("Boat", "boat"), ("hello", None)]
     with pytest.raises(BadInputError, match="Did you mean"):
-        attacks.parse_attack_words(["bot"], ["cat", "boat"])
+        attack_lab.parse_attack_words(["bot"], ["cat", "boat"])
 
 
 def test_attack_eval_on_tiny_model(tiny_rn, image_folder):
@@ -99,7 +99,7 @@ def test_attack_eval_on_tiny_model(tiny_rn, image_folder):
     labels = [p.parent.name for p in paths]
     clf = build_classifier(tiny_rn, classes)
     seen = []
-    res = attacks.attack_eval(tiny_rn, images, labels, clf, attacks.parse_attack_words(classes, classes,
+    res = attack_lab.attack_eval(tiny_rn, images, labels, clf, attack_lab.parse_attack_words(classes, classes,
                               controls=["hello"]), progress=lambda d, t: seen.append((d, t)))
     t = res.table
     assert len(t) == 4 * 2  # 4 words x 2 styles
@@ -178,7 +178,7 @@ def test_attack_eval_summary_pools_words_by_pictures():
         {"word": "a", "target": "a", "style": "sticker", "n": 0, "success": None, "any_flip": None, "chance": None,
          "cover": None},
     ])
-    res = attacks.AttackEval(table, pd.DataFrame({"word": ["a"], "style": ["article"], "unit": [0], "delta": [1.0]}),
+    res = attack_lab.AttackEval(table, pd.DataFrame({"word": ["a"], "style": ["article"], "unit": [0], "delta": [1.0]}),
                              {"model": "m"})
     s = res.summary()
     assert list(s) == ["article"]  # controls and empty rows are not pooled

@@ -54,6 +54,7 @@ def test_rows_match_single_image_forward(tiny_rn, image_folder, tmp_path):
         at_arg = flat.gather(1, torch.from_numpy(art.argmax[row].astype(np.int64))[:, None])[:, 0]
         np.testing.assert_allclose(at_arg.numpy(), mx[0].numpy(), rtol=1e-6)
     assert art.manifest["model_id"] == tiny_rn.id and art.manifest["fingerprint"] == tiny_rn.fingerprint
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in tiny_rn.model.modules())  # no hook left
     assert {"open_clip", "torch"} <= set(art.manifest["versions"]) and art.manifest["preprocess"]["image_size"] == 64
 
 

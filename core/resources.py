@@ -302,8 +302,8 @@ def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]],
             logger.exception("job %s failed", key)
             job.error = err
         finally:
+            collections.clear()  # a new artifact: refresh discovery for every session
             job.finished.set()
-            st.cache_data.clear()  # new artifacts: refresh discovery and derived tables
 
     threading.Thread(target=_run, name=f"job:{key}", daemon=True).start()
     return job
@@ -320,10 +320,10 @@ def demo_index_job(model_id: str) -> Job:
     from core.collections import demo_index_dir, ensure_demo_index
 
     settings = get_settings()
+    loaded = get_model(model_id)  # resolved in the session's thread; the job only uses it read-only
     key = f"demo-index:{demo_index_dir(model_id, settings.artifacts_dir)}"
     return start_job(key, "Indexing the demo collection",
-                     lambda progress: ensure_demo_index(progress, loaded=get_model(model_id),
-                                                        artifacts_dir=settings.artifacts_dir))
+                     lambda progress: ensure_demo_index(progress, loaded=loaded, artifacts_dir=settings.artifacts_dir))
 
 
 def folder_index_job(model_id: str, folder: str) -> Job:
@@ -340,8 +340,10 @@ def folder_index_job(model_id: str, folder: str) -> Job:
         raise BadInputError(f"'{folder}' is not a folder under {settings.collections_dir}.")
     out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
 
+    loaded = get_model(model_id)
+
     def work(progress):
-        art = run_extraction(get_model(model_id), src, out, workers=0, progress=progress)
+        art = run_extraction(loaded, src, out, workers=0, progress=progress)
         ensure_index(art)
         return art
 

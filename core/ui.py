@@ -190,6 +190,11 @@ def sidebar_context() -> Context:
         units = int(layers.set_index("id").at[layer, "units"])
         st.caption(f"{units} units in this layer")
         _index_folder_expander(model_id, coll)
+    if coll is not None and coll.get("pending"):  # first use of the demo model: index its corpus, with progress
+        st.info("First start: indexing the demo collection with the demo model. Other visitors are not blocked; "
+                "this page fills in when it is done.")
+        watch_job(resources.demo_index_job(model_id))
+        st.stop()
     if coll is None:
         return Context(model_id, layer, units)
     return Context(model_id, layer, units, coll["name"], coll["path"], int(coll["rows"]), coll["layer"],
@@ -200,21 +205,21 @@ def _collection_picker(model_id: str, settings) -> dict | None:
     found = resources.collections(model_id, str(settings.artifacts_dir))
     names = found["name"].tolist()
     pending = model_id == "demo" and "demo" not in names
-    options = names + ([DEMO_PENDING] if pending else [])
+    options = names + (["demo"] if pending else [])
     if not options:
         st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
                 f"`python -m core extract --model {model_id} --images DIR`.")
         write_url({"collection": None})
         return None
     labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
-    bind_url("collection", "collection",
-             lambda raw: urlstate.parse_choice("collection", raw, names, (names or options)[0]),
+    if pending:
+        labels["demo"] = DEMO_PENDING
+    bind_url("collection", "collection", lambda raw: urlstate.parse_choice("collection", raw, options, options[0]),
              lambda v: v in options)
     name = st.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
-    if name == DEMO_PENDING:
+    if pending and name == "demo":
         write_url({"collection": "demo"})
-        watch_job(resources.demo_index_job(model_id))
-        st.stop()
+        return {"pending": True}
     write_url({"collection": name})
     return found.set_index("name").loc[name].to_dict() | {"name": name}
 

@@ -159,3 +159,17 @@ def test_empty_state_explains_how_to_index(empty_env):
     assert "python -m core extract" in text
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1  # zero-shot labels still work without a collection
+
+
+def test_index_a_folder_from_the_ui_shows_progress_then_the_collection(empty_env):
+    from tests.conftest import make_image_folder
+
+    make_image_folder(empty_env / "collections" / "pics", n_per_class=3, size=64)
+    at = app("pages/neuron_lookup.py").run()
+    assert at.selectbox(key="index_folder").options == ["pics"]
+    at.button(key="index_button").click().run()
+    assert not at.exception and not _errors(at)
+    at.run()  # the job finished during the previous run, which then reran; a new run sees the collection
+    assert at.selectbox(key="collection").value.startswith("pics")
+    assert len(at.get("image")) == 3 and not at.exception
+    assert (empty_env / "indexes").is_dir()

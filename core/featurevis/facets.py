@@ -139,7 +139,7 @@ def facet_features(loaded, *, progress: Progress | None = None) -> dict[str, np.
     return data
 
 
-def train_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 200) -> tuple[np.ndarray, float]:
+def train_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 0.1, steps: int = 200) -> tuple[np.ndarray, float]:
     """Class-balanced L2 logistic regression (L-BFGS) on standardised features.
 
     Returns:

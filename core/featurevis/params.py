@@ -60,7 +60,7 @@ def fft_image(size: int, *, batch: int = 1, sd: float = 0.01, decay_power: float
     h = w = int(size)
     freqs = _frequencies(h, w)
     scale = 1.0 / torch.clamp(freqs, min=1.0 / max(h, w)) ** decay_power  # (H, W//2+1)
-    scale = (scale * (h * w) ** 0.5).to(device)
+    scale = scale.to(device)  # with the orthonormal inverse FFT below this equals lucid's sqrt(h*w)/N scaling
     spectrum = (torch.randn((batch, 3, h, w // 2 + 1, 2), generator=generator) * sd).to(device)
     spectrum.requires_grad_(True)
 

@@ -20,7 +20,9 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 SCALES: tuple[float, ...] = tuple([0.995 ** n for n in range(-5, 80)] + [0.998 ** n for n in 2 * list(range(20, 40))])
 ANGLES: tuple[float, ...] = tuple(float(a) for a in list(range(-20, 20)) + list(range(-10, 10))
                                   + list(range(-5, 5)) + 5 * [0])
-TRANSFORM_SETS = ("standard", "none")
+LIGHT_SCALES: tuple[float, ...] = tuple(1 + (i - 5) / 50.0 for i in range(11))  # lucid's standard_transforms
+LIGHT_ANGLES: tuple[float, ...] = tuple(float(a) for a in list(range(-10, 11)) + 5 * [0])
+TRANSFORM_SETS = ("standard", "light", "none")
 
 
 def _choice(options: Sequence[float], g: torch.Generator) -> float:
@@ -105,14 +107,23 @@ def standard(size: int) -> list[Transform]:
             jitter(max(1, round(2 * u))), crop_or_pad_to(size)]
 
 
+def light(size: int) -> list[Transform]:
+    """lucid's ``standard_transforms`` scaled from 224 px: pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4."""
+    u = size / 224.0
+    return [pad(max(1, round(12 * u))), jitter(max(1, round(8 * u))), random_scale(LIGHT_SCALES),
+            random_rotate(LIGHT_ANGLES), jitter(max(1, round(4 * u))), crop_or_pad_to(size)]
+
+
 def make_transforms(name: str, size: int) -> list[Transform]:
-    """A named transform set: ``standard`` (robust) or ``none`` (only fit to the input size).
+    """A named transform set: ``standard`` (the article's), ``light`` (lucid's) or ``none`` (fit to size).
 
     Raises:
         BadInputError: unknown name.
     """
     if name == "standard":
         return standard(size)
+    if name == "light":
+        return light(size)
     if name == "none":
         return [crop_or_pad_to(size)]
     raise BadInputError(f"Unknown transform set '{name}'. Available: {', '.join(TRANSFORM_SETS)}.")

@@ -181,3 +181,31 @@ def test_cli_render(tiny_rn, artifacts, tmp_path, capsys):
     assert rc == 2 and "0..255" in capsys.readouterr().err
     rc = main(["render", "--model", "tiny-rn/random", "--neuron", "1", "--facet", "nope", "--out", str(out)])
     assert rc == 2 and "Unknown facet" in capsys.readouterr().err
+
+
+def test_strip_renders_missing_items_and_cancels_cleanly(tiny_rn, artifacts):
+    from core.featurevis.strip import RenderCancelled, cached_strip, render_strip, strip_items
+
+    items = strip_items(2, ())
+    assert [i.label for i in items] == ["channel · seed 0", "channel · seed 1"]
+    assert cached_strip(tiny_rn, LAYER, 9, items, steps=5) == [None, None]
+    seen = []
+    with pytest.raises(RenderCancelled):  # cancel during the second picture
+        render_strip(tiny_rn, LAYER, 9, items, steps=5, progress=lambda d, t: seen.append((d, t)),
+                     cancelled=lambda: len(seen) >= 7)
+    first, second = cached_strip(tiny_rn, LAYER, 9, items, steps=5)
+    assert first is not None and second is None and _no_hooks(tiny_rn)
+    assert seen[:5] == [(k, 10) for k in range(1, 6)]
+    done = render_strip(tiny_rn, LAYER, 9, items, steps=5)
+    assert [r.meta["cached"] for r in done] == [True, False]
+    assert all(r is not None for r in cached_strip(tiny_rn, LAYER, 9, items, steps=5))
+
+
+def test_render_on_a_vit(tiny_vit):
+    from core.hooks import article_layer
+
+    layer = article_layer(tiny_vit)  # last MLP hidden units, (B, L, D)
+    r = render(tiny_vit, f"{layer}:3", steps=12, seed=0)
+    assert r.images.shape == (1, 32, 32, 3) and np.mean(r.losses[-3:]) < np.mean(r.losses[:3])
+    n = render(tiny_vit, neuron(layer, 3, x=0), steps=2)  # the class token
+    assert np.isfinite(n.losses).all() and _no_hooks(tiny_vit)

@@ -22,8 +22,10 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "index.faiss"
 META_FILE = "index.json"
 KINDS = ("auto", "flat", "ivf")
-# Below this many rows exact search costs < ~15 ms per query at D=640 on 2 cores (measured: 100k x 640 in
-# ~30 ms); from here on the IVF index answers in a few ms at recall@10 >= 0.95 (benchmarks/bench_search.py).
+# Exact search is linear in N: ~0.3 ms per 1k rows of 640-d per query on an idle 2-core machine (100k: ~32 ms),
+# so below 50k it stays under ~16 ms and exactness wins. bench_search.py (loaded machine, D=640, top-10): flat
+# 63/132/204 ms vs IVF 1.9/7.7/12.6 ms at 10k/50k/100k rows, IVF recall@10 0.99-1.00 at nprobe = nlist/8.
+# IVF training costs ~30 s at 50k, so the switch is deferred to where exact queries get slow.
 APPROX_THRESHOLD = 50_000
 READ_CHUNK = 16_384
 
@@ -71,7 +73,7 @@ class EmbeddingIndex:
         if kind == "flat":
             index = faiss.IndexFlatIP(d)
         else:
-            nlist = nlist or max(1, int(4 * math.sqrt(n)))
+            nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))  # faiss wants >= 39 points per list
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
             sample = _rows(embeddings, np.linspace(0, n - 1, min(n, 64 * nlist)).astype(np.int64))
             index.train(sample)  # faiss k-means is seeded: the same data gives the same index

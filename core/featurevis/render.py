@@ -72,53 +72,68 @@ def normalization(loaded) -> tuple[torch.Tensor, torch.Tensor]:
     return mean.to(loaded.device), std.to(loaded.device)
 
 
+@dataclass(frozen=True)
+class HookPlan:
+    """Where to hook: resolved once per render, reused every step."""
+
+    infos: tuple
+    modules: tuple
+    last: int  # index into infos of the deepest hooked layer
+
+
+def hook_plan(loaded, layers: Sequence[str]) -> HookPlan:
+    """Resolve ``layers`` to modules and find the deepest one (where the forward pass may stop)."""
+    infos = [resolve_layer(loaded, layer) for layer in layers]
+    named = list(loaded.model.named_modules())
+    order = {name: i for i, (name, _) in enumerate(named)}
+    modules = dict(named)
+    last = max(range(len(infos)), key=lambda i: (order[infos[i].module], not infos[i].take_input))
+    return HookPlan(tuple(infos), tuple(modules[li.module] for li in infos), last)
+
+
 @contextlib.contextmanager
-def hooked(loaded, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """Hook ``layers`` keeping the graph; stop the forward after the deepest; always unhook.
+def hooked(loaded, plan: HookPlan | Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Hook the plan's layers keeping the graph; stop the forward after the deepest; always unhook.
 
     Output layers store a clone and hand that clone on downstream, so it lies on the path to later
     layers (facet gradients need that). ``@in`` layers store a clone of the module input (off the
     path: the in-place ReLU that follows would overwrite anything kept on it).
     """
-    model = loaded.model
-    infos = [resolve_layer(loaded, layer) for layer in layers]
-    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-    modules = dict(model.named_modules())
-    last = max(infos, key=lambda li: (order[li.module], not li.take_input))
+    if not isinstance(plan, HookPlan):
+        plan = hook_plan(loaded, plan)
     acts: dict[str, torch.Tensor] = {}
     handles = []
 
-    def on_input(info):
+    def on_input(info, stop: bool):
         def hook(_m, args):
             acts[info.id] = args[0].clone()
-            if info is last:
+            if stop:
                 raise _Stop
         return hook
 
-    def on_output(info):
+    def on_output(info, stop: bool):
         def hook(_m, _args, output):
             acts[info.id] = output.clone()
-            if info is last:
+            if stop:
                 raise _Stop
             return acts[info.id]
         return hook
 
     with loaded.lock:
         try:
-            for info in infos:
-                module = modules[info.module]
+            for i, (info, module) in enumerate(zip(plan.infos, plan.modules)):
                 if info.take_input:
-                    handles.append(module.register_forward_pre_hook(on_input(info)))
+                    handles.append(module.register_forward_pre_hook(on_input(info, i == plan.last)))
                 else:
-                    handles.append(module.register_forward_hook(on_output(info)))
+                    handles.append(module.register_forward_hook(on_output(info, i == plan.last)))
             yield acts
         finally:
             for h in handles:
                 h.remove()
 
 
-def _forward(loaded, pixels: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    with hooked(loaded, layers) as acts:
+def _forward(loaded, pixels: torch.Tensor, plan: HookPlan | Sequence[str]) -> dict[str, torch.Tensor]:
+    with hooked(loaded, plan) as acts:
         try:
             loaded.model.visual(pixels)
         except _Stop:
@@ -154,8 +169,7 @@ def render(loaded, objective: Objective | str, *, steps: int = 256, size: int | 
     size = int(size or loaded.image_size)
     if steps < 1 or size < 8 or batch < 1:
         raise BadInputError(f"steps, batch must be >= 1 and size >= 8 (got steps={steps}, size={size}, batch={batch}).")
-    for layer in obj.layers:
-        resolve_layer(loaded, layer)  # fail fast, with suggestions
+    plan = hook_plan(loaded, obj.layers)  # fails fast, with suggestions, on an unknown layer
     tf = compose(make_transforms(transforms, loaded.image_size) if isinstance(transforms, str) else list(transforms))
     gen = torch.Generator().manual_seed(int(seed))
     params, make_image = make_param(param, size, batch=batch, generator=gen, device=loaded.device)
@@ -168,7 +182,7 @@ def render(loaded, objective: Objective | str, *, steps: int = 256, size: int | 
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
             x = tf(make_image(), gen)  # (B, 3, S, S) in [0, 1]
-            acts = _forward(loaded, (x - mean) / std, obj.layers)
+            acts = _forward(loaded, (x - mean) / std, plan)
             loss = -obj(acts).mean()
             loss.backward()
             opt.step()

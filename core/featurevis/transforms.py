@@ -95,23 +95,79 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     return t
 
 
-def standard(size: int) -> list[Transform]:
-    """The released CLIP-featurevis recipe, scaled from its 256-288 px to ``size``.
+def random_affine(size: int, *, pad_width: int, jitter1: int, scales: Sequence[float], angles: Sequence[float],
+                  jitter2: int, fill: float = 0.5) -> Transform:
+    """pad -> jitter -> random_scale -> random_rotate -> jitter -> crop_or_pad_to(size), fused into one resampling.
+
+    Draws the same random choices, in the same order, as the composed transforms, but maps every
+    output pixel back to the input through the composed affine map and samples once (bilinear; outside
+    the input = ``fill``). One ``grid_sample`` instead of six ops keeps a render step close to the
+    cost of the model's own forward+backward.
+    """
+    def t(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        n = x.shape[-1] + 2 * pad_width  # side after pad (square images)
+        j1 = [int(v) for v in torch.randint(jitter1 + 1, (2,), generator=g)] if jitter1 > 0 else [0, 0]
+        n -= jitter1
+        s = _choice(scales, g)
+        m = max(1, round(n * s))
+        a = math.radians(_choice(angles, g))
+        j2 = [int(v) for v in torch.randint(jitter2 + 1, (2,), generator=g)] if jitter2 > 0 else [0, 0]
+        k = m - jitter2  # side before the final crop/pad
+        off = (k - size) // 2 if k >= size else -((size - k) // 2)
+        # Output pixel centre q (continuous coords, centres at i + 0.5) -> input coords, step by step backwards.
+        q = (torch.arange(size, dtype=x.dtype, device=x.device) + 0.5)
+        qy, qx = torch.meshgrid(q, q, indexing="ij")
+        qx, qy = qx + off + j2[0], qy + off + j2[1]  # crop, then the second jitter
+        c = m / 2.0
+        cos, sin = math.cos(a), math.sin(a)
+        rx, ry = cos * (qx - c) - sin * (qy - c) + c, sin * (qx - c) + cos * (qy - c) + c  # rotate about centre
+        rx, ry = rx * n / m, ry * n / m  # scale n -> m
+        ix, iy = rx + j1[0] - pad_width, ry + j1[1] - pad_width  # first jitter, then pad
+        h, w = x.shape[-2:]
+        grid = torch.stack([2 * ix / w - 1, 2 * iy / h - 1], dim=-1)  # (S, S, 2), align_corners=False
+        grid = grid.expand(x.shape[0], size, size, 2)
+        return F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+    return t
+
+
+def standard_steps(size: int) -> list[Transform]:
+    """The released CLIP-featurevis recipe as separate steps, scaled from its 256-288 px to ``size``.
 
     pad(2) -> jitter(16) -> random_scale -> random_rotate -> jitter(2) -> crop_or_pad_to(size), pixel
     amounts given at 256 px. The recipe's ten successive jitter(4) crops become one jitter(16): the
     same kind of random shift, but it keeps more of a small (64 px) image inside the frame.
     """
+    p, j1, j2 = _standard_sizes(size)
+    return [pad(p), jitter(j1), random_scale(), random_rotate(), jitter(j2), crop_or_pad_to(size)]
+
+
+def _standard_sizes(size: int) -> tuple[int, int, int]:
     u = size / 256.0
-    return [pad(max(1, round(2 * u))), jitter(max(2, round(16 * u))), random_scale(), random_rotate(),
-            jitter(max(1, round(2 * u))), crop_or_pad_to(size)]
+    return max(1, round(2 * u)), max(2, round(16 * u)), max(1, round(2 * u))
+
+
+def _light_sizes(size: int) -> tuple[int, int, int]:
+    u = size / 224.0
+    return max(1, round(12 * u)), max(1, round(8 * u)), max(1, round(4 * u))
+
+
+def standard(size: int) -> list[Transform]:
+    """``standard_steps`` fused into one resampling (same random choices; see ``random_affine``)."""
+    p, j1, j2 = _standard_sizes(size)
+    return [random_affine(size, pad_width=p, jitter1=j1, scales=SCALES, angles=ANGLES, jitter2=j2)]
+
+
+def light_steps(size: int) -> list[Transform]:
+    """lucid's ``standard_transforms`` scaled from 224 px: pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4."""
+    p, j1, j2 = _light_sizes(size)
+    return [pad(p), jitter(j1), random_scale(LIGHT_SCALES), random_rotate(LIGHT_ANGLES), jitter(j2),
+            crop_or_pad_to(size)]
 
 
 def light(size: int) -> list[Transform]:
-    """lucid's ``standard_transforms`` scaled from 224 px: pad 12, jitter 8, scale 0.9-1.1, rotate +-10, jitter 4."""
-    u = size / 224.0
-    return [pad(max(1, round(12 * u))), jitter(max(1, round(8 * u))), random_scale(LIGHT_SCALES),
-            random_rotate(LIGHT_ANGLES), jitter(max(1, round(4 * u))), crop_or_pad_to(size)]
+    """``light_steps`` fused into one resampling."""
+    p, j1, j2 = _light_sizes(size)
+    return [random_affine(size, pad_width=p, jitter1=j1, scales=LIGHT_SCALES, angles=LIGHT_ANGLES, jitter2=j2)]
 
 
 def make_transforms(name: str, size: int) -> list[Transform]:

@@ -209,3 +209,17 @@ def test_render_on_a_vit(tiny_vit):
     assert r.images.shape == (1, 32, 32, 3) and np.mean(r.losses[-3:]) < np.mean(r.losses[:3])
     n = render(tiny_vit, neuron(layer, 3, x=0), steps=2)  # the class token
     assert np.isfinite(n.losses).all() and _no_hooks(tiny_vit)
+
+
+@pytest.mark.parametrize("fused,steps", [("standard", "standard_steps"), ("light", "light_steps")])
+def test_fused_transforms_match_the_composed_steps(fused, steps):
+    from core.featurevis import transforms as T
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    bump = torch.sin(3.1416 * xx) * torch.sin(3.1416 * yy)  # smooth, grey (= fill) at the border
+    x = (0.5 + 0.1 * torch.sin(6 * xx + 3 * yy) * bump)[None, None].repeat(2, 3, 1, 1)
+    for seed in range(8):
+        a = T.compose(getattr(T, fused)(64))(x, torch.Generator().manual_seed(seed))
+        b = T.compose(getattr(T, steps)(64))(x, torch.Generator().manual_seed(seed))
+        assert a.shape == b.shape == (2, 3, 64, 64)
+        assert float((a - b).abs().max()) < 0.02  # one bilinear resampling vs a cascade of them

@@ -45,7 +45,15 @@ class ProgressFn(Protocol):
     def __call__(self, done: int, total: int) -> None: ...
 
 
-def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64, workers: int = 2,
+def default_workers() -> int:
+    """Decoding workers for this machine: none on <= 2 cores, where they only compete with the model's threads
+    (measured: benchmarks/bench_extract.py), else up to 4, leaving 2 cores to the forward pass."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cpus <= 2 else min(4, cpus - 2)
+
+
+def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64,
+                   workers: int | None = None,
                    topk: int = 64, progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS,
                    overwrite: bool = False) -> Artifact:
     """Extract one layer's per-unit activations and the image embeddings of a collection.
@@ -57,7 +65,8 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         out_dir: the artifact directory (created; an unfinished run there is resumed).
         layer: layer id (default: the article's layer, see ``core.hooks.article_layer``).
         batch_size: images per forward pass.
-        workers: DataLoader worker processes decoding images (0 = decode in this process).
+        workers: DataLoader worker processes decoding images (0 = decode in this process; None = auto,
+            ``default_workers()``).
         topk: rows kept per unit for the precomputed top/bottom lists.
         progress: ``progress(done, total)`` after every batch (images, skipped ones included).
         chunk_rows: rows per committed chunk; part of the run's identity (keep it when resuming).
@@ -70,6 +79,7 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         BadInputError: bad source, parameters or no readable image; ``ArtifactMismatchError``: ``out_dir``
         holds another model's/collection's artifact (pass ``overwrite``); ``LayerNotFoundError``.
     """
+    workers = default_workers() if workers is None else workers
     if batch_size < 1 or workers < 0 or topk < 1 or chunk_rows < 1:
         raise BadInputError("batch_size, topk and chunk_rows must be >= 1 and workers >= 0.")
     coll = source if isinstance(source, Collection) else read_collection(source)

@@ -17,7 +17,8 @@ def configure(parser) -> None:
     parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default 2)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4)")
     parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
                         help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "

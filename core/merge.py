@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 PQ_KIND = "ivfpq"
 READ_ROWS = 16_384  # embedding rows per block read
-TRAIN_PER_LIST = 64  # training vectors per IVF list (FAISS warns below 39)
+TRAIN_PER_LIST = 39  # training vectors per IVF list (FAISS's minimum before it warns)
 MIN_TRAIN = 256 * 39  # 8-bit PQ codebooks want >= 39 points per centroid
 RECALL_QUERIES = 200
 
@@ -43,9 +43,10 @@ def embedding_blocks(artifact, block: int | None = None) -> Iterator[tuple[int, 
 def pq_factory(rows: int, dim: int, *, nlist: int | None = None, m: int | None = None) -> tuple[str, int, int]:
     """The ``index_factory`` string for an IVF-PQ index: ``(factory, nlist, m)``.
 
-    ``nlist`` defaults to ~4 sqrt(N) lists; ``m`` (bytes per vector) to about D/4, at most 64, dividing D.
+    ``nlist`` defaults to ~sqrt(N) lists (so the training sample, 39 per list, stays small: PQ codebook
+    training dominates the build); ``m`` (bytes per vector) to about D/4, at most 64, dividing D.
     """
-    nlist = int(nlist or max(1, min(rows // 39, int(4 * math.sqrt(rows)))))
+    nlist = int(nlist or max(1, min(rows // TRAIN_PER_LIST, int(math.sqrt(rows)))))
     if m is None:
         m = next(c for c in range(min(64, max(1, dim // 4)), 0, -1) if dim % c == 0)
     if dim % m:
@@ -71,7 +72,7 @@ def build_pq_index(artifact, *, nlist: int | None = None, m: int | None = None, 
         artifact: an opened ``Artifact``.
         nlist, m: IVF lists and PQ bytes per vector (see ``pq_factory``).
         nprobe: lists probed per query by default (recorded in the metadata; default nlist / 8).
-        train_rows: k-means/PQ training sample size (default max(64 nlist, 9984), at most N).
+        train_rows: k-means/PQ training sample size (default max(39 nlist, 9984), at most N).
 
     Raises:
         BadInputError: too few rows to train the quantizers, or a bad ``m``.

@@ -18,6 +18,7 @@ Nothing here imports streamlit.
 """
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from core import config
-from core.collections import Collection, read_collection
+from core.collections import TABLE_SUFFIXES, Collection, read_collection
 from core.errors import ArtifactMismatchError, BadInputError, CoreError
 from core.extract import (CHUNK_ROWS, PARTIAL_DIR, WORK, ProgressFn, _finalize, _forward, _ImageDataset,
                           _n_chunks, _open_work, _plan, _prepare_out, _work_file)
@@ -137,6 +138,60 @@ class ChunkMapper:
         return {name: np.concatenate(v) for name, v in blocks.items()}, skipped
 
 
+# ---------------------------------------------------------------- image list
+
+def read_image_list(source: str | os.PathLike) -> Collection:
+    """A folder, one CSV/parquet table, or a list of table shards, as one ``Collection``.
+
+    Shards: a glob (``/data/part-*.parquet``) or a ``.txt`` file with one table path per line (relative to
+    the ``.txt`` file's folder). Each shard's paths are relative to its own folder; keys are rebased onto the
+    shards' common folder, so rows stay unique and stable. Works for both engines.
+
+    Raises:
+        BadInputError: no shard matches, a listed shard is missing or not a table, or no images at all.
+    """
+    text = str(source)
+    if any(ch in text for ch in "*?["):
+        paths = sorted(Path(p) for p in glob.glob(os.path.expanduser(text)))
+        if not paths:
+            raise BadInputError(f"No table shard matches {text!r}; give a glob of CSV/parquet files, e.g. "
+                                "/data/shards/part-*.parquet.")
+    elif text.endswith(".txt") and Path(text).expanduser().is_file():
+        listing = Path(text).expanduser().resolve()
+        lines = [ln.strip() for ln in listing.read_text(encoding="utf-8").splitlines()]
+        paths = [listing.parent / ln for ln in lines if ln and not ln.startswith("#")]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if not paths or missing:
+            raise BadInputError(f"{listing} must list existing CSV/parquet shards, one per line; "
+                                f"missing: {', '.join(missing[:5]) or 'all (the file is empty)'}.")
+    else:
+        return read_collection(source)
+    bad = [str(p) for p in paths if p.suffix.lower() not in TABLE_SUFFIXES]
+    if bad:
+        raise BadInputError(f"Shards must be tables ({', '.join(sorted(TABLE_SUFFIXES))}); got {', '.join(bad[:5])}.")
+    return _merge_shards([read_collection(p) for p in paths], Path(text))
+
+
+def _merge_shards(parts: list[Collection], source: Path) -> Collection:
+    root = Path(os.path.commonpath([str(c.root) for c in parts]))
+    entries: dict[str, tuple[str, str]] = {}
+    rejected: list[dict] = []
+    for c in parts:
+        prefix = c.root.relative_to(root).as_posix()
+        rejected.extend(c.rejected)
+        for i, k in enumerate(c.keys):
+            key = k if prefix == "." else f"{prefix}/{k}"
+            if key in entries:
+                rejected.append({"key": key, "reason": "duplicate", "message": f"{key} is listed in two shards"})
+                continue
+            entries[key] = (c.labels[i] if c.labels else "", c.captions[i] if c.captions else "")
+    keys = sorted(entries)
+    return Collection(root=root, kind="shards", source=source, keys=keys,
+                      labels=[entries[k][0] for k in keys] if any(c.labels for c in parts) else None,
+                      captions=[entries[k][1] for k in keys] if any(c.captions for c in parts) else None,
+                      rejected=rejected)
+
+
 # ---------------------------------------------------------------- driver
 
 def chunk_descriptors(keys: list[str], chunk_rows: int, done: set[int]) -> list[dict]:
@@ -222,7 +277,7 @@ def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, bat
         raise BadInputError("batch_size, topk, chunk_rows and cpus_per_worker must be positive; "
                             "num_gpus_per_worker >= 0.")
     _import_ray()  # before touching the output directory
-    coll = source if isinstance(source, Collection) else read_collection(source)
+    coll = source if isinstance(source, Collection) else read_image_list(source)
     info = resolve_layer(loaded, layer or article_layer(loaded))
     plan = _plan(loaded, info, coll, topk, chunk_rows)
     out = Path(out_dir).expanduser().resolve()
@@ -272,7 +327,26 @@ def _map_chunks(descriptors: list[dict], loaded, layer: str, root: Path, widths:
                                "device": "cuda" if num_gpus_per_worker else "cpu",
                                "decode_threads": decode_threads, "crash_once": crash_once})
     logger.info("ray: %d chunks over %d actors", len(descriptors), size)
-    yield from ds.iter_rows()
+    try:
+        yield from ds.iter_rows()
+    except Exception as err:  # a CoreError raised in a worker (e.g. other weights there) keeps its message
+        cause = _core_cause(err)
+        if cause is None:
+            raise
+        raise type(cause)(f"{cause} (in a Ray worker)") from err
+
+
+def _core_cause(err: BaseException | None, depth: int = 0) -> CoreError | None:
+    """The first ``CoreError`` in an exception's cause chain (Ray wraps worker errors, sometimes twice)."""
+    if err is None or depth > 8:
+        return None
+    if isinstance(err, CoreError) and not type(err).__module__.startswith("ray"):
+        return err
+    for nxt in (getattr(err, "cause", None), err.__cause__, err.__context__):
+        found = _core_cause(nxt, depth + 1) if isinstance(nxt, BaseException) else None
+        if found is not None:
+            return found
+    return None
 
 
 def _commit_chunks(results, work: Path, state: dict, n: int, chunk_rows: int, progress: ProgressFn | None) -> None:

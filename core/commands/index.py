@@ -13,7 +13,8 @@ HELP = "extract activations + embeddings of an image collection into an artifact
 def configure(parser) -> None:
     add_model_args(parser)
     parser.add_argument("--images", required=True, help="folder of images (sub-folders = labels) or a CSV/parquet "
-                        "with a path column (+ optional label, caption)")
+                        "with a path column (+ optional label, caption), or shards of such tables: a quoted glob "
+                        "('shards/*.parquet') or a .txt listing them")
     parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
@@ -59,7 +60,10 @@ def run(args) -> int:
 
             art = run_from_args(loaded, args, progress)
         else:
-            art = run_extraction(loaded, args.images, args.out, layer=args.layer, batch_size=args.batch_size,
+            from core.ray_engine import read_image_list  # folder, table, or shards (no Ray import)
+
+            art = run_extraction(loaded, read_image_list(args.images), args.out, layer=args.layer,
+                                 batch_size=args.batch_size,
                                  workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
                                  overwrite=args.overwrite)
     finally:

@@ -67,7 +67,7 @@ def test_pq_parameters_are_validated(tmp_path):
     from core.errors import BadInputError
     from core.merge import build_pq_index, pq_factory
 
-    assert pq_factory(1_000_000, 640)[0] == "IVF4000,PQ64np"
+    assert pq_factory(1_000_000, 640)[0] == "IVF1000,PQ64np"
     assert pq_factory(100_000, 128)[2] == 32
     with pytest.raises(BadInputError, match="Valid: 1, 2, 4, 8"):
         pq_factory(5000, 8, m=3)

@@ -164,3 +164,35 @@ def test_missing_ray_is_a_clear_cli_error(tiny_rn, collection, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert rc == 2 and "requirements-ray.txt" in err and "Traceback" not in err
     assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_image_list_from_table_shards(tiny_rn, tmp_path):
+    """A glob or a .txt list of CSV/parquet shards reads as one collection (keys rebased on the common folder)."""
+    import pandas as pd
+
+    from core.cli import main
+    from core.collections import read_collection
+    from core.errors import BadInputError
+    from core.ray_engine import read_image_list
+    from core.store import open_artifact
+
+    for part, classes in (("a", ("cat", "dog")), ("b", ("boat",))):
+        make_image_folder(tmp_path / "data" / part, n_per_class=3, classes=classes, seed=len(part))
+        rows = [{"path": f"{c}/{i}.png", "label": c} for c in classes for i in range(3)]
+        pd.DataFrame(rows).to_parquet(tmp_path / "data" / part / "list.parquet")
+    pd.DataFrame(rows[:1]).to_csv(tmp_path / "data" / "b" / "again.csv", index=False)  # a duplicate entry
+    combined = [{"path": f"{p}/{c}/{i}.png", "label": c} for p, cs in (("a", ("cat", "dog")), ("b", ("boat",)))
+                for c in cs for i in range(3)]
+    pd.DataFrame(combined).to_csv(tmp_path / "data" / "all.csv", index=False)
+    whole = read_collection(tmp_path / "data" / "all.csv")
+    shards = read_image_list(str(tmp_path / "data" / "*" / "*.parquet"))
+    assert shards.root == whole.root and shards.keys == whole.keys and shards.labels == whole.labels
+    (tmp_path / "data" / "shards.txt").write_text("# shards\na/list.parquet\nb/list.parquet\nb/again.csv\n")
+    listed = read_image_list(tmp_path / "data" / "shards.txt")
+    assert listed.keys == whole.keys and [r["reason"] for r in listed.rejected] == ["duplicate"]
+    with pytest.raises(BadInputError, match="No table shard matches"):
+        read_image_list(str(tmp_path / "nowhere" / "*.parquet"))
+    rc = main(["index", "--model", "tiny-rn/random", "--images", str(tmp_path / "data" / "*" / "*.parquet"),
+               "--out", str(tmp_path / "art"), "--workers", "0", "--no-progress"])
+    art = open_artifact(tmp_path / "art")
+    assert rc == 0 and art.keys == whole.keys and art.manifest["collection"]["kind"] == "shards"

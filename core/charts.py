@@ -23,10 +23,11 @@ def activation_histogram_chart(df: pd.DataFrame, *, marker_z: float | None = Non
         df: ``neuron_card.activation_histogram`` output: columns lo, hi, count, lo_z, hi_z.
         marker_z: optional x position (std-devs) to mark with a rule, e.g. a query image's value.
     """
-    base = alt.Chart().mark_bar(color=EXCITE, opacity=0.85).encode(
+    base = alt.Chart().transform_filter("datum.count > 0").mark_bar(color=EXCITE, opacity=0.85).encode(
         x=alt.X("lo_z:Q", title="activation (std-devs from zero)"),
         x2="hi_z:Q",
         y=alt.Y("count:Q", title="images"),
+        y2=alt.datum(0),  # with x and x2 given, a bar without y2 would be a horizontal tick
         tooltip=[alt.Tooltip("lo:Q", format=".2f", title="from"), alt.Tooltip("hi:Q", format=".2f", title="to"),
                  alt.Tooltip("count:Q", title="images")],
     )
@@ -34,7 +35,7 @@ def activation_histogram_chart(df: pd.DataFrame, *, marker_z: float | None = Non
     layers = [base, zero]
     if marker_z is not None:
         layers.append(alt.Chart().mark_rule(color=INHIBIT, size=2).encode(x=alt.datum(float(marker_z))))
-    return alt.layer(*layers, data=df[df["count"] > 0]).properties(
+    return alt.layer(*layers, data=df).properties(
         height=180, title="Activation histogram over the collection")
 
 
@@ -52,10 +53,10 @@ def zero_shot_labels_chart(df: pd.DataFrame) -> alt.Chart:
     """Diverging bars of the phrases that excite / inhibit a neuron's direction most.
 
     Args:
-        df: ``neuron_card.zero_shot_labels`` output: columns phrase, score, side.
+        df: ``neuron_card.zero_shot_labels`` output: columns rank, phrase, score, side (drawn in rank order).
     """
     return alt.Chart(df).mark_bar().encode(
-        y=alt.Y("phrase:N", sort=None, title=None),
+        y=alt.Y("phrase:N", sort=alt.EncodingSortField("rank", op="min"), title=None),
         x=alt.X("score:Q", title="cosine with the neuron's direction"),
         color=alt.Color("side:N", scale=alt.Scale(domain=["excites", "inhibits"], range=[EXCITE, INHIBIT]),
                         legend=alt.Legend(orient="bottom", title=None)),
@@ -71,16 +72,17 @@ def conditional_probability_chart(df: pd.DataFrame) -> alt.Chart:
     """Stacked fraction of each category per activation bucket (the article's conditional-probability plot).
 
     Args:
-        df: ``condprob.category_fractions`` output: bucket, left, right, center, label, count, n, fraction.
+        df: ``condprob.category_fractions`` output: bucket, left, right, label, count, n, fraction, y0, y1.
 
     The chart carries a point selection named ``BUCKET_SELECTION`` on ``bucket``: clicking a bar
     selects its bucket (``st.altair_chart(..., on_select="rerun")``).
     """
     pick = alt.selection_point(name=BUCKET_SELECTION, fields=["bucket"], on="click")
-    return alt.Chart(df).mark_bar(stroke="white", strokeWidth=0.5).encode(
+    return alt.Chart(df).mark_rect(stroke="white", strokeWidth=0.5).encode(
         x=alt.X("left:Q", title="activation (std-devs from zero)"),
         x2="right:Q",
-        y=alt.Y("fraction:Q", stack="zero", title="fraction of the bucket", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("y0:Q", title="fraction of the bucket", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        y2="y1:Q",
         color=alt.Color("label:N", title="category", legend=alt.Legend(orient="right")),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
         tooltip=[alt.Tooltip("label:N", title="category"), alt.Tooltip("fraction:Q", format=".0%"),
@@ -101,9 +103,7 @@ def category_distribution_chart(df: pd.DataFrame) -> alt.Chart:
         y=alt.Y("label:N", sort=order, title=None),
         x=alt.X("x:Q", title="activation (std-devs from zero)"),
     )
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#555", strokeDash=[4, 3]).encode(x="x:Q")
-    return alt.layer(box, zero).properties(height=max(100, 24 * len(order)),
-                                           title="Activation distribution per category")
+    return box.properties(height=alt.Step(26), title="Activation distribution per category")
 
 
 def class_probs_chart(df: pd.DataFrame, *, top: int = 10) -> alt.Chart:
@@ -122,7 +122,7 @@ def class_probs_chart(df: pd.DataFrame, *, top: int = 10) -> alt.Chart:
         color=alt.Color("image:N", sort=["before", "after"], scale=alt.Scale(range=[INHIBIT, EXCITE]),
                         legend=alt.Legend(orient="bottom", title=None)),
         tooltip=["class:N", "image:N", alt.Tooltip("probability:Q", format=".1%")],
-    ).properties(height=max(120, 34 * len(keep)), title="Zero-shot class probabilities")
+    ).properties(height=alt.Step(22), title="Zero-shot class probabilities")
 
 
 def neuron_delta_chart(df: pd.DataFrame, *, value: str = "delta", title: str = "Neurons that rose and fell most"
@@ -135,11 +135,12 @@ def neuron_delta_chart(df: pd.DataFrame, *, value: str = "delta", title: str = "
     data = df.assign(neuron=df["unit"].astype(int).astype(str), side=(df[value] >= 0).map({True: "rose",
                                                                                             False: "fell"}))
     return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("neuron:N", sort=alt.EncodingSortField(value, order="descending"), title="unit"),
+        y=alt.Y("neuron:N", sort=alt.EncodingSortField(value, order="descending"), title="unit",
+                axis=alt.Axis(labelOverlap=False)),
         x=alt.X(f"{value}:Q", title="activation change"),
         color=alt.Color("side:N", scale=alt.Scale(domain=["rose", "fell"], range=[EXCITE, INHIBIT]), legend=None),
         tooltip=["neuron:N", alt.Tooltip(f"{value}:Q", format="+.3f")],
-    ).properties(height=max(80, 18 * len(data)), title=title)
+    ).properties(height=alt.Step(18), title=title)
 
 
 def attack_rates_chart(df: pd.DataFrame) -> alt.Chart:
@@ -159,8 +160,7 @@ def attack_rates_chart(df: pd.DataFrame) -> alt.Chart:
                  alt.Tooltip("cover:Q", format=".1%", title="pixel cover")],
     )
     chance = alt.Chart(data).mark_tick(color="#222", thickness=2).encode(y="word:N", yOffset="style:N", x="chance:Q")
-    return alt.layer(bars, chance).properties(height=max(100, 30 * len(data)),
-                                              title="Attack success (black tick: chance)")
+    return alt.layer(bars, chance).properties(height=alt.Step(30), title="Attack success (black tick: chance)")
 
 
 def stroop_chart(df: pd.DataFrame) -> alt.Chart:
@@ -184,7 +184,7 @@ def probs_chart(df: pd.DataFrame, *, title: str = "Zero-shot probabilities") -> 
         y=alt.Y("class:N", sort="-x", title=None),
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         tooltip=["class:N", alt.Tooltip("probability:Q", format=".1%")],
-    ).properties(height=max(80, 20 * len(df)), title=title)
+    ).properties(height=alt.Step(22), title=title)
 
 
 def sparse_code_chart(df: pd.DataFrame, *, concept: str = "") -> alt.Chart:

@@ -160,7 +160,7 @@ def zero_shot_labels(direction: np.ndarray, phrase_embeddings: np.ndarray, phras
         top: phrases per side.
 
     Returns:
-        DataFrame[phrase, score, side] with ``side`` "excites" (highest scores first) then
+        DataFrame[rank, phrase, score, side] with ``side`` "excites" (highest scores first) then
         "inhibits" (lowest first); score is the cosine between direction and phrase embedding.
     """
     emb = np.asarray(phrase_embeddings, dtype=np.float32)  # (P, D)
@@ -172,7 +172,7 @@ def zero_shot_labels(direction: np.ndarray, phrase_embeddings: np.ndarray, phras
     k = min(top, len(phrases))
     hi, lo = order[:k], order[::-1][:k]
     names = np.asarray(list(phrases), dtype=object)
-    return pd.DataFrame({"phrase": np.concatenate([names[hi], names[lo]]),
+    return pd.DataFrame({"rank": np.arange(2 * k), "phrase": np.concatenate([names[hi], names[lo]]),
                          "score": np.concatenate([score[hi], score[lo]]).astype(float),
                          "side": ["excites"] * k + ["inhibits"] * k})
 

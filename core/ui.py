@@ -171,10 +171,13 @@ def sidebar_context() -> Context:
     ids = menu["id"].tolist()
     avail = dict(zip(menu["id"], menu["available"]))
     with st.sidebar:
-        bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, ids, ids[0]), lambda v: v in ids)
-        model_id = st.selectbox("Model", ids, key="model", help="The embedded demo model runs offline. Real "
-                                "open_clip models need their weights on this machine.",
-                                format_func=lambda m: m if avail.get(m) else f"{m} (weights not here)")
+        # Links may only name menu models (never a file); an id typed into the picker is the user's own choice.
+        bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, ids, ids[0]),
+                 lambda v: isinstance(v, str) and bool(v.strip()))
+        model_id = st.selectbox("Model", ids, key="model", accept_new_options=True,
+                                help="The embedded demo model runs offline. Real open_clip models need their "
+                                "weights on this machine; type any id, e.g. RN50x4@/models/RN50x4.pt.",
+                                format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
         write_url({"model": model_id})
     with error_box():  # in the main area: a model that cannot load explains why there
         resources.get_model(model_id)

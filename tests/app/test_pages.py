@@ -173,3 +173,11 @@ def test_index_a_folder_from_the_ui_shows_progress_then_the_collection(empty_env
     assert at.selectbox(key="collection").value.startswith("pics")
     assert len(at.get("image")) == 3 and not at.exception
     assert (empty_env / "indexes").is_dir()
+
+
+def test_a_link_cannot_name_a_model_file(app_env):
+    link = app("pages/neuron_lookup.py")
+    link.query_params["model"] = "RN50@/etc/passwd"
+    link.run()
+    assert not link.exception and not _errors(link)
+    assert link.selectbox(key="model").value == MODEL_ID and any("not available" in w.value for w in link.warning)

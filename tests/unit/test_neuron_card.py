@@ -66,6 +66,7 @@ def test_zero_shot_labels_orders_both_sides():
     df = nc.zero_shot_labels(np.array([0.2, 1.0, -0.5]), emb, ["a", "b", "c"], top=2)
     assert df["phrase"].tolist() == ["b", "a", "c", "a"]
     assert df["side"].tolist() == ["excites", "excites", "inhibits", "inhibits"]
+    assert df["rank"].tolist() == [0, 1, 2, 3]
     assert df["score"].iloc[0] == pytest.approx(1.0 / np.linalg.norm([0.2, 1.0, -0.5]))
 
 

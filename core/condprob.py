@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 MAX_BUCKETS = 50
 MAX_PER_BUCKET = 1000
 UNLABELLED = "(unlabelled)"
+OTHER = "(other)"
 
 
 def _check(values: np.ndarray, labels: Sequence[str] | None = None) -> np.ndarray:
@@ -62,7 +63,8 @@ def assign_buckets(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def sample_buckets(values: np.ndarray, labels: Sequence[str] | None, *, buckets: int = 10,
-                   per_bucket: int = 50, std: float | None = None, seed: int = 0) -> pd.DataFrame:
+                   per_bucket: int = 50, std: float | None = None, seed: int = 0,
+                   keep: int | None = None) -> pd.DataFrame:
     """Sample up to ``per_bucket`` rows from each uniform activation bucket (deterministic).
 
     Args:
@@ -72,10 +74,12 @@ def sample_buckets(values: np.ndarray, labels: Sequence[str] | None, *, buckets:
         per_bucket: rows sampled per bucket (all of them when a bucket holds fewer).
         std: the x unit; default ``std_from_zero(values)``.
         seed: sampling seed; the same inputs and seed give the same sample.
+        keep: plot categories: the ``keep`` most frequent labels over the whole collection, the rest
+            ``OTHER`` (None keeps every label).
 
     Returns:
         DataFrame with columns row, value, x (value / std), bucket, left, right (edges in std units),
-        label; sorted by bucket then value.
+        label (the row's own label), category (the plotted one); sorted by bucket then value.
     """
     values = _check(values, labels)
     if not 1 <= int(per_bucket) <= MAX_PER_BUCKET:
@@ -91,7 +95,7 @@ def sample_buckets(values: np.ndarray, labels: Sequence[str] | None, *, buckets:
             rows = np.sort(rng.choice(rows, size=int(per_bucket), replace=False))
         picked.append(rows)
     rows = np.concatenate(picked) if picked else np.zeros(0, int)
-    lab = np.asarray(labels, dtype=object)[rows] if labels is not None else np.full(len(rows), UNLABELLED, object)
+    full = _clean_labels(labels, values.size)
     df = pd.DataFrame({
         "row": rows.astype(int),
         "value": values[rows],
@@ -99,22 +103,40 @@ def sample_buckets(values: np.ndarray, labels: Sequence[str] | None, *, buckets:
         "bucket": which[rows].astype(int),
         "left": edges[which[rows]] / std,
         "right": edges[which[rows] + 1] / std,
-        "label": pd.Series(lab, dtype=object).fillna(UNLABELLED).astype(str).replace("", UNLABELLED).to_numpy(),
+        "label": full.to_numpy()[rows],
+        "category": lump_categories(full, keep).to_numpy()[rows],
     })
     return df.sort_values(["bucket", "value"], kind="stable").reset_index(drop=True)
 
 
+def _clean_labels(labels: Sequence[str] | None, n: int) -> pd.Series:
+    if labels is None:
+        return pd.Series([UNLABELLED] * n, dtype=object)
+    return pd.Series(np.asarray(labels, dtype=object)).fillna(UNLABELLED).astype(str).replace("", UNLABELLED)
+
+
+def lump_categories(labels: pd.Series, keep: int | None, other: str = OTHER) -> pd.Series:
+    """Keep the ``keep`` most frequent labels and call the rest ``other`` (None keeps all)."""
+    labels = labels.astype(str)
+    if keep is None or labels.nunique() <= keep:
+        return labels
+    top = labels.value_counts(sort=True).index[:max(1, int(keep))]
+    return labels.where(labels.isin(top), other)
+
+
 def category_fractions(sample: pd.DataFrame) -> pd.DataFrame:
-    """Stacked fractions per bucket from ``sample_buckets`` output.
+    """Stacked fractions per bucket from ``sample_buckets`` output (by its ``category`` column).
 
     Returns:
-        DataFrame with columns bucket, left, right, center (std units), label, count, n (bucket
-        size), fraction (count / n; sums to 1 over labels within each non-empty bucket). Every
-        (bucket, label) pair is present, with zero counts where a label is absent, so stacked
-        charts line up.
+        DataFrame with columns bucket, left, right, center (std units), label (the category), count, n (bucket
+        size), fraction (count / n; sums to 1 over labels within each non-empty bucket), y0, y1
+        (the stacked extent of the label's bar). Every (bucket, label) pair is present, with zero
+        counts where a label is absent, so stacked charts line up.
     """
+    cols = ["bucket", "left", "right", "center", "label", "count", "n", "fraction", "y0", "y1"]
     if sample.empty:
-        return pd.DataFrame(columns=["bucket", "left", "right", "center", "label", "count", "n", "fraction"])
+        return pd.DataFrame(columns=cols)
+    sample = sample.assign(label=sample["category"] if "category" in sample else sample["label"])
     counts = sample.groupby(["bucket", "label"]).size().rename("count")
     buckets = sample.groupby("bucket").agg(left=("left", "first"), right=("right", "first"), n=("row", "size"))
     labels = sorted(sample["label"].unique())
@@ -122,7 +144,10 @@ def category_fractions(sample: pd.DataFrame) -> pd.DataFrame:
     out = counts.reindex(full, fill_value=0).reset_index().merge(buckets.reset_index(), on="bucket")
     out["fraction"] = out["count"] / out["n"]
     out["center"] = (out["left"] + out["right"]) / 2
-    return out[["bucket", "left", "right", "center", "label", "count", "n", "fraction"]]
+    out = out.sort_values(["bucket", "label"], kind="stable").reset_index(drop=True)
+    out["y1"] = out.groupby("bucket")["fraction"].cumsum()
+    out["y0"] = out["y1"] - out["fraction"]
+    return out[cols]
 
 
 def bucket_members(sample: pd.DataFrame, bucket: int) -> pd.DataFrame:
@@ -138,16 +163,18 @@ def bucket_members(sample: pd.DataFrame, bucket: int) -> pd.DataFrame:
     return sample[sample["bucket"] == int(bucket)].sort_values("value", ascending=False).reset_index(drop=True)
 
 
-def category_distributions(values: np.ndarray, labels: Sequence[str], *, std: float | None = None
-                           ) -> pd.DataFrame:
+def category_distributions(values: np.ndarray, labels: Sequence[str], *, std: float | None = None,
+                           keep: int | None = None) -> pd.DataFrame:
     """The reverse view: every row's activation in std units with its category.
+
+    ``keep``: the ``keep`` most frequent categories by name, the rest as ``other``.
 
     Returns:
         DataFrame with columns row, label, value, x (value / std).
     """
     values = _check(values, labels)
     std = float(std) if std and std > 0 else std_from_zero(values)
-    lab = pd.Series(np.asarray(labels, dtype=object)).fillna(UNLABELLED).astype(str).replace("", UNLABELLED)
+    lab = lump_categories(_clean_labels(labels, values.size), keep)
     return pd.DataFrame({"row": np.arange(values.size), "label": lab.to_numpy(), "value": values, "x": values / std})
 
 

@@ -384,26 +384,27 @@ def row_labels(path: str, model_id: str, mtime: float, classes: tuple[str, ...] 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def condprob_sample(path: str, model_id: str, mtime: float, unit: int, buckets: int, per_bucket: int,
-                    classes: tuple[str, ...] | None, template: str | None) -> pd.DataFrame:
+                    classes: tuple[str, ...] | None, template: str | None, keep: int | None = None) -> pd.DataFrame:
     """``condprob.sample_buckets`` for a unit of a collection, plus key and argmax for the image tiles."""
     from core.condprob import sample_buckets
 
     art, _ = get_artifact(path, model_id, mtime)
     df = sample_buckets(unit_values(path, model_id, mtime, unit), row_labels(path, model_id, mtime, classes, template),
-                        buckets=buckets, per_bucket=per_bucket, std=float(art.unit_std[unit]))
+                        buckets=buckets, per_bucket=per_bucket, std=float(art.unit_std[unit]), keep=keep)
     rows = df["row"].to_numpy()
     return df.assign(key=[art.keys[r] for r in rows], argmax=np.asarray(art.argmax[rows, unit], dtype=np.int64))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def condprob_distributions(path: str, model_id: str, mtime: float, unit: int, classes: tuple[str, ...] | None,
-                           template: str | None) -> pd.DataFrame:
+                           template: str | None, keep: int | None = None) -> pd.DataFrame:
     """``condprob.category_distributions`` for a unit of a collection (std-devs from zero)."""
     from core.condprob import category_distributions
 
     art, _ = get_artifact(path, model_id, mtime)
     labels = row_labels(path, model_id, mtime, classes, template)
-    return category_distributions(unit_values(path, model_id, mtime, unit), labels, std=float(art.unit_std[unit]))
+    return category_distributions(unit_values(path, model_id, mtime, unit), labels, std=float(art.unit_std[unit]),
+                                  keep=keep)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -80,8 +80,11 @@ def main() -> None:
     st.subheader("Neurons that rose and fell most under the attacks")
     rise, fall = res.top_units(top=TOP)
     st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.unit_deltas(), TOP)), width="stretch")
-    ui.neuron_result_list(ctx, rise, "delta", 3)
-    ui.neuron_result_list(ctx, fall, "delta", 3)
+    left, right = st.columns(2)
+    with left:
+        ui.neuron_result_list(ctx, rise, "delta", 3)
+    with right:
+        ui.neuron_result_list(ctx, fall, "delta", 3)
     ui.share_link(params)
 
 

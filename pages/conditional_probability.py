@@ -39,9 +39,9 @@ def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | N
     return tuple(parse_class_list(text)), prompt, source
 
 
-def bucket_inputs() -> tuple[int, int]:
-    """Number of buckets and images per bucket (N), URL-bound."""
-    left, right = st.columns(2)
+def bucket_inputs() -> tuple[int, int, int]:
+    """Number of buckets, images per bucket (N) and categories shown, URL-bound."""
+    left, right, third = st.columns(3)
     ui.bind_url("cp_buckets", "buckets", lambda raw: urlstate.parse_int("buckets", raw, 2, 30, 10),
                 lambda v: isinstance(v, int) and 2 <= v <= 30)
     buckets = int(left.slider("Buckets", 2, 30, key="cp_buckets"))
@@ -51,7 +51,12 @@ def bucket_inputs() -> tuple[int, int]:
     per = int(right.slider("Images per bucket (N)", 1, 200, key="cp_per",
                            help="Sampled at random (seeded) from each bucket; sparse buckets keep all their images."))
     ui.remember("cp_per")
-    return buckets, per
+    ui.bind_url("cp_top", "top", lambda raw: urlstate.parse_int("top", raw, 2, 30, 10),
+                lambda v: isinstance(v, int) and 2 <= v <= 30)
+    top = int(third.slider("Categories shown", 2, 30, key="cp_top", help="The most frequent categories; the "
+                           "rest are grouped as (other)."))
+    ui.remember("cp_top")
+    return buckets, per, top
 
 
 def pick_bucket(event, frac) -> int:
@@ -87,21 +92,20 @@ def main() -> None:
                 "the sidebar to see its conditional-probability plots.")
         st.stop()
     unit = ui.unit_picker(ctx)
-    buckets, per = bucket_inputs()
+    buckets, per, top = bucket_inputs()
     has_labels = any(str(x).strip() for x in (resources.row_labels(*ctx.art, None, None) or []))
     classes, prompt, source = label_inputs(ctx, has_labels)
-    sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt)
+    sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt, top)
     frac = condprob.category_fractions(sample)
     event = st.altair_chart(charts.conditional_probability_chart(frac), width="stretch", on_select="rerun",
                             key="cp_chart", selection_mode=charts.BUCKET_SELECTION)
     bucket = pick_bucket(event, frac)
     ui.show_url_problems()
-    params = ctx.params(unit=unit, buckets=buckets, per=per, labels=source, bucket=bucket,
+    params = ctx.params(unit=unit, buckets=buckets, per=per, top=top, labels=source, bucket=bucket,
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
-    st.subheader("Activation distribution per category")
-    dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt)
+    dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt, top)
     st.altair_chart(charts.category_distribution_chart(dist), width="stretch")
     st.dataframe(condprob.category_summary(dist), hide_index=True)
     ui.share_link(params)

@@ -89,7 +89,7 @@ def show_result(ctx: ui.Context, res: attacks.AttackResult) -> None:
     before.image(res.before, caption=f"before: {res.pred_before}", width=256)
     after.image(res.after, caption=f"after: {res.pred_after}", width=256)
     m1, m2, m3 = st.columns(3)
-    m1.metric("Prediction after", res.pred_after, f"was {res.pred_before}", delta_color="off")
+    m1.metric("Prediction before → after", f"{res.pred_before} → {res.pred_after}")
     m2.metric("Prediction flipped", "yes" if res.flipped else "no")
     m3.metric("Pixels changed", f"{res.cover:.1%}")
     if res.target is None:
@@ -99,11 +99,15 @@ def show_result(ctx: ui.Context, res: attacks.AttackResult) -> None:
     else:
         st.warning(f"The attack did not make CLIP say **{res.target}**.")
     st.altair_chart(charts.class_probs_chart(res.probs), width="stretch")
-    st.subheader(f"Neurons that rose and fell most (`{res.layer}`)")
-    st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.deltas, TOP)), width="stretch")
+    st.subheader("Neurons that rose and fell most")
+    st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.deltas, TOP), title=f"Activation change "
+                                              f"(spatial max) at {res.layer}"), width="stretch")
     rise, fall = attacks.risers_fallers(res.deltas, TOP)
-    ui.neuron_result_list(ctx, rise, "delta", 3)
-    ui.neuron_result_list(ctx, fall, "delta", 3)
+    left, right = st.columns(2)
+    with left:
+        ui.neuron_result_list(ctx, rise, "delta", 3)
+    with right:
+        ui.neuron_result_list(ctx, fall, "delta", 3)
 
 
 def stroop_panel(ctx: ui.Context) -> dict:
@@ -116,7 +120,8 @@ def stroop_panel(ctx: ui.Context) -> dict:
     _bind("st_ink", "ink", lambda raw: urlstate.parse_choice("ink", raw, colors, "green"), lambda v: v in colors)
     ink = i.selectbox("Ink", colors, key="st_ink")
     _bind("st_full", "stroop", lambda raw: urlstate.Parsed(raw == "1"), lambda v: isinstance(v, bool))
-    run_all = full.toggle("Run the whole experiment (every word in every ink)", key="st_full")
+    run_all = full.toggle("All word × ink pairs", key="st_full", help="Run the whole experiment: every colour "
+                          "word in every ink, plus one control word per ink.")
     for key in ("st_word", "st_ink", "st_full"):
         ui.remember(key)
     img, probs, winner = resources.stroop_single(ctx.model_id, word, ink, tuple(colors), STROOP_TEMPLATE)

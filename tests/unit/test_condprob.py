@@ -100,3 +100,18 @@ def test_zero_shot_labels_from_embeddings():
     assert out["prob"].between(0, 1).all()
     with pytest.raises(BadInputError, match="same model"):
         condprob.zero_shot_labels(np.ones((2, 5)), text, ["a", "b", "c"])
+
+
+def test_many_categories_are_lumped_and_bars_stack(data):
+    values, _ = data
+    labels = [f"c{i % 12}" if i % 3 else "common" for i in range(len(values))]
+    sample = condprob.sample_buckets(values, labels, buckets=5, per_bucket=40, keep=3)
+    assert set(sample["label"]) - {"common"} and sample["label"].str.startswith("c").all()  # own labels kept
+    frac = condprob.category_fractions(sample)
+    top3 = set(pd.Series(labels).value_counts().index[:3])  # by frequency over the whole collection
+    assert set(frac["label"]) == top3 | {condprob.OTHER}
+    for _, g in frac.groupby("bucket"):
+        assert g["y1"].iloc[-1] == pytest.approx(1.0)
+        assert np.allclose(g["y0"].iloc[1:].to_numpy(), g["y1"].iloc[:-1].to_numpy())  # bars stack without gaps
+    dist = condprob.category_distributions(values, labels, keep=3)
+    assert set(dist["label"]) == top3 | {condprob.OTHER}  # the same categories as the fractions

@@ -1,0 +1,133 @@
+"""End-to-end: the real dashboard in headless Chromium on the embedded demo model.
+
+Open the app (first use indexes the demo collection), search a concept, open the first neuron, see its card
+(images + charts), open the shared link in a fresh browser context, run a typographic attack, and never see
+an exception. Screenshots go to test-artifacts/e2e/.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+T = 120_000  # ms: the first view loads the model and indexes the demo collection
+
+
+def href(page) -> str:
+    """The address bar's URL (Streamlit updates it with history.replaceState, which page.url can miss)."""
+    return page.evaluate("location.href")
+
+
+def no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+
+
+def settle(page) -> None:
+    """Wait until the script run is over (no 'Running' status widget) and every image has loaded."""
+    page.wait_for_load_state("networkidle")
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=T)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=T)
+
+
+def wait_card(page, unit: int | None = None) -> int:
+    heading = page.locator("h2", has_text=re.compile(r"^Unit \d+$")).first
+    heading.wait_for(timeout=T)
+    if unit is not None:
+        page.locator("h2", has_text=f"Unit {unit}").first.wait_for(timeout=T)
+    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=T)
+    page.locator("[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas").first.wait_for(
+        timeout=T)
+    settle(page)
+    return int(page.locator("h2", has_text=re.compile(r"^Unit \d+$")).first.inner_text().split()[-1])
+
+
+def test_search_open_card_share_and_attack(server, browser, shots):
+    base, log = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = ctx.new_page()
+    page.goto(base + "/", timeout=T)
+    # First use: the demo collection is indexed with a progress bar (unless it finished before we looked).
+    indexing = page.get_by_text("Indexing the demo collection").first
+    indexing.or_(page.locator("h2", has_text=re.compile(r"^Unit \d+$")).first).wait_for(timeout=T)
+    if indexing.is_visible():
+        page.screenshot(path=str(shots / "00_first_use_indexing.png"))
+    first = wait_card(page)
+    page.screenshot(path=str(shots / "01_lookup_default.png"), full_page=True)
+    assert first == 0
+    no_exception(page)
+
+    # search a concept
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Zero-shot neuron search").click()
+    box = page.get_by_label("Concept", exact=True).and_(page.locator("input"))
+    box.wait_for(timeout=T)
+    box.fill("flower")
+    box.press("Enter")
+    links = page.locator("[data-testid='stPageLink'] a", has_text="Open card")
+    links.first.wait_for(timeout=T)
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=T)
+    settle(page)
+    assert "q=flower" in href(page)
+    assert links.count() >= 5
+    page.screenshot(path=str(shots / "02_search_flower.png"), full_page=True)
+    no_exception(page)
+
+    # open the first neuron's card
+    wanted = int(re.search(r"unit=(\d+)", links.first.get_attribute("href")).group(1))
+    links.first.click()
+    unit = wait_card(page, wanted)
+    assert unit == wanted and f"unit={unit}" in href(page)
+    assert page.locator("[data-testid='stImage'] img").count() >= 12
+    page.screenshot(path=str(shots / "03_card_from_search.png"), full_page=True)
+    no_exception(page)
+    shared = page.locator("[data-testid='stCode']").last.inner_text().strip()  # the card's share link
+    assert shared.startswith(base) and f"unit={unit}" in shared and "collection=demo" in shared
+
+    # the shared link in a fresh browser context shows the same view
+    fresh = browser.new_context(viewport={"width": 1400, "height": 2000})
+    other = fresh.new_page()
+    other.goto(shared, timeout=T)
+    assert wait_card(other, unit) == unit
+    assert other.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible()
+    other.screenshot(path=str(shots / "04_shared_link_fresh_context.png"), full_page=True)
+    no_exception(other)
+    fresh.close()
+
+    # a typographic attack (helper-4's page)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Typographic attacks").click()
+    run_attack(page)
+    page.screenshot(path=str(shots / "05_typographic_attack.png"), full_page=True)
+    no_exception(page)
+    ctx.close()
+    assert "Traceback" not in log.read_text()
+
+
+def run_attack(page) -> None:
+    """Attack the page's default picture with a typed word (the page re-runs the attack on Enter)."""
+    page.get_by_role("heading", name="Typographic attacks").first.wait_for(timeout=T)
+    page.get_by_text("Prediction flipped").first.wait_for(timeout=T)
+    box = page.get_by_label("Attack text", exact=True).and_(page.locator("input"))
+    box.fill("flag")
+    box.press("Enter")
+    page.wait_for_function("location.href.includes('text=flag')", timeout=T)
+    page.get_by_text("Prediction flipped").first.wait_for(timeout=T)
+    settle(page)
+    assert page.get_by_text(re.compile(r"^after: ")).count() >= 1
+    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 1
+
+
+def test_bad_link_shows_message_not_traceback(server, browser, shots):
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = ctx.new_page()
+    page.goto(base + "/neuron_lookup?unit=99999&collection=../../etc/passwd&model=nope", timeout=T)
+    wait_card(page, 0)
+    alerts = page.locator("[data-testid='stAlert']")
+    text = " ".join(alerts.all_inner_texts())
+    assert "out of range" in text and "not available" in text
+    page.screenshot(path=str(shots / "06_bad_link.png"), full_page=True)
+    no_exception(page)
+    ctx.close()

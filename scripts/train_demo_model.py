@@ -143,7 +143,14 @@ class Batcher:
             else:
                 word = str(rng.choice(self.object_words))
                 concept = word if word in CATEGORIES else "obj:" + word
-            images.append(_from_pil(raster.render_word(word, size=a.image_size, rng=rng)))
+            if a.clean_word_frac > 0 and rng.random() < a.clean_word_frac:
+                # dark text on a plain light background, like a printed label or a page
+                light = tuple(int(v) for v in rng.integers(215, 256, 3))
+                dark = tuple(int(v) for v in rng.integers(0, 60, 3))
+                word_img = raster.render_word(word, size=a.image_size, rng=rng, bg=light, fg=dark)
+            else:
+                word_img = raster.render_word(word, size=a.image_size, rng=rng)
+            images.append(_from_pil(word_img))
             captions.append(str(rng.choice(WORD_TEMPLATES)).format(word))
             concepts.append(concept)
         x = torch.stack(images)
@@ -227,6 +234,10 @@ def export(model: torch.nn.Module, args: argparse.Namespace, wall_s: float, hist
                 "heldout_fonts": list(raster.HELDOUT_FONTS), "wall_seconds": round(wall_s, 1),
                 "torch": torch.__version__, "threads": torch.get_num_threads(),
                 "progress": history})
+    if args.init_from:  # a second stage: keep the first stage's settings beside this one's
+        prev = Path(args.init_from).with_name("train_config.json")
+        cfg["init_from"] = Path(args.init_from).name
+        cfg["previous_stage"] = json.loads(prev.read_text()) if prev.exists() else None
     (out / "train_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
 
 
@@ -238,12 +249,17 @@ def train(args: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     model, tokenizer = build_model(args.seed)
     model.visual.to(memory_format=torch.channels_last)
+    if args.init_from:
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(args.init_from).items()})
+        logger.info("initialised from %s", args.init_from)
     opt = make_optimizer(model, args)
     start, wall, history = 0, 0.0, []
     ckpt = work / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if state["args"] != _resume_key(args):
+        if any(state["args"].get(k, _LATER_DEFAULTS.get(k)) != v for k, v in _resume_key(args).items()):
             raise SystemExit(f"{ckpt} was written with other settings; use another --workdir")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -252,7 +268,8 @@ def train(args: argparse.Namespace) -> None:
     batcher = Batcher(args)
     model.train()
     t0 = time.time() - wall
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="train demo",
+    end = min(args.steps, args.stop_after or args.steps)
+    bar = tqdm(range(start, end), initial=start, total=args.steps, desc="train demo",
                mininterval=5, file=sys.stderr)
     for step in bar:
         for g in opt.param_groups:
@@ -266,23 +283,27 @@ def train(args: argparse.Namespace) -> None:
         opt.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         done = step + 1
-        if done % args.eval_every == 0 or done == args.steps:
+        if done % args.eval_every == 0 or done == end:
             ev = quick_eval(model, tokenizer, args)
             history.append({"step": done, "loss": round(loss.item(), 4),
                             "minutes": round((time.time() - t0) / 60, 2), **ev})
             logger.info("step %d loss %.3f %s", done, loss.item(), ev)
-        if done % args.ckpt_every == 0 or done == args.steps:
+        if done % args.ckpt_every == 0 or done == end:
             tmp = work / "checkpoint.tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done,
                         "wall": time.time() - t0, "history": history, "args": _resume_key(args)}, tmp)
             tmp.replace(ckpt)
-    wall = time.time() - t0
-    logger.info("trained %d steps in %.1f min", args.steps, wall / 60)
+    wall = time.time() - t0 if start < end else wall
+    logger.info("trained %d of %d scheduled steps in %.1f min", end, args.steps, wall / 60)
     export(model, args, wall, history)
 
 
+# Options added after checkpoints already existed: their value when a checkpoint lacks them.
+_LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None}
+
+
 def _resume_key(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in vars(args).items() if k not in ("out", "workdir", "threads")}
+    return {k: v for k, v in vars(args).items() if k not in ("out", "workdir", "threads", "stop_after", "eval_every")}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -296,7 +317,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--word-frac", type=float, default=0.5)
     p.add_argument("--overlay", type=float, default=0.5, help="own-word label probability")
     p.add_argument("--labelled-frac", type=float, default=0.6)
+    p.add_argument("--clean-word-frac", type=float, default=0.0,
+                   help="share of word images drawn dark-on-light on a plain background")
+    p.add_argument("--init-from", default=None,
+                   help="start from these weights (a weights.safetensors) with a fresh optimiser and schedule")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop (and export) after this step, leaving the rest of the schedule unrun")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--ckpt-every", type=int, default=100)

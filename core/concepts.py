@@ -5,8 +5,9 @@ neuron u at the article layer has a text direction w_u (the attention pool's val
 *sparse code* of t is the non-negative lasso ``min_x 1/2 ||W x - t||^2 + lam ||x||_1, x >= 0``
 over unit-normalised directions: the few neurons whose directions add up to the concept.
 A list of concepts is decomposed into a small *atlas* by non-negative matrix factorisation of
-their attribution vectors ``W^T t``. Both solvers are small numpy routines (FISTA, multiplicative
-updates), tested against their optimality conditions. Nothing here imports streamlit.
+their attribution vectors ``W^T t``. The solvers are small numpy routines (an exact active-set
+non-negative lasso, multiplicative-update NMF, proximal-gradient L1 logistic regression), tested
+against their optimality conditions. Nothing here imports streamlit.
 """
 from __future__ import annotations
 
@@ -44,34 +45,59 @@ def prompts_for(kind: str) -> tuple[str, ...]:
 
 # ----------------------------------------------------------------------------- solvers
 
-def nonneg_lasso(A: np.ndarray, b: np.ndarray, lam: float, *, x0: np.ndarray | None = None,
-                 max_iter: int = 5000, tol: float = 1e-7) -> np.ndarray:
-    """Solve ``min_x 1/2 ||A x - b||^2 + lam * sum(x)`` subject to ``x >= 0`` (FISTA).
+def nonneg_lasso(A: np.ndarray, b: np.ndarray, lam: float, *, tol: float = 1e-10, gram: np.ndarray | None = None,
+                 max_support: int | None = None) -> np.ndarray:
+    """Solve ``min_x 1/2 ||A x - b||^2 + lam * sum(x)`` subject to ``x >= 0`` exactly (active set).
+
+    Lawson-Hanson's NNLS active-set method on the equivalent quadratic program
+    ``min 1/2 x'Gx - c'x, x >= 0`` with ``G = A'A`` and ``c = A'b - lam``: grow the set of free
+    (positive) coordinates by the steepest-descent one, solve the small linear system on it, and
+    step back to feasibility when a coordinate would turn negative. Each added term costs one
+    (C,) matrix-vector product and a |free| x |free| solve.
 
     Args:
         A: (D, C) design matrix; b: (D,) target; lam: L1 weight (>= 0).
-        x0: warm start (C,); tol: stop when the KKT violation is below ``tol * max|A^T b|``.
+        tol: optimality tolerance relative to ``max|A^T b|``.
+        gram: ``A.T @ A`` if already computed (reused along a regularisation path).
+        max_support: stop early once more coordinates than this are free (the caller discards it).
 
     Returns:
         x (C,) float64, non-negative.
     """
     A = np.asarray(A, np.float64)
-    b = np.asarray(b, np.float64)
-    step = 1.0 / max(np.linalg.norm(A, 2) ** 2, 1e-12)  # 1 / Lipschitz constant of the gradient
-    x = np.zeros(A.shape[1]) if x0 is None else np.maximum(np.asarray(x0, np.float64), 0)
-    y, t = x.copy(), 1.0
-    scale = max(float(np.abs(A.T @ b).max()), 1e-12)
-    for _ in range(max_iter):
-        grad = A.T @ (A @ y - b)  # (C,)
-        x_new = np.maximum(y - step * (grad + lam), 0.0)
-        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-        y = x_new + ((t - 1) / t_new) * (x_new - x)
-        if np.dot(x_new - x, x_new - y) > 0:  # adaptive restart (O'Donoghue & Candes)
-            y, t_new = x_new.copy(), 1.0
-        x, t = x_new, t_new
-        if kkt_violation(A, b, lam, x) < tol * scale:
+    G = A.T @ A if gram is None else gram  # (C, C)
+    c = A.T @ np.asarray(b, np.float64) - lam  # (C,)
+    n = A.shape[1]
+    x, free = np.zeros(n), np.zeros(n, bool)
+    eps = tol * max(float(np.abs(c + lam).max()), 1e-12)
+    for _ in range(3 * n):
+        w = c - G @ x  # minus the gradient
+        w[free] = -np.inf
+        j = int(np.argmax(w))
+        if w[j] <= eps or (max_support is not None and free.sum() > max_support):
             break
+        free[j] = True
+        while True:
+            idx = np.flatnonzero(free)
+            z = np.zeros(n)
+            z[idx] = _solve(G[np.ix_(idx, idx)], c[idx])
+            if (z[idx] > 0).all():
+                x = z
+                break
+            neg = idx[z[idx] <= 0]
+            x = x + np.min(x[neg] / (x[neg] - z[neg] + 1e-300)) * (z - x)
+            free &= x > eps
+            x[~free] = 0.0
+            if not free.any():
+                break
     return x
+
+
+def _solve(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(M, v)
+    except np.linalg.LinAlgError:  # collinear directions: the minimum-norm solution
+        return np.linalg.lstsq(M, v, rcond=None)[0]
 
 
 def kkt_violation(A: np.ndarray, b: np.ndarray, lam: float, x: np.ndarray) -> float:
@@ -191,9 +217,9 @@ def sparse_code(directions: np.ndarray, target: np.ndarray, *, alpha: float = 0.
     if lam_max <= 0:
         raise BadInputError(f"No neuron direction is positively aligned with '{concept}'.")
     alphas = [alpha] if max_terms is None else list(np.geomspace(0.95, alpha, 24))
-    x, used = np.zeros(A.shape[1]), alphas[0]
-    for a in alphas:  # warm-started path, stop before exceeding max_terms
-        x_a = nonneg_lasso(A, t, a * lam_max, x0=x)
+    x, used, gram = np.zeros(A.shape[1]), alphas[0], A.T @ A  # (C', C')
+    for a in alphas:  # regularisation path from sparse to dense; stop before exceeding max_terms
+        x_a = nonneg_lasso(A, t, a * lam_max, gram=gram, max_support=max_terms)
         if max_terms is not None and np.count_nonzero(x_a > 1e-9) > max_terms and np.count_nonzero(x > 1e-9):
             break
         x, used = x_a, a

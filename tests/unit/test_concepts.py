@@ -17,7 +17,7 @@ def test_nonneg_lasso_satisfies_kkt_and_is_nonnegative():
     rng = np.random.default_rng(1)
     A, b = rng.normal(size=(20, 50)), rng.normal(size=20)
     for lam in (0.1, 1.0, 5.0):
-        x = nonneg_lasso(A, b, lam, tol=1e-10)
+        x = nonneg_lasso(A, b, lam)
         assert (x >= 0).all()
         assert kkt_violation(A, b, lam, x) < 1e-6
     lam_max = float((A.T @ b).max())

@@ -25,6 +25,7 @@ from core.hooks import resolve_layer
 
 logger = logging.getLogger(__name__)
 
+MAX_STEPS, MAX_SIZE, MAX_BATCH = 100_000, 1024, 64
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -167,8 +168,9 @@ def render(loaded, objective: Objective | str, *, steps: int = 256, size: int | 
     """
     obj = as_objective(objective)
     size = int(size or loaded.image_size)
-    if steps < 1 or size < 8 or batch < 1:
-        raise BadInputError(f"steps, batch must be >= 1 and size >= 8 (got steps={steps}, size={size}, batch={batch}).")
+    if not (1 <= steps <= MAX_STEPS and 8 <= size <= MAX_SIZE and 1 <= batch <= MAX_BATCH):
+        raise BadInputError(f"Render settings out of range (steps={steps}, size={size}, batch={batch}): use "
+                            f"1..{MAX_STEPS} steps, size 8..{MAX_SIZE} px and batch 1..{MAX_BATCH}.")
     plan = hook_plan(loaded, obj.layers)  # fails fast, with suggestions, on an unknown layer
     tf = compose(make_transforms(transforms, loaded.image_size) if isinstance(transforms, str) else list(transforms))
     gen = torch.Generator().manual_seed(int(seed))

@@ -135,8 +135,10 @@ def test_progress_cancel_and_exceptions_leave_no_hooks(tiny_rn):
     assert _no_hooks(tiny_rn)
     with pytest.raises(LayerNotFoundError):
         render(tiny_rn, "visual.layer9.0:1", steps=2)
-    with pytest.raises(BadInputError):
+    with pytest.raises(BadInputError, match="1..100000 steps"):
         render(tiny_rn, f"{LAYER}:1", steps=0)
+    with pytest.raises(BadInputError, match="size 8..1024"):
+        render(tiny_rn, f"{LAYER}:1", steps=1, size=100_000)
     assert _no_hooks(tiny_rn)
 
 

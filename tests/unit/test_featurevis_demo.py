@@ -65,5 +65,8 @@ def test_facet_probes_beat_chance_on_held_out_demo_images(demo, tmp_path, monkey
     text = facets.train_facet(demo, "text")
     assert text.test_acc > 0.9, text  # rendered words vs pictures, held-out words and pictures
     accs = {c: facets.train_facet(demo, c).test_acc for c in CATEGORIES}  # balanced accuracy, chance 0.5
-    assert all(a > 0.5 for a in accs.values()), accs
     assert np.mean(list(accs.values())) > 0.65, accs
+    # a category's own held-out score is only meaningful with a few held-out pictures (boat has one)
+    data = facets.facet_features(demo)
+    held = {c: int(((data["labels"] == c) & (data["splits"] == "test")).sum()) for c in CATEGORIES}
+    assert all(accs[c] > 0.55 for c in CATEGORIES if held[c] >= 5), (accs, held)

@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python benchmarks/bench_scaleout.py [--images 2000] [--merge-
 
 Parts, each measured side by side in this one run:
   1. throughput: one synthetic collection of ``--images`` small PNGs (generated into a temp dir, deleted after)
-     indexed by the local engine (DataLoader decoding, all torch threads) and by the Ray engine (a local Ray
+     indexed by the local engine (its default decoding workers, all torch threads) and by the Ray engine (a local Ray
      instance, one 1-CPU model actor per core); images/s and the ratio ray/local.
   2. merge: the finalize step both engines share (streaming top/bottom-k + stats + compaction) over work files
      of N rows with the model's shapes, in a fresh process per N; peak RSS and the RSS added by the merge.
@@ -154,23 +154,6 @@ def load_bench_model(model_id: str):
         return load_model("demo-arch/random")
 
 
-class Clock:
-    """Progress callback recording (time, done): the steady rate excludes start-up (model load, actor start)."""
-
-    def __init__(self):
-        self.marks: list[tuple[float, int]] = []
-
-    def __call__(self, done: int, total: int) -> None:
-        self.marks.append((time.perf_counter(), done))
-
-    def rate(self) -> float:
-        """Images/s from the first to the last progress report after work began (first chunk/batch excluded)."""
-        started = [(t, d) for t, d in self.marks if d > 0]
-        if len(started) < 2 or started[-1][0] == started[0][0]:
-            return float("nan")
-        return round((started[-1][1] - started[0][1]) / (started[-1][0] - started[0][0]), 1)
-
-
 def bench_throughput(loaded, n: int, tmp: Path, batch_size: int, chunk_rows: int) -> dict:
     import ray
 
@@ -179,26 +162,21 @@ def bench_throughput(loaded, n: int, tmp: Path, batch_size: int, chunk_rows: int
 
     imgs = make_images(tmp / "images", n)
     t0 = time.perf_counter()
-    local_clock = Clock()
-    local = run_extraction(loaded, imgs, tmp / "local", batch_size=batch_size, workers=2, chunk_rows=chunk_rows,
-                           progress=local_clock)
+    local = run_extraction(loaded, imgs, tmp / "local", batch_size=batch_size, chunk_rows=chunk_rows)  # default workers
     t_local = time.perf_counter() - t0
     t0 = time.perf_counter()
     ensure_ray(None)
     t_init = time.perf_counter() - t0
     cpus = int(ray.cluster_resources().get("CPU", 1))
     t0 = time.perf_counter()
-    ray_clock = Clock()
     rayart = run_extraction_ray(loaded, imgs, tmp / "ray", batch_size=batch_size, chunk_rows=chunk_rows,
-                                num_workers=cpus, cpus_per_worker=1, progress=ray_clock)
+                                num_workers=cpus, cpus_per_worker=1)
     t_ray = time.perf_counter() - t0
     ray.shutdown()
     a, b = np.asarray(local.max, np.float32), np.asarray(rayart.max, np.float32)
     res = {"images": n, "local_s": round(t_local, 2), "local_img_s": round(n / t_local, 1),
            "ray_init_s": round(t_init, 2), "ray_actors": cpus, "ray_s": round(t_ray, 2),
            "ray_img_s": round(n / t_ray, 1), "ratio_ray_over_local": round(t_local / t_ray, 3),
-           "local_steady_img_s": local_clock.rate(), "ray_steady_img_s": ray_clock.rate(),
-           "steady_ratio_ray_over_local": round(ray_clock.rate() / max(local_clock.rate(), 1e-9), 3),
            "identical_max_bytes": bool(np.array_equal(local.max, rayart.max)),
            "max_abs_diff": float(np.abs(a - b).max()), "torch_threads_local": __import__("torch").get_num_threads()}
     shutil.rmtree(imgs, ignore_errors=True)  # generated, not stored

@@ -49,13 +49,13 @@ def test_pq_index_saved_memory_mapped_and_scored(art):
     from core.index import load_index
     from core.merge import PQ_KIND, build_pq_index, ensure_pq_index, recall_at_k
 
-    idx = ensure_pq_index(art, nlist=16)
+    idx = ensure_pq_index(art, nlist=16, m=8)
     meta = json.loads((art.path / "index.json").read_text())
     assert meta["index"] == PQ_KIND and meta["factory"] == "IVF16,PQ8np" and meta["rows"] == ROWS
     assert 0.5 <= meta["recall@10"] <= 1.0  # clustered data, 8 bytes per vector
     loaded = load_index(art)  # what the pages open: memory-mapped, checked against the manifest
     assert loaded.kind == "ivf" and loaded.rows == ROWS and loaded.meta["index"] == PQ_KIND
-    fresh = build_pq_index(art, nlist=16)  # deterministic: same data -> same index
+    fresh = build_pq_index(art, nlist=16, m=8)  # deterministic: same data -> same index
     q = np.asarray(art.embeddings[:5], dtype=np.float32)
     assert np.array_equal(loaded.search(q, 5)[1], fresh.search(q, 5)[1])
     assert np.array_equal(idx.search(q, 5)[1], loaded.search(q, 5)[1])
@@ -67,8 +67,8 @@ def test_pq_parameters_are_validated(tmp_path):
     from core.errors import BadInputError
     from core.merge import build_pq_index, pq_factory
 
-    assert pq_factory(1_000_000, 640)[0] == "IVF1000,PQ64np"
-    assert pq_factory(100_000, 128)[2] == 32
+    assert pq_factory(1_000_000, 640)[0] == "IVF1000,PQ128np"
+    assert pq_factory(100_000, 128)[2] == 64
     with pytest.raises(BadInputError, match="Valid: 1, 2, 4, 8"):
         pq_factory(5000, 8, m=3)
     small = synthetic_artifact(tmp_path / "small", 100, 4, 16, chunk_rows=64, topk=5)

@@ -17,6 +17,7 @@ import torch
 from tests.conftest import make_image_folder
 
 CHUNK, BATCH, TOPK = 8, 4, 5
+RUN_STAMPS = ("created", "run_id")  # differ between any two runs, whatever the engine
 
 
 @contextlib.contextmanager
@@ -70,12 +71,14 @@ def assert_same_artifact(a: Path, b: Path) -> None:
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
     for name in names:
-        if name == "manifest.json":
+        if name == "manifest.json":  # all but the per-run stamps
             ma, mb = (json.loads((d / name).read_text()) for d in (a, b))
-            assert {k: v for k, v in ma.items() if k != "created"} == {k: v for k, v in mb.items() if k != "created"}
+            assert {k: v for k, v in ma.items() if k not in RUN_STAMPS} == \
+                   {k: v for k, v in mb.items() if k not in RUN_STAMPS}
         elif name == "index.json":
             ia, ib = (json.loads((d / name).read_text()) for d in (a, b))
-            ia["artifact"].pop("created"), ib["artifact"].pop("created")
+            for meta in (ia, ib):
+                meta["artifact"] = {k: v for k, v in meta["artifact"].items() if k not in RUN_STAMPS}
             assert ia == ib
         else:
             assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"

@@ -114,18 +114,21 @@ def random_affine(size: int, *, pad_width: int, jitter1: int, scales: Sequence[f
         j2 = [int(v) for v in torch.randint(jitter2 + 1, (2,), generator=g)] if jitter2 > 0 else [0, 0]
         k = m - jitter2  # side before the final crop/pad
         off = (k - size) // 2 if k >= size else -((size - k) // 2)
-        # Output pixel centre q (continuous coords, centres at i + 0.5) -> input coords, step by step backwards.
-        q = (torch.arange(size, dtype=x.dtype, device=x.device) + 0.5)
-        qy, qx = torch.meshgrid(q, q, indexing="ij")
-        qx, qy = qx + off + j2[0], qy + off + j2[1]  # crop, then the second jitter
-        c = m / 2.0
+        # Output pixel q (continuous coords, centres at i + 0.5) -> input pixel p = A q + b, composed backwards:
+        # crop/pad and the second jitter (shift t1), rotation about the centre c, scale n/m, first jitter and pad.
+        t1x, t1y, c, r = off + j2[0], off + j2[1], m / 2.0, n / m
         cos, sin = math.cos(a), math.sin(a)
-        rx, ry = cos * (qx - c) - sin * (qy - c) + c, sin * (qx - c) + cos * (qy - c) + c  # rotate about centre
-        rx, ry = rx * n / m, ry * n / m  # scale n -> m
-        ix, iy = rx + j1[0] - pad_width, ry + j1[1] - pad_width  # first jitter, then pad
+        a11, a12, a21, a22 = r * cos, -r * sin, r * sin, r * cos
+        bx = r * (cos * (t1x - c) - sin * (t1y - c) + c) + j1[0] - pad_width
+        by = r * (sin * (t1x - c) + cos * (t1y - c) + c) + j1[1] - pad_width
+        # To grid_sample's normalised coords (align_corners=False): q = (u + 1) S / 2, p_norm = 2 p / W - 1.
         h, w = x.shape[-2:]
-        grid = torch.stack([2 * ix / w - 1, 2 * iy / h - 1], dim=-1)  # (S, S, 2), align_corners=False
-        grid = grid.expand(x.shape[0], size, size, 2)
+        half = size / 2.0
+        theta = torch.tensor([[a11 * size / w, a12 * size / w, 2 * (a11 * half + a12 * half + bx) / w - 1],
+                              [a21 * size / h, a22 * size / h, 2 * (a21 * half + a22 * half + by) / h - 1]],
+                             dtype=x.dtype, device=x.device)
+        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), [x.shape[0], x.shape[1], size, size],
+                             align_corners=False)
         return F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
     return t
 

@@ -237,16 +237,14 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> bo
 def _pool_size(num_workers: int | None, cpus_per_worker: float, gpus_per_worker: float) -> int:
     import ray
 
-    if num_workers:
-        return num_workers
     res = ray.cluster_resources()
-    if gpus_per_worker:
-        n = int(res.get("GPU", 0) // gpus_per_worker)
-        if n < 1:
-            raise RayUnavailableError(f"--num-gpus-per-worker {gpus_per_worker}: the cluster has "
-                                      f"{res.get('GPU', 0):g} GPUs. Lower it, or use 0 for CPU workers.")
-        return n
-    return max(1, int(res.get("CPU", 1) // cpus_per_worker))
+    kind, per = ("GPU", gpus_per_worker) if gpus_per_worker else ("CPU", cpus_per_worker)
+    fits = int(res.get(kind, 0) // per)
+    if fits < 1:  # Ray would wait forever for an actor that can never be placed
+        flag = "--num-gpus-per-worker" if gpus_per_worker else "--cpus-per-worker"
+        raise RayUnavailableError(f"{flag} {per:g}: the cluster has {res.get(kind, 0):g} {kind}s, too few for "
+                                  f"one worker. Lower it{', or use 0 for CPU workers' if gpus_per_worker else ''}.")
+    return num_workers or fits
 
 
 def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64, topk: int = 64,

@@ -106,6 +106,16 @@ def test_cli_ray_engine_matches_local_after_worker_kill(ray_local, tiny_rn, coll
     assert ray_local.is_initialized()  # the engine reused the running instance and left it up
 
 
+def test_workers_that_cannot_be_placed_are_refused(ray_local):
+    from core.ray_engine import RayUnavailableError, _pool_size
+
+    assert _pool_size(None, 1, 0) == 2 and _pool_size(1, 1, 0) == 1
+    with pytest.raises(RayUnavailableError, match="--num-gpus-per-worker 1: the cluster has 0 GPUs"):
+        _pool_size(None, 1, 1)
+    with pytest.raises(RayUnavailableError, match="--cpus-per-worker 4"):
+        _pool_size(2, 4, 0)
+
+
 def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_path):
     """Driver loop without Ray: half the chunks done by an interrupted local run, the rest by the actor class,
     a duplicate (retried) chunk result ignored -> the finished artifact equals the local one."""

@@ -199,7 +199,7 @@ def sparse_code_chart(df: pd.DataFrame, *, concept: str = "") -> alt.Chart:
         x=alt.X("relative:Q", title="weight (relative to the largest)", scale=alt.Scale(domain=[0, 1])),
         tooltip=["neuron:N", alt.Tooltip("weight:Q", format=".4f"), alt.Tooltip("relative:Q", format=".2f"),
                  alt.Tooltip("cosine:Q", format=".3f", title="cosine with the concept")],
-    ).properties(height=max(60, 24 * len(data)), title=f"Sparse code of '{concept}'" if concept else "Sparse code")
+    ).properties(height=alt.Step(22), title=f"Sparse code of '{concept}'" if concept else "Sparse code")
 
 
 def atlas_loadings_chart(df: pd.DataFrame, *, names: dict[str, str] | None = None) -> alt.Chart:
@@ -212,14 +212,13 @@ def atlas_loadings_chart(df: pd.DataFrame, *, names: dict[str, str] | None = Non
     data = df.copy()
     if names:
         data["factor"] = data["factor"].map(lambda f: f"{f} ({names.get(f, '')})" if names.get(f) else f)
-    order = data.sort_values(["factor", "loading"], ascending=[True, False]).drop_duplicates("concept")
     return alt.Chart(data).mark_rect().encode(
         x=alt.X("factor:N", title=None, sort=None),
         y=alt.Y("concept:N", sort=data.loc[data.groupby("concept")["loading"].idxmax()]
                 .sort_values(["factor", "loading"], ascending=[True, False])["concept"].tolist(), title=None),
         color=alt.Color("loading:Q", scale=alt.Scale(scheme="oranges"), legend=alt.Legend(orient="bottom")),
         tooltip=["concept:N", "factor:N", alt.Tooltip("loading:Q", format=".3f")],
-    ).properties(height=max(120, 16 * len(order)), title="Concept atlas (NMF loadings)")
+    ).properties(height=alt.Step(16), title="Concept atlas (NMF loadings)")
 
 
 def atlas_plane_chart(df: pd.DataFrame) -> alt.Chart:

@@ -215,10 +215,11 @@ def atlas_loadings_chart(df: pd.DataFrame, *, names: dict[str, str] | None = Non
     return alt.Chart(data).mark_rect().encode(
         x=alt.X("factor:N", title=None, sort=None),
         y=alt.Y("concept:N", sort=data.loc[data.groupby("concept")["loading"].idxmax()]
-                .sort_values(["factor", "loading"], ascending=[True, False])["concept"].tolist(), title=None),
+                .sort_values(["factor", "loading"], ascending=[True, False])["concept"].tolist(), title=None,
+                axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("loading:Q", scale=alt.Scale(scheme="oranges"), legend=alt.Legend(orient="bottom")),
         tooltip=["concept:N", "factor:N", alt.Tooltip("loading:Q", format=".3f")],
-    ).properties(height=alt.Step(16), title="Concept atlas (NMF loadings)")
+    ).properties(height=alt.Step(20), title="Concept atlas (NMF loadings)")
 
 
 def atlas_plane_chart(df: pd.DataFrame) -> alt.Chart:

@@ -61,9 +61,10 @@ def atlas_section(ctx: ui.Context, kind: str) -> None:
     concepts = tuple(parse_class_list(text))
     atlas = resources.concept_atlas(ctx.model_id, ctx.layer, concepts, k, kind)
     st.caption(f"relative reconstruction error {atlas.error:.2f}")
-    left, right = st.columns(2)
+    left, right = st.columns(2) if k == 2 else (st.container(), None)
     left.altair_chart(charts.atlas_loadings_chart(atlas.loadings, names=atlas.names), width="stretch")
-    right.altair_chart(charts.atlas_plane_chart(atlas.loadings), width="stretch")
+    if right is not None:  # the article's 2-factor (valence/arousal) view
+        right.altair_chart(charts.atlas_plane_chart(atlas.loadings), width="stretch")
     st.dataframe(atlas.factors, hide_index=True, key="cc_atlas_factors")
 
 

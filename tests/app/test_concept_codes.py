@@ -33,7 +33,7 @@ def test_concept_code_page_from_url_and_atlas(app_env):
     at.number_input(key="cc_atlas_k").set_value(2)
     at.toggle(key="cc_atlas_on").set_value(True).run()
     assert not at.exception and not at.error
-    assert len(at.get("vega_lite_chart")) >= 3  # code + loadings heat map + factor plane
+    assert len(at.get("vega_lite_chart")) == 3  # code + loadings heat map + factor plane (k = 2)
     assert any("reconstruction error" in c.value for c in at.caption)
 
 
@@ -46,3 +46,13 @@ def test_concept_code_page_bad_input_is_a_message(app_env):
     at.query_params.update({"alpha": "500"})
     at.run()
     assert not at.exception and at.warning
+
+
+def test_atlas_with_more_factors_draws_the_heat_map_only(app_env):
+    at = app("pages/concept_codes.py").run()
+    at.text_area(key="cc_atlas_concepts").set_value("happy, sad, angry, calm, scared, bored")
+    at.number_input(key="cc_atlas_k").set_value(3)
+    at.toggle(key="cc_atlas_on").set_value(True).run()
+    assert not at.exception and not at.error
+    assert len(at.get("vega_lite_chart")) == 1  # no concept typed: only the atlas heat map
+    assert len(at.dataframe) == 1 and set(at.dataframe[0].value["factor"]) == {"factor 1", "factor 2", "factor 3"}

@@ -168,3 +168,35 @@ def materialize_corpus(dest_dir: str | os.PathLike) -> Path:
     tmp_csv.replace(dest / "collection.csv")
     logger.info("demo corpus materialised: %d images in %s", len(rows), dest)
     return dest
+
+
+def capabilities_note(metrics: dict | None = None) -> str:
+    """Markdown: what the shipped demo model can and cannot show, with its measured held-out figures.
+
+    Args:
+        metrics: the eval-demo output; default ``assets/demo/metrics.json``.
+    """
+    if metrics is None:
+        import json
+
+        path = ASSETS_DIR / "demo" / "metrics.json"
+        if not path.exists():
+            return "The demo model's figures are missing (`assets/demo/metrics.json`); run `python -m core eval-demo`."
+        metrics = json.loads(path.read_text())
+
+    def pct(key: str) -> str:
+        return f"{100 * metrics[key]['value']:.0f} %"
+
+    k = metrics.get("n_categories", len(CATEGORIES))
+    attack = metrics["typographic_attack"]
+    mm, ns = metrics["multimodal_units"], metrics["neuron_search"]
+    return (
+        f"**Demo model**: a tiny CLIP (64 px ModifiedResNet) trained offline by this project on clip art.\n\n"
+        f"*Can show*: zero-shot classification ({pct('zero_shot_top1')} top-1 on {k} categories, chance "
+        f"{100 / k:.0f} %), reading written words ({pct('reading')} in unseen fonts), and every tool end to end.\n\n"
+        f"*Cannot show*: the article's findings. Typographic attacks are at chance "
+        f"({100 * attack['value']:.1f} % success vs {100 * attack['chance']:.1f} % chance), multimodal units "
+        f"{mm['value']} of {mm['of']} categories (chance {mm['chance']:g}), neuron search {ns['value']} of "
+        f"{ns['of']} (chance {ns['chance']:g}).\n\n"
+        "For those, load real weights: type e.g. `RN50x4@/path/to/RN50x4.pt` (OpenAI's file) into the model picker."
+    )

@@ -34,6 +34,14 @@ def get_model(model_id: str):
     return load_model(model_id)
 
 
+@st.cache_data(show_spinner=False)
+def demo_capabilities() -> str:
+    """What the shipped demo model can and cannot show (from its metrics.json)."""
+    from core.demo import capabilities_note
+
+    return capabilities_note()
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def model_menu(default_model: str) -> pd.DataFrame:
     """Model picker rows: id, title, available (weights here, offline); the default model first."""

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import SHOTS
+
 pytestmark = pytest.mark.e2e
 
 T = 120_000  # ms: the first view loads the model and indexes the demo collection
@@ -29,8 +31,14 @@ def settle(page) -> None:
     """Wait until the script run is over (no 'Running' status widget) and every image has loaded."""
     page.wait_for_load_state("networkidle")
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=T)
-    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
-                           timeout=T)
+    try:
+        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+                               timeout=T)
+    except Exception:  # say which images never loaded (a broken image is a real defect, not a flake)
+        broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                               ".map(i => i.src.slice(0, 120))")
+        page.screenshot(path=str(SHOTS / "settle_timeout.png"), full_page=True)
+        raise AssertionError(f"images that never loaded: {broken}")
 
 
 def wait_card(page, unit: int | None = None) -> int:
@@ -59,6 +67,10 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     page.screenshot(path=str(shots / "01_lookup_default.png"), full_page=True)
     assert first == 0
     no_exception(page)
+    # the sidebar says plainly what the demo model can and cannot show
+    page.get_by_text("What the demo model can and cannot show").first.click()
+    page.get_by_text(re.compile(r"Cannot show")).first.wait_for(timeout=T)
+    assert page.get_by_text(re.compile(r"typographic attacks are at chance", re.I)).count() >= 1
 
     # search a concept
     page.locator("[data-testid='stSidebarNav'] a", has_text="Zero-shot neuron search").click()

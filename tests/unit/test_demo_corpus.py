@@ -127,3 +127,16 @@ def test_build_script_is_deterministic_and_matches_shipped(tmp_path, index):
     assert len(rebuilt.namelist()) == len(subset)
     for name in rebuilt.namelist():
         assert rebuilt.read(name) == shipped.read(name), name
+
+
+def test_capabilities_note_states_figures_and_limits():
+    import json
+
+    from core.config import ASSETS_DIR
+    from core.demo import capabilities_note
+
+    metrics = json.loads((ASSETS_DIR / "demo" / "metrics.json").read_text())
+    note = capabilities_note()
+    assert f"{100 * metrics['zero_shot_top1']['value']:.0f} % top-1" in note
+    assert f"{100 * metrics['reading']['value']:.0f} %" in note
+    assert "Cannot show" in note and "at chance" in note and "RN50x4@" in note

@@ -62,6 +62,17 @@ def make_image_folder(root, n_per_class: int = 4, classes=("cat", "dog", "boat")
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread; two threads on a busy 2-core box can be 40x slower."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
 def image_folder(tmp_path):
     """A small labelled image folder (3 classes x 4 images)."""
     return make_image_folder(tmp_path / "images")

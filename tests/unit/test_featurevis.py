@@ -21,13 +21,7 @@ def artifacts(tmp_path, monkeypatch):
     return tmp_path / "artifacts"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; two threads on a busy 2-core box can be 40x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _no_hooks(loaded) -> bool:

@@ -5,21 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import DEMO_MODEL_DIR
 
-pytestmark = pytest.mark.skipif(not (DEMO_MODEL_DIR / "weights.safetensors").is_file(),
-                                reason="the embedded demo model (assets/demo) is not built in this checkout")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the demo weights are shipped: no skip if missing
 
 UNITS = (7, 120, 333)
 STEPS = 96
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

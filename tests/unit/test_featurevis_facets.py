@@ -3,18 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from core.errors import BadInputError
 from core.featurevis import facets, render
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

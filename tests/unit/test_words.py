@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from core import words
 from core.errors import BadInputError, UnitOutOfRangeError
@@ -13,12 +12,7 @@ SMALL = ("cat", "dog", "pizza", "house", "tree", "spider", "yellow", "france", "
          "the", "of", "running", "underground", "christmas", "ipod", "garbage", "water", "king", "queen")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -71,3 +71,14 @@ def app(path: str | Path):
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(REPO / path), default_timeout=60)
+
+
+def query_param(at, name: str) -> str:
+    """One query parameter of an AppTest run as a string."""
+    value = at.query_params[name]
+    return value if isinstance(value, str) else value[0]
+
+
+def charts(at) -> list:
+    """The Altair/Vega-Lite chart elements of an AppTest run."""
+    return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")

@@ -2,17 +2,10 @@
 from __future__ import annotations
 
 from tests.app.conftest import app
+from tests.app.conftest import charts as _charts
+from tests.app.conftest import query_param as _qp
 
 PAGE = "pages/attack_lab.py"
-
-
-def _qp(at, name):
-    value = at.query_params[name]
-    return value if isinstance(value, str) else value[0]
-
-
-def _charts(at):
-    return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
 
 
 def test_lab_waits_for_run_then_reports_the_table(app_env):

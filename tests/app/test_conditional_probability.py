@@ -2,15 +2,8 @@
 from __future__ import annotations
 
 from tests.app.conftest import app
-
-
-def _charts(at):
-    return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
-
-
-def _qp(at, name):
-    value = at.query_params[name]
-    return value if isinstance(value, str) else value[0]
+from tests.app.conftest import charts as _charts
+from tests.app.conftest import query_param as _qp
 
 
 def _images(at):

@@ -7,17 +7,10 @@ import numpy as np
 from PIL import Image
 
 from tests.app.conftest import app
+from tests.app.conftest import charts as _charts
+from tests.app.conftest import query_param as _qp
 
 PAGE = "pages/typographic_attack.py"
-
-
-def _qp(at, name):
-    value = at.query_params[name]
-    return value if isinstance(value, str) else value[0]
-
-
-def _charts(at):
-    return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
 
 
 def _images(at):

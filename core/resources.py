@@ -3,16 +3,12 @@
 ``cache_resource`` holds the expensive, shared, read-only objects (a ``LoadedModel``, an opened
 artifact with its FAISS index), keyed by id strings; ``cache_data`` holds derived numpy/pandas
 values keyed by (model id, artifact path + mtime, unit, ...). Every decorated function is a thin
-wrapper over a pure core function. Long work (indexing a collection) runs in a background thread
-(``start_job``) that any number of sessions can watch; it never blocks another session's script.
+wrapper over a pure core function. Long work (indexing a collection, rendering) runs in a background
+thread (``core.jobs.start_job``) that any number of sessions can watch; it never blocks another session.
 """
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ import streamlit as st
 
 from core import neuron_card
 from core.config import get_settings
+from core.jobs import Job, cancel_event, get_job, start_job  # noqa: F401 - the pages' job API lives here too
 
 logger = logging.getLogger(__name__)
 
@@ -266,63 +263,6 @@ def unit_std_key(path: str, model_id: str, mtime: float) -> tuple:
 
 
 # ---------------------------------------------------------------- background jobs ------------------------------------
-@dataclass
-class Job:
-    """A background job shared by all sessions: progress, result or error, finished flag."""
-
-    key: str
-    title: str
-    done: int = 0
-    total: int = 0
-    result: object = None
-    error: BaseException | None = None
-    started: float = field(default_factory=time.time)
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = int(done), int(total)
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 0.0
-
-
-_JOBS: dict[str, Job] = {}
-_JOBS_LOCK = threading.Lock()
-
-
-def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]], object]) -> Job:
-    """Start ``work(progress)`` in a daemon thread, or return the job already running/finished for ``key``.
-
-    A failed job is restarted on the next call (the extraction it runs is resumable).
-    """
-    with _JOBS_LOCK:
-        job = _JOBS.get(key)
-        if job is not None and not (job.finished.is_set() and job.error is not None):
-            return job
-        job = Job(key, title)
-        _JOBS[key] = job
-
-    def _run() -> None:
-        try:
-            job.result = work(job.progress)
-        except BaseException as err:  # noqa: BLE001 - reported to every watching session
-            logger.exception("job %s failed", key)
-            job.error = err
-        finally:
-            collections.clear()  # a new artifact: refresh discovery for every session
-            job.finished.set()
-
-    threading.Thread(target=_run, name=f"job:{key}", daemon=True).start()
-    return job
-
-
-def get_job(key: str) -> Job | None:
-    """The job started under ``key``, if any."""
-    with _JOBS_LOCK:
-        return _JOBS.get(key)
-
-
 def demo_index_job(model_id: str) -> Job:
     """Index the shipped demo corpus with ``model_id`` in the background (once per artifacts dir)."""
     from core.collections import demo_index_dir, ensure_demo_index
@@ -331,7 +271,8 @@ def demo_index_job(model_id: str) -> Job:
     loaded = get_model(model_id)  # resolved in the session's thread; the job only uses it read-only
     key = f"demo-index:{demo_index_dir(model_id, settings.artifacts_dir)}"
     return start_job(key, "Indexing the demo collection",
-                     lambda progress: ensure_demo_index(progress, loaded=loaded, artifacts_dir=settings.artifacts_dir))
+                     lambda progress: ensure_demo_index(progress, loaded=loaded, artifacts_dir=settings.artifacts_dir),
+                     on_finish=collections.clear)
 
 
 def folder_index_job(model_id: str, folder: str) -> Job:
@@ -355,7 +296,7 @@ def folder_index_job(model_id: str, folder: str) -> Job:
         ensure_index(art)
         return art
 
-    return start_job(f"index:{out}", f"Indexing {folder}", work)
+    return start_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear)
 
 
 def collection_folders() -> list[str]:
@@ -525,15 +466,6 @@ def unit_mean(path: str, model_id: str, mtime: float, unit: int) -> float:
 
 
 # ---------------------------------------------------------------- feature visualization and words --------------------
-_CANCELS: dict[str, threading.Event] = {}
-
-
-def cancel_event(key: str) -> threading.Event:
-    """The cancel flag of a cancellable job (feature-visualization renders)."""
-    with _JOBS_LOCK:
-        return _CANCELS.setdefault(key, threading.Event())
-
-
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
     return f"featurevis:{get_settings().artifacts_dir}:{model_id}:{layer}:{unit}:{seeds}:{','.join(facets)}"
 

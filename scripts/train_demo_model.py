@@ -104,6 +104,17 @@ class Batcher:
         # grid_sample interpolates straight (non-premultiplied) colour; fine for clip art edges.
         return rgb * alpha + bg * (1 - alpha)  # (B, 3, S, S) in [0, 1]
 
+    def _sticker(self, img: torch.Tensor, word: str, step: int, rng: np.random.Generator) -> torch.Tensor:
+        """A light label box with ``word`` in dark text; its area shrinks from ``--label-area-start`` to
+        ``--label-area`` (both ``lo,hi``) over the first half of the schedule (a large-to-small curriculum)."""
+        lo, hi = _area_range(step, self.args)
+        pil, _ = raster.overlay_label(
+            _to_pil(img), word, area_frac=float(rng.uniform(lo, hi)), position="random",
+            font=str(rng.choice(raster.TRAIN_FONTS)), rng=rng,
+            bg=tuple(int(v) for v in rng.integers(200, 256, 3)),
+            fg=tuple(int(v) for v in rng.integers(0, 70, 3)))
+        return _from_pil(pil)
+
     def batch(self, step: int) -> tuple[torch.Tensor, list[str], list[str]]:
         """(images (B,3,S,S) normalised, captions, concept ids) for one step."""
         a = self.args
@@ -118,16 +129,18 @@ class Batcher:
             img = pics[k]
             concept, label = self.concepts[i], self.labels[i]
             if self.is_labelled[i]:
-                if rng.random() < a.overlay:
-                    pil = _to_pil(img)
-                    pil, _ = raster.overlay_label(
-                        pil, label, area_frac=float(rng.uniform(0.04, 0.15)), position="random",
-                        font=str(rng.choice(raster.TRAIN_FONTS)), rng=rng,
-                        bg=tuple(int(v) for v in rng.integers(200, 256, 3)),
-                        fg=tuple(int(v) for v in rng.integers(0, 70, 3)))
-                    img = _from_pil(pil)
+                u = rng.random()
+                written = None
+                if u < a.conflict:  # another category's word: the picture is captioned (and counted) as the word
+                    written = str(rng.choice([c for c in CATEGORIES if c != label]))
+                elif u < a.conflict + a.overlay:
+                    written = label
+                if written is not None:
+                    img = self._sticker(img, written, step, rng)
                 obj = self.objects[i]
-                if obj != label and rng.random() < 0.4:
+                if written is not None and written != label:
+                    cap, concept = str(rng.choice(WORD_TEMPLATES)).format(written), written
+                elif obj != label and rng.random() < 0.4:
                     cap = f"a drawing of a {obj}, a {label}"
                 else:
                     cap = str(rng.choice(PICTURE_TEMPLATES)).format(label)
@@ -155,6 +168,18 @@ class Batcher:
             concepts.append(concept)
         x = torch.stack(images)
         return (x - MEAN) / STD, captions, concepts
+
+
+def _area_range(step: int, args: argparse.Namespace) -> tuple[float, float]:
+    end = _pair(args.label_area)
+    start = _pair(args.label_area_start) if args.label_area_start else end
+    t = min(1.0, step / max(1, args.steps // 2))
+    return (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
+
+
+def _pair(text: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in text.split(","))
+    return lo, hi
 
 
 def _to_pil(img: torch.Tensor):
@@ -299,7 +324,8 @@ def train(args: argparse.Namespace) -> None:
 
 
 # Options added after checkpoints already existed: their value when a checkpoint lacks them.
-_LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None}
+_LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "label_area": "0.04,0.15",
+                   "label_area_start": None}
 
 
 def _resume_key(args: argparse.Namespace) -> dict:
@@ -316,6 +342,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--word-frac", type=float, default=0.5)
     p.add_argument("--overlay", type=float, default=0.5, help="own-word label probability")
+    p.add_argument("--conflict", type=float, default=0.0,
+                   help="probability that a labelled picture carries another category's word as a sticker and is "
+                        "captioned as that word (pictures with text captioned by the text, as on the web)")
+    p.add_argument("--label-area", default="0.04,0.15", help="sticker box area range lo,hi (fraction of the image)")
+    p.add_argument("--label-area-start", default=None,
+                   help="sticker area range at step 0, moving linearly to --label-area by mid-schedule")
     p.add_argument("--labelled-frac", type=float, default=0.6)
     p.add_argument("--clean-word-frac", type=float, default=0.0,
                    help="share of word images drawn dark-on-light on a plain background")

@@ -57,3 +57,23 @@ def test_training_is_deterministic_and_resumable(tmp_path, threads):
     for name, t in a[0].items():  # bit-identical tensors (not file bytes: safetensors writes metadata in hash order)
         assert t.dtype == b[0][name].dtype and t.reshape(-1).view(torch.uint8).equal(b[0][name].reshape(-1).view(torch.uint8)), name
     assert (tmp_path / "a" / "out" / "config.json").is_file()
+
+
+def test_conflict_stickers_caption_pictures_as_the_written_word(tmp_path):
+    """--conflict 1: every labelled picture carries another category's word and is counted as that word."""
+    args = _args(tmp_path, "c", "--conflict", "1", "--overlay", "0", "--label-area-start", "0.2,0.3",
+                 "--label-area", "0.05,0.1")
+    batcher = train.Batcher(args)
+    plain = train.Batcher(_args(tmp_path, "p"))
+    seen = 0
+    for step in range(3):
+        x, captions, concepts = batcher.batch(step)
+        x0, _, _ = plain.batch(step)
+        for cap, con in zip(captions[:8], concepts[:8]):
+            if not con.startswith("obj:"):
+                seen += 1
+                assert con in train.CATEGORIES and cap in {t.format(con) for t in train.WORD_TEMPLATES}
+        assert not torch.equal(x[:8], x0[:8]), "stickers change the pictures"
+    assert seen > 0
+    assert train._area_range(0, args) == (0.2, 0.3)
+    assert train._area_range(args.steps, args) == pytest.approx((0.05, 0.1))  # the curriculum ends at --label-area by mid-run

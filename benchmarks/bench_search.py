@@ -1,7 +1,8 @@
 """Search latency: text -> neurons (2,560 units of RN50x4) and FAISS exact vs IVF at several sizes.
 
 1. Text -> neurons: ``core.search.text_to_neurons`` on RN50x4 (random init: the same shapes and text
-   tower as the real weights) after warm-up; p50/p90 over distinct queries. Target p50 < 20 ms on CPU.
+   tower as the real weights) after warm-up; p50/p90 over distinct queries. Target p50 < 20 ms on CPU. The default path
+   (int8 text tower, ``core.fast_text``) and ``exact=True`` (float32) run interleaved in one loop.
 2. Image kNN: IndexFlatIP vs IndexIVFFlat (nlist = 4*sqrt(N), default nprobe) over clustered synthetic
    640-d embeddings; per-query latency and recall@10 against exact search, to place ``APPROX_THRESHOLD``.
 
@@ -16,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,29 +29,38 @@ WORDS = ("spider", "a photo of a cat", "Barack Obama", "the Eiffel tower", "happ
 
 
 def text_latency(model_id: str) -> None:
+    """p50 of text -> neurons with the default (int8 text tower on CPU) and with ``exact=True`` (float32),
+    interleaved query by query so load drift hits both alike; plus how well the two rankings agree."""
+    from core import fast_text
+    from core.embed import encode_text
     from core.models import load_model
     from core.search import text_to_neurons
 
     loaded = load_model(model_id)
-    for w in WORDS[:3]:
-        text_to_neurons(loaded, w)  # warm-up (also caches the 2560 x 640 directions)
-    from core.embed import encode_text
-
-    times, bare = [], []
+    t0 = time.perf_counter()
+    tower = fast_text.text_tower(loaded)
+    build_s = time.perf_counter() - t0
+    for w in WORDS[:3]:  # warm-up (also caches the unit directions)
+        text_to_neurons(loaded, w), text_to_neurons(loaded, w, exact=True)
+    fast, exact, overlap = [], [], []
     for _ in range(3):
-        for w in WORDS:  # interleaved with the bare text encoding, so load drift hits both alike
+        for w in WORDS:
             t0 = time.perf_counter()
             df = text_to_neurons(loaded, w, top=10)
-            times.append((time.perf_counter() - t0) * 1000)
+            fast.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            encode_text(loaded, [w])
-            bare.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    units = len(df) and loaded.model.visual.attnpool.v_proj.weight.shape[1]
-    p50, p50_bare = statistics.median(times), statistics.median(bare)
-    print(f"text -> neurons, {model_id}, {units} units: p50 {p50:.1f} ms, "
-          f"p90 {times[int(0.9 * len(times))]:.1f} ms over {len(times)} queries; the bare text encoding alone: "
-          f"p50 {p50_bare:.1f} ms (neuron scoring adds {p50 / p50_bare - 1:+.0%})")
+            ref = text_to_neurons(loaded, w, top=10, exact=True)
+            exact.append((time.perf_counter() - t0) * 1000)
+            overlap.append(len(set(df["unit"]) & set(ref["unit"])) / 10)
+    cos = (encode_text(loaded, list(WORDS), fast=True) * encode_text(loaded, list(WORDS))).sum(1)
+    units = loaded.model.visual.attnpool.v_proj.weight.shape[1]
+    p50, p50_exact = statistics.median(fast), statistics.median(exact)
+    path = "int8 text tower" if tower is not None else "float32 (no int8 tower for this model)"
+    print(f"text -> neurons, {model_id}, {units} units, {torch.get_num_threads()} threads, {len(fast)} queries: "
+          f"p50 {p50:.1f} ms ({path}; built once in {build_s:.1f} s), p90 {sorted(fast)[int(0.9 * len(fast))]:.1f} ms; "
+          f"exact float32: p50 {p50_exact:.1f} ms; speed-up {p50_exact / p50:.2f}x; "
+          f"top-10 units shared with float32: mean {statistics.mean(overlap):.0%}, min {min(overlap):.0%}; "
+          f"embedding cosine to float32: min {float(cos.min()):.4f}")
 
 
 def clustered(n: int, d: int, seed: int = 0):

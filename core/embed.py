@@ -24,8 +24,11 @@ def tokenize(loaded, texts: Sequence[str]) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256) -> torch.Tensor:
+def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256, fast: bool = False) -> torch.Tensor:
     """Embed texts: (N, D) L2-normalised, float32, on CPU.
+
+    ``fast=True`` uses the cached int8 copy of a big CPU text tower (``core.fast_text``: cosine >= 0.999 to
+    float32, 3-4x faster for RN50x4) when there is one; for interactive queries, never for stored results.
 
     Raises:
         BadInputError: no texts, or an empty string among them.
@@ -37,6 +40,10 @@ def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256) -> torch
     if not hasattr(model, "positional_embedding") or getattr(model, "text_pool_type", "argmax") != "argmax":
         return torch.cat([F.normalize(model.encode_text(loaded.tokenizer(texts[i:i + batch_size]).to(loaded.device)).float(), dim=-1).cpu()
                           for i in range(0, len(texts), batch_size)])
+    if fast:
+        from core import fast_text
+
+        model = fast_text.text_tower(loaded) or model
     out = []
     for i in range(0, len(texts), batch_size):
         tokens = tokenize(loaded, texts[i:i + batch_size]).to(loaded.device)  # (B, L)

@@ -15,6 +15,8 @@ def configure(parser) -> None:
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer)")
     parser.add_argument("--top", type=int, default=10, help="number of neurons (default 10)")
     parser.add_argument("--index", default=None, help="artifact directory: scale by each unit's activation std")
+    parser.add_argument("--exact", action="store_true",
+                        help="encode the query in float32 (default on CPU for big text towers: int8, ~4x faster)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -28,7 +30,7 @@ def run(args) -> int:
     layer = args.layer or (art.layer if art else None)
     if args.query is not None:
         std = art.unit_stats("mean")[1] if art else None
-        df = text_to_neurons(loaded, args.query, layer=layer, top=args.top, unit_std=std)
+        df = text_to_neurons(loaded, args.query, layer=layer, top=args.top, unit_std=std, exact=args.exact)
         cols = ["rank", "neuron", "unit", "score", "weight", "cosine"]
     else:
         df = image_to_neurons(loaded, args.image, layer=layer, top=args.top, unit_std=art.unit_std if art else None)

@@ -6,7 +6,9 @@ neuron-to-neuron switch time on the neuron card, measured in headless Chromium.
 
 "First render" = from navigation start until the page's script run is over and its output stopped
 changing (every element in place, images decoded), in a fresh browser context, after a warm-up visit
-that loads the model and the collection. Targets: first render < 2 s, neuron switch (p50) < 300 ms.
+that loads the model and the collection; and, in one tab that already shows the app, from a click on a sidebar
+page link until that page settled (the front end stays loaded). Targets: first render < 2 s, neuron switch
+(p50) < 300 ms.
 Figures are printed with their ratio to the target (< 1.0 meets it).
 """
 from __future__ import annotations
@@ -71,6 +73,32 @@ def first_render(browser, base: str, path: str) -> tuple[float, float]:
     return settled_ms / 1000, boot_ms / 1000  # performance.now() counts from the navigation start
 
 
+NAV = {"neuron search": "Zero-shot neuron search", "conditional probability": "Conditional probability",
+       "typographic attacks": "Typographic attacks", "neuron lookup": "Neuron lookup"}
+
+
+def nav_renders(browser, base: str) -> dict[str, float]:
+    """Seconds from a click on a sidebar page link until that page's first render settled, in one browser tab
+    that already shows the app (how people move between pages: the front end stays loaded, the server runs
+    the new page's script). Each page once, in the order of ``NAV``, starting from the lookup page."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = ctx.new_page()
+    page.goto(base + "/?unit=1")
+    page.evaluate(SETTLED_JS, [700, 120_000])
+    out = {}
+    for name, title in NAV.items():
+        link = page.locator("[data-testid='stSidebarNavLink']", has_text=title).first
+        t0 = page.evaluate("performance.now()")
+        link.click(timeout=120_000)
+        page.wait_for_function("!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=120_000)
+        settled = page.evaluate(SETTLED_JS, [700, 120_000])
+        if page.locator("[data-testid='stException']").count():
+            raise RuntimeError(f"{title} shows an exception")
+        out[name] = (settled - t0) / 1000
+    ctx.close()
+    return out
+
+
 def switch_times(browser, base: str, n: int) -> list[float]:
     """Seconds from a click on "next" until the new neuron's card is complete (share link updated last)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
@@ -118,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                 full = [r[0] for r in runs]
                 print(f"{name:<26}{full[0]:>18.2f}{full[0] / FIRST_RENDER_TARGET_S:>14.2f}{runs[0][1]:>19.2f}   "
                       f"{', '.join(f'{r:.2f}' for r in full)} (median {statistics.median(full):.2f})")
+            nav = nav_renders(browser, base)
+            print("in-app page switch (sidebar link, front end already loaded): " + ", ".join(
+                f"{name} {sec:.2f} s ({sec / FIRST_RENDER_TARGET_S:.2f} of 2 s)" for name, sec in nav.items()))
             sw = switch_times(browser, base, args.switches)
             p50 = statistics.median(sw)
             p90 = sorted(sw)[int(0.9 * (len(sw) - 1))]

@@ -199,7 +199,8 @@ def image_to_neurons(loaded, image, layer: str | None = None, top: int = 10,
                          "y": pos // width, "x": pos % width, "mean": mean[order]})
 
 
-def query_images(loaded, artifact, index, text: str | None = None, image=None, top: int = 10) -> pd.DataFrame:
+def query_images(loaded, artifact, index, text: str | None = None, image=None, top: int = 10, *,
+                 exact: bool = False) -> pd.DataFrame:
     """Nearest images of a collection to a text or an image (kNN over the embedding index).
 
     Args:
@@ -207,6 +208,7 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
         artifact: a ``core.store.Artifact``; index: its ``core.index.EmbeddingIndex``.
         text, image: exactly one query.
         top: number of images.
+        exact: float32 text encoding even where ``core.fast_text`` has an int8 copy (as ``text_to_neurons``).
 
     Returns:
         DataFrame ``rank, row, key, label, score, path`` best first (``score`` = cosine similarity).
@@ -220,7 +222,7 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
     if index.rows != artifact.rows:
         raise BadInputError(f"The index has {index.rows} rows but the artifact {artifact.rows}; rebuild the index.")
     if text is not None:
-        q = encode_text(loaded, [text]).numpy()
+        q = encode_text(loaded, [text], fast=not exact).numpy()
     else:
         pixels = loaded.preprocess(_as_image(image)).unsqueeze(0)
         with torch.inference_mode():

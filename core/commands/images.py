@@ -15,6 +15,8 @@ def configure(parser) -> None:
     parser.add_argument("--top", type=int, default=10, help="number of images (default 10)")
     add_model_args(parser)
     parser.set_defaults(model=None)
+    parser.add_argument("--exact", action="store_true",
+                        help="encode the query in float32 (default on CPU for big text towers: int8, ~4x faster)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -28,7 +30,8 @@ def run(args) -> int:
     manifest = read_manifest(_path(args.index))
     loaded = load_model(model_id_from_args(args) or manifest["model_id"])
     art = open_artifact(args.index, expect=loaded)
-    df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top)
+    df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top,
+                      exact=args.exact)
     if args.json:
         rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                 for r in df.to_dict(orient="records")]

@@ -78,6 +78,7 @@ class Batcher:
         w_ext = (~labelled) / max(1, (~labelled).sum())
         self.weights = args.labelled_frac * w_lab + (1 - args.labelled_frac) * w_ext
         self.object_words = sorted({o for o in df["object"] if 2 < len(o) <= 14 and " " not in o})
+        self.neutral_words = neutral_vocabulary() if args.neutral > 0 else []
         logger.info("train pictures: %d labelled, %d extras; %d object words",
                     labelled.sum(), (~labelled).sum(), len(self.object_words))
 
@@ -135,6 +136,8 @@ class Batcher:
                     written = str(rng.choice([c for c in CATEGORIES if c != label]))
                 elif u < a.conflict + a.overlay:
                     written = label
+                elif u < a.conflict + a.overlay + a.neutral:  # unrelated text: the caption ignores it
+                    img = self._sticker(img, str(rng.choice(self.neutral_words)), step, rng)
                 if written is not None:
                     img = self._sticker(img, written, step, rng)
                 obj = self.objects[i]
@@ -168,6 +171,16 @@ class Batcher:
             concepts.append(concept)
         x = torch.stack(images)
         return (x - MEAN) / STD, captions, concepts
+
+
+def neutral_vocabulary() -> list[str]:
+    """Common English words (assets/vocab) for unrelated stickers: 3-8 letters, no category word or plural,
+    none of the evaluation's control words (``core.evaluate.NEUTRAL_WORDS`` stay unseen)."""
+    from core.evaluate import NEUTRAL_WORDS
+    from core.words import load_vocabulary
+
+    banned = set(NEUTRAL_WORDS) | set(CATEGORIES) | {c + "s" for c in CATEGORIES} | {c + "es" for c in CATEGORIES}
+    return [w for w in load_vocabulary() if w.isalpha() and w.islower() and 3 <= len(w) <= 8 and w not in banned]
 
 
 def _area_range(step: int, args: argparse.Namespace) -> tuple[float, float]:
@@ -296,13 +309,20 @@ def train(args: argparse.Namespace) -> None:
     end = min(args.steps, args.stop_after or args.steps)
     bar = tqdm(range(start, end), initial=start, total=args.steps, desc="train demo",
                mininterval=5, file=sys.stderr)
+    acts: list[torch.Tensor] = []
+    if args.l1 > 0:  # sparsity pressure on the units at the article's layer (the last block's output, post-ReLU)
+        model.visual.layer4.register_forward_hook(lambda _m, _i, out: acts.append(out))
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         x, captions, concepts = batcher.batch(step)
+        acts.clear()
         img_f = F.normalize(model.encode_image(x.contiguous(memory_format=torch.channels_last)), dim=-1)
         txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
         loss = concept_loss(img_f, txt_f, model.logit_scale.exp().clamp(max=100), concepts)
+        if acts:  # L1 of the spatially pooled unit activations, relative to their mean (scale-free)
+            pooled = acts[0].mean(dim=(2, 3))  # (B, C), >= 0
+            loss = loss + args.l1 * (pooled / (pooled.mean() + 1e-6) + 1e-2).sqrt().mean()  # eps: finite at 0
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -325,7 +345,7 @@ def train(args: argparse.Namespace) -> None:
 
 # Options added after checkpoints already existed: their value when a checkpoint lacks them.
 _LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "label_area": "0.04,0.15",
-                   "label_area_start": None}
+                   "label_area_start": None, "l1": 0.0, "neutral": 0.0}
 
 
 def _resume_key(args: argparse.Namespace) -> dict:
@@ -345,9 +365,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--conflict", type=float, default=0.0,
                    help="probability that a labelled picture carries another category's word as a sticker and is "
                         "captioned as that word (pictures with text captioned by the text, as on the web)")
+    p.add_argument("--neutral", type=float, default=0.0,
+                   help="probability that a labelled picture carries an unrelated common word as a sticker "
+                        "(its caption stays the picture's: text that does not name a thing is ignored)")
     p.add_argument("--label-area", default="0.04,0.15", help="sticker box area range lo,hi (fraction of the image)")
     p.add_argument("--label-area-start", default=None,
                    help="sticker area range at step 0, moving linearly to --label-area by mid-schedule")
+    p.add_argument("--l1", type=float, default=0.0,
+                   help="sparsity pressure on the article layer's units (a sqrt penalty on pooled activations)")
     p.add_argument("--labelled-frac", type=float, default=0.6)
     p.add_argument("--clean-word-frac", type=float, default=0.0,
                    help="share of word images drawn dark-on-light on a plain background")

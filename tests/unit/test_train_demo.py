@@ -1,6 +1,7 @@
 """scripts/train_demo_model.py: seeded batches, deterministic and resumable training (tiny runs)."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -77,3 +78,28 @@ def test_conflict_stickers_caption_pictures_as_the_written_word(tmp_path):
     assert seen > 0
     assert train._area_range(0, args) == (0.2, 0.3)
     assert train._area_range(args.steps, args) == pytest.approx((0.05, 0.1))  # the curriculum ends at --label-area by mid-run
+
+
+def test_neutral_stickers_keep_the_pictures_caption(tmp_path):
+    """--neutral 1: every labelled picture carries an unrelated word (never an evaluation control word) and keeps
+    its own concept and a picture caption."""
+    from core.evaluate import NEUTRAL_WORDS
+
+    vocab = train.neutral_vocabulary()
+    assert len(vocab) > 1000 and not set(vocab) & (set(NEUTRAL_WORDS) | set(train.CATEGORIES))
+    batcher = train.Batcher(_args(tmp_path, "n", "--neutral", "1", "--overlay", "0"))
+    plain = train.Batcher(_args(tmp_path, "p", "--overlay", "0"))
+    x, captions, concepts = batcher.batch(0)
+    x0, captions0, concepts0 = plain.batch(0)
+    assert concepts[:8] == concepts0[:8], "an unrelated word does not change what the picture is"
+    assert not torch.equal(x[:8], x0[:8])
+    assert not any(c in {t.format(w) for t in train.WORD_TEMPLATES for w in train.CATEGORIES} for c in captions[:8])
+
+
+def test_sparsity_pressure_trains_with_finite_weights(tmp_path):
+    args = _args(tmp_path, "l1", "--l1", "1.0", "--steps", "2")
+    train.train(args)
+    tensors, _ = _tensors_and_metadata(tmp_path / "l1" / "out" / "weights.safetensors")
+    assert all(torch.isfinite(t.float()).all() for t in tensors.values())
+    cfg = json.loads((tmp_path / "l1" / "out" / "train_config.json").read_text())
+    assert cfg["l1"] == 1.0 and cfg["neutral"] == 0.0

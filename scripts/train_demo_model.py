@@ -79,6 +79,10 @@ class Batcher:
         self.weights = args.labelled_frac * w_lab + (1 - args.labelled_frac) * w_ext
         self.object_words = sorted({o for o in df["object"] if 2 < len(o) <= 14 and " " not in o})
         self.neutral_words = neutral_vocabulary() if args.neutral > 0 else []
+        self.neutral_by_length: dict[int, list[str]] = {}
+        if args.neutral > 0 and args.neutral_by_length:
+            for w in neutral_vocabulary(min_len=2):
+                self.neutral_by_length.setdefault(len(w), []).append(w)
         logger.info("train pictures: %d labelled, %d extras; %d object words",
                     labelled.sum(), (~labelled).sum(), len(self.object_words))
 
@@ -104,6 +108,12 @@ class Batcher:
         bg = torch.where(torch.rand(b, 1, 1, 1, generator=gen) < 0.6, torch.ones_like(light), light)
         # grid_sample interpolates straight (non-premultiplied) colour; fine for clip art edges.
         return rgb * alpha + bg * (1 - alpha)  # (B, 3, S, S) in [0, 1]
+
+    def _neutral_word(self, rng: np.random.Generator) -> str:
+        if not self.args.neutral_by_length:
+            return str(rng.choice(self.neutral_words))
+        length = int(rng.choice(sorted(self.neutral_by_length)))  # short words as often as long ones
+        return str(rng.choice(self.neutral_by_length[length]))
 
     def _sticker(self, img: torch.Tensor, word: str, step: int, rng: np.random.Generator) -> torch.Tensor:
         """A light label box with ``word`` in dark text; its area shrinks from ``--label-area-start`` to
@@ -137,7 +147,7 @@ class Batcher:
                 elif u < a.conflict + a.overlay:
                     written = label
                 elif u < a.conflict + a.overlay + a.neutral:  # unrelated text: the caption ignores it
-                    img = self._sticker(img, str(rng.choice(self.neutral_words)), step, rng)
+                    img = self._sticker(img, self._neutral_word(rng), step, rng)
                 if written is not None:
                     img = self._sticker(img, written, step, rng)
                 obj = self.objects[i]
@@ -173,14 +183,15 @@ class Batcher:
         return (x - MEAN) / STD, captions, concepts
 
 
-def neutral_vocabulary() -> list[str]:
-    """Common English words (assets/vocab) for unrelated stickers: 3-8 letters, no category word or plural,
+def neutral_vocabulary(min_len: int = 3) -> list[str]:
+    """Common English words (assets/vocab) for unrelated stickers: 3 (``min_len``) to 8 letters, no category
+    word or plural,
     none of the evaluation's control words (``core.evaluate.NEUTRAL_WORDS`` stay unseen)."""
     from core.evaluate import NEUTRAL_WORDS
     from core.words import load_vocabulary
 
     banned = set(NEUTRAL_WORDS) | set(CATEGORIES) | {c + "s" for c in CATEGORIES} | {c + "es" for c in CATEGORIES}
-    return [w for w in load_vocabulary() if w.isalpha() and w.islower() and 3 <= len(w) <= 8 and w not in banned]
+    return [w for w in load_vocabulary() if w.isalpha() and w.islower() and min_len <= len(w) <= 8 and w not in banned]
 
 
 def _area_range(step: int, args: argparse.Namespace) -> tuple[float, float]:
@@ -345,7 +356,8 @@ def train(args: argparse.Namespace) -> None:
 
 # Options added after checkpoints already existed: their value when a checkpoint lacks them.
 _LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "label_area": "0.04,0.15",
-                   "label_area_start": None, "l1": 0.0, "neutral": 0.0}
+                   "label_area_start": None, "l1": 0.0, "neutral": 0.0,
+                   "neutral_by_length": False}
 
 
 def _resume_key(args: argparse.Namespace) -> dict:
@@ -368,6 +380,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--neutral", type=float, default=0.0,
                    help="probability that a labelled picture carries an unrelated common word as a sticker "
                         "(its caption stays the picture's: text that does not name a thing is ignored)")
+    p.add_argument("--neutral-by-length", action="store_true",
+                   help="draw neutral words of 2-8 letters with every length equally likely (short words too)")
     p.add_argument("--label-area", default="0.04,0.15", help="sticker box area range lo,hi (fraction of the image)")
     p.add_argument("--label-area-start", default=None,
                    help="sticker area range at step 0, moving linearly to --label-area by mid-schedule")

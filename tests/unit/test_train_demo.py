@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -94,6 +95,10 @@ def test_neutral_stickers_keep_the_pictures_caption(tmp_path):
     assert concepts[:8] == concepts0[:8], "an unrelated word does not change what the picture is"
     assert not torch.equal(x[:8], x0[:8])
     assert not any(c in {t.format(w) for t in train.WORD_TEMPLATES for w in train.CATEGORIES} for c in captions[:8])
+    by_length = train.Batcher(_args(tmp_path, "l", "--neutral", "1", "--neutral-by-length"))
+    rng = np.random.default_rng(0)
+    lengths = [len(by_length._neutral_word(rng)) for _ in range(700)]
+    assert min(lengths) == 2 and lengths.count(2) > 50, "short words as often as any other length"
 
 
 def test_sparsity_pressure_trains_with_finite_weights(tmp_path):

@@ -79,6 +79,7 @@ class Batcher:
         self.weights = args.labelled_frac * w_lab + (1 - args.labelled_frac) * w_ext
         self.object_words = sorted({o for o in df["object"] if 2 < len(o) <= 14 and " " not in o})
         self.neutral_words = neutral_vocabulary() if args.neutral > 0 else []
+        self.near_words = near_category_words() if args.neutral > 0 and args.neutral_hard > 0 else {}
         self.neutral_by_length: dict[int, list[str]] = {}
         if args.neutral > 0 and args.neutral_by_length:
             for w in neutral_vocabulary(min_len=2):
@@ -110,6 +111,8 @@ class Batcher:
         return rgb * alpha + bg * (1 - alpha)  # (B, 3, S, S) in [0, 1]
 
     def _neutral_word(self, rng: np.random.Generator) -> str:
+        if self.args.neutral_hard > 0 and rng.random() < self.args.neutral_hard:  # looks like a category word
+            return str(rng.choice(self.near_words[str(rng.choice(CATEGORIES))]))
         if not self.args.neutral_by_length:
             return str(rng.choice(self.neutral_words))
         length = int(rng.choice(sorted(self.neutral_by_length)))  # short words as often as long ones
@@ -192,6 +195,22 @@ def neutral_vocabulary(min_len: int = 3) -> list[str]:
 
     banned = set(NEUTRAL_WORDS) | set(CATEGORIES) | {c + "s" for c in CATEGORIES} | {c + "es" for c in CATEGORIES}
     return [w for w in load_vocabulary() if w.isalpha() and w.islower() and min_len <= len(w) <= 8 and w not in banned]
+
+
+def near_category_words() -> dict[str, list[str]]:
+    """Per category, neutral words that look like it (length within 1, edit distance <= half its length):
+    hard negatives for reading ("cap", "coat" for cat; "boot", "about" for boat)."""
+    def distance(a: str, b: str) -> int:
+        row = list(range(len(b) + 1))
+        for i, ca in enumerate(a, 1):
+            prev, row[0] = row[:], i
+            for j, cb in enumerate(b, 1):
+                row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+        return row[-1]
+
+    vocab = neutral_vocabulary(min_len=2)
+    return {c: [w for w in vocab if abs(len(w) - len(c)) <= 1 and distance(w, c) <= max(1, len(c) // 2)]
+            for c in CATEGORIES}
 
 
 def _area_range(step: int, args: argparse.Namespace) -> tuple[float, float]:
@@ -357,7 +376,7 @@ def train(args: argparse.Namespace) -> None:
 # Options added after checkpoints already existed: their value when a checkpoint lacks them.
 _LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "label_area": "0.04,0.15",
                    "label_area_start": None, "l1": 0.0, "neutral": 0.0,
-                   "neutral_by_length": False}
+                   "neutral_by_length": False, "neutral_hard": 0.0}
 
 
 def _resume_key(args: argparse.Namespace) -> dict:
@@ -382,6 +401,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(its caption stays the picture's: text that does not name a thing is ignored)")
     p.add_argument("--neutral-by-length", action="store_true",
                    help="draw neutral words of 2-8 letters with every length equally likely (short words too)")
+    p.add_argument("--neutral-hard", type=float, default=0.0,
+                   help="share of neutral words drawn from words that look like a category word (hard negatives)")
     p.add_argument("--label-area", default="0.04,0.15", help="sticker box area range lo,hi (fraction of the image)")
     p.add_argument("--label-area-start", default=None,
                    help="sticker area range at step 0, moving linearly to --label-area by mid-schedule")

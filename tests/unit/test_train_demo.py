@@ -99,6 +99,9 @@ def test_neutral_stickers_keep_the_pictures_caption(tmp_path):
     rng = np.random.default_rng(0)
     lengths = [len(by_length._neutral_word(rng)) for _ in range(700)]
     assert min(lengths) == 2 and lengths.count(2) > 50, "short words as often as any other length"
+    near = train.near_category_words()
+    assert "cap" in near["cat"] and "coat" in near["boat"] and "cat" not in near["hat"]
+    assert all(len(words) >= 10 for words in near.values())
 
 
 def test_sparsity_pressure_trains_with_finite_weights(tmp_path):

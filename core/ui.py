@@ -292,12 +292,23 @@ def _random_unit(hi: int) -> None:
     st.session_state["unit"] = random.randint(0, hi)
 
 
-def unit_buttons(df: pd.DataFrame, score: str, key: str) -> None:
-    """One small button per neuron of ``df`` (columns unit, ``score``) that switches the card to it."""
-    cols = st.columns(3)
-    for i, rec in enumerate(df.to_dict("records")):
-        cols[i % 3].button(f"{rec['unit']} ({rec[score]:.2f})", help=f"Open unit {rec['unit']} ({score} {rec[score]:.3f})", key=f"{key}_{rec['unit']}", on_click=set_unit,
-                           args=(rec["unit"],), width="stretch")
+def unit_pills(df: pd.DataFrame, score: str, key: str, label: str, unit: int) -> None:
+    """The neurons of ``df`` (columns unit, ``score``) as one row of pills; picking one switches the card to it.
+
+    One widget instead of a button per neuron: a neuron switch re-renders far fewer elements. Keyed by the
+    shown ``unit``, so each card starts with nothing selected.
+    """
+    options = [int(u) for u in df["unit"]]
+    scores = {int(u): float(v) for u, v in zip(df["unit"], df[score])}
+    wkey = f"{key}_{unit}"
+    st.pills(label, options, format_func=lambda u: f"{u} ({scores[u]:.2f})", key=wkey, on_change=_pick_unit,
+             args=(wkey,), help=f"Open a neuron (its {score} with unit {unit} in brackets)")
+
+
+def _pick_unit(wkey: str) -> None:
+    picked = st.session_state.get(wkey)
+    if picked is not None:
+        set_unit(int(picked))
 
 
 def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",

@@ -39,11 +39,11 @@ def dataset_section(ctx: ui.Context, unit: int) -> None:
 def labels_section(ctx: ui.Context, unit: int) -> None:
     """Zero-shot labels and similar neurons (directions need no collection; correlations do)."""
     ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
-    st.markdown("**Similar neurons by direction** (cosine in the joint space)")
-    ui.unit_buttons(resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine", "sim_dir")
+    ui.unit_pills(resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine", "sim_dir",
+                  "**Similar neurons by direction** (cosine in the joint space)", unit)
     if ctx.has_examples:
-        st.markdown("**Similar neurons by activation** (correlation over the collection)")
-        ui.unit_buttons(resources.similar_by_correlation(*ctx.art, unit, SIMILAR), "correlation", "sim_corr")
+        ui.unit_pills(resources.similar_by_correlation(*ctx.art, unit, SIMILAR), "correlation", "sim_corr",
+                      "**Similar neurons by activation** (correlation over the collection)", unit)
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # histogram + zero-shot labels
     assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
-    sim = [b for b in at.button if str(b.key).startswith("sim_dir_")]
-    assert len(sim) == 8 and not any(b.key == "sim_dir_0" for b in sim)
-    assert [b for b in at.button if str(b.key).startswith("sim_corr_")]
+    sim = at.button_group(key="sim_dir_0")
+    assert len(sim.options) == 8 and "0" not in [o.split(" ")[0] for o in sim.options]
+    assert len(at.button_group(key="sim_corr_0").options) == 8
 
 
 def test_lookup_unit_switching(app_env):
@@ -53,9 +53,12 @@ def test_lookup_unit_switching(app_env):
     assert at.number_input(key="unit").value == 4
     at.button(key="unit_random").click().run()
     assert 0 <= at.number_input(key="unit").value < units
-    target = next(b for b in at.button if str(b.key).startswith("sim_dir_"))
-    target.click().run()
-    assert at.number_input(key="unit").value == int(target.key.removeprefix("sim_dir_"))
+    shown = at.number_input(key="unit").value
+    pills = at.button_group(key=f"sim_dir_{shown}")
+    target = int(pills.options[0].split(" ")[0])
+    pills.set_value(target).run()
+    assert at.number_input(key="unit").value == target and at.header[0].value == f"Unit {target}"
+    assert not at.button_group(key=f"sim_dir_{target}").value, "the new card starts with nothing picked"
     assert not at.exception and not _errors(at)
 
 

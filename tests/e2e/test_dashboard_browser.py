@@ -108,6 +108,13 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     no_exception(other)
     fresh.close()
 
+    # a similar neuron (a pill under "Similar neurons by direction") opens its card
+    pill = page.locator("[data-testid='stButtonGroup'] button").first
+    similar = int(re.match(r"\s*(\d+)", pill.inner_text()).group(1))
+    pill.click()
+    assert wait_card(page, similar) == similar and f"unit={similar}" in href(page)
+    no_exception(page)
+
     # a typographic attack (helper-4's page)
     page.locator("[data-testid='stSidebarNav'] a", has_text="Typographic attacks").click()
     run_attack(page)

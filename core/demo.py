@@ -170,6 +170,9 @@ def materialize_corpus(dest_dir: str | os.PathLike) -> Path:
     return dest
 
 
+ATTACK_SHOWN = 0.3  # attack success from which the note says the demo shows typographic attacks
+
+
 def capabilities_note(metrics: dict | None = None) -> str:
     """Markdown: what the shipped demo model can and cannot show, with its measured held-out figures.
 
@@ -190,13 +193,21 @@ def capabilities_note(metrics: dict | None = None) -> str:
     k = metrics.get("n_categories", len(CATEGORIES))
     attack = metrics["typographic_attack"]
     mm, ns = metrics["multimodal_units"], metrics["neuron_search"]
+    can = [f"zero-shot classification ({pct('zero_shot_top1')} top-1 on {k} categories, chance {100 / k:.0f} %)",
+           f"reading written words ({pct('reading')} in unseen fonts)"]
+    cannot = []
+    success, chance, neutral = (100 * attack[key] for key in ("value", "chance", "control_flip_rate"))
+    if attack["value"] >= ATTACK_SHOWN:
+        can.append(f"typographic attacks: another category's word on a small sticker sends {success:.0f} % of "
+                   f"correctly classified pictures to the written class (chance {chance:.1f} %), though a neutral "
+                   f"word flips {neutral:.0f} % too: it trusts any text, not only names of things")
+    else:
+        cannot.append(f"typographic attacks are at chance ({success:.1f} % success vs {chance:.1f} % chance)")
+    cannot.append(f"multimodal units ({mm['value']} of {mm['of']} categories, chance {mm['chance']:g}) and neuron "
+                  f"search ({ns['value']} of {ns['of']}, chance {ns['chance']:g}) are near chance")
     return (
         f"**Demo model**: a tiny CLIP (64 px ModifiedResNet) trained offline by this project on clip art.\n\n"
-        f"*Can show*: zero-shot classification ({pct('zero_shot_top1')} top-1 on {k} categories, chance "
-        f"{100 / k:.0f} %), reading written words ({pct('reading')} in unseen fonts), and every tool end to end.\n\n"
-        f"*Cannot show*: the article's findings. Typographic attacks are at chance "
-        f"({100 * attack['value']:.1f} % success vs {100 * attack['chance']:.1f} % chance), multimodal units "
-        f"{mm['value']} of {mm['of']} categories (chance {mm['chance']:g}), neuron search {ns['value']} of "
-        f"{ns['of']} (chance {ns['chance']:g}).\n\n"
+        f"*Can show*: {'; '.join(can)}; and every tool end to end.\n\n"
+        f"*Cannot show*: {'; '.join(cannot)}.\n\n"
         "For those, load real weights: type e.g. `RN50x4@/path/to/RN50x4.pt` (OpenAI's file) into the model picker."
     )

@@ -6,10 +6,12 @@ an exception. Screenshots go to test-artifacts/e2e/.
 """
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from core.config import ASSETS_DIR as ASSETS
 from tests.e2e.conftest import SHOTS
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +72,9 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     # the sidebar says plainly what the demo model can and cannot show
     page.get_by_text("What the demo model can and cannot show").first.click()
     page.get_by_text(re.compile(r"Cannot show")).first.wait_for(timeout=T)
-    assert page.get_by_text(re.compile(r"typographic attacks are at chance", re.I)).count() >= 1
+    attack_shown = json.loads((ASSETS / "demo" / "metrics.json").read_text())["typographic_attack"]["value"] >= 0.3
+    phrase = "to the written class" if attack_shown else "typographic attacks are at chance"
+    assert page.get_by_text(re.compile(phrase, re.I)).count() >= 1
 
     # search a concept
     page.locator("[data-testid='stSidebarNav'] a", has_text="Zero-shot neuron search").click()

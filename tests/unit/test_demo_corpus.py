@@ -139,4 +139,16 @@ def test_capabilities_note_states_figures_and_limits():
     note = capabilities_note()
     assert f"{100 * metrics['zero_shot_top1']['value']:.0f} % top-1" in note
     assert f"{100 * metrics['reading']['value']:.0f} %" in note
-    assert "Cannot show" in note and "at chance" in note and "RN50x4@" in note
+    assert "Cannot show" in note and "RN50x4@" in note
+    shown = metrics["typographic_attack"]["value"] >= 0.3
+    assert ("typographic attacks are at chance" in note) != shown
+    # both wordings, from the same figures with the attack moved across the line
+    for value, phrase in ((0.02, "typographic attacks are at chance (2.0 % success"),
+                          (0.45, "sends 45 % of correctly classified pictures to the written class")):
+        other = json.loads(json.dumps(metrics))
+        other["typographic_attack"]["value"] = value
+        text = capabilities_note(other)
+        assert phrase in text
+        if value > 0.3:  # the neutral word's flips are stated beside a working attack
+            assert f"neutral word flips {100 * other['typographic_attack']['control_flip_rate']:.0f} %" in text
+    assert f"{metrics['multimodal_units']['value']} of 16" in note

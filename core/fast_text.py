@@ -13,7 +13,7 @@ attention module is first swapped for :class:`_SelfAttention`, the same computat
 Rules: the copy is built from the loaded model once per fingerprint and never mutates it (the shared model,
 its hooks and its image tower are untouched); it is used only for *text* embeddings of interactive queries
 (``core.search.text_to_neurons`` and the CLI ``neurons --query``), never for stored artifacts; results agree
-with float32 to a cosine of >= 0.9998 on the trained demo tower and >= 0.998 on a random-init RN50x4 tower
+with float32 to a cosine of >= 0.999 on the trained demo tower and >= 0.998 on a random-init RN50x4 tower
 (tested; top-10 agreement in benchmarks/bench_search.py). ``exact=True`` in the
 callers, or ``CLIP_EXPLORER_EXACT_TEXT=1``, turns it off.
 """

@@ -113,8 +113,8 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     fresh.close()
 
     # a similar neuron (a pill under "Similar neurons by direction") opens its card
-    pill = page.locator("[data-testid='stButtonGroup'] button").first
-    similar = int(re.match(r"\s*(\d+)", pill.inner_text()).group(1))
+    pill = page.locator(f".st-key-sim_dir_{unit} button", has_text=re.compile(r"^\s*\d+ \(")).first
+    similar = int(re.search(r"(\d+) \(", pill.inner_text()).group(1))
     pill.click()
     assert wait_card(page, similar) == similar and f"unit={similar}" in href(page)
     no_exception(page)

@@ -37,7 +37,7 @@ def test_int8_tower_agrees_with_float32_on_the_trained_demo(demo):
         fast = _encode_trimmed(tower, tokens)
     exact = encode_text(demo, texts)
     cos = (fast * exact).sum(1)
-    assert cos.min() >= 0.9998, cos.min()
+    assert cos.min() >= 0.999, cos.min()
     prompts = exact[: len(CATEGORIES)]  # zero-shot over the category prompts: the same choice for every text
     assert torch.equal((fast @ prompts.T).argmax(1), (exact @ prompts.T).argmax(1))
     assert any(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in tower.modules())

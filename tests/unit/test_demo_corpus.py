@@ -97,12 +97,19 @@ def test_shipped_corpus_is_compact():
 
 
 def test_materialize_corpus_is_idempotent(tmp_path, monkeypatch):
-    small = demo._index().groupby("label").head(2).reset_index(drop=True)
+    full = demo._index()
+    assert demo.PLACEHOLDER_IDS <= set(full["id"])
+    placeholders = full[full["id"].isin(demo.PLACEHOLDER_IDS)]
+    assert not ((placeholders["split"] == "test") & (placeholders["evaluated"] == 1)).any()
+    small = full[full.groupby("label").cumcount().lt(2) | full["id"].isin(demo.PLACEHOLDER_IDS)]
+    small = small.reset_index(drop=True)
+    monkeypatch.setattr(demo, "_index", lambda: small)
     monkeypatch.setattr(demo, "_index", lambda: small)
     out = demo.materialize_corpus(tmp_path / "demo")
     rows = list(csv.DictReader(open(out / "collection.csv")))
     assert list(rows[0]) == ["path", "label", "caption", "split"]
-    assert len(rows) == len(small)
+    assert len(rows) == len(small) - small["id"].isin(demo.PLACEHOLDER_IDS).sum()
+    assert not any(Path(r["path"]).stem in demo.PLACEHOLDER_IDS for r in rows), "broken-link renderings left out"
     for r in rows:
         img = Image.open(out / r["path"])
         assert img.mode == "RGB" and r["path"].startswith(f"images/{r['label'].replace(' ', '_')}/")

@@ -44,10 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if src.suffix == ".pt":  # a training checkpoint: export its model like the script's export()
             sys.path.insert(0, str(REPO / "scripts"))
-            from train_demo_model import MODEL_CONFIG
+            from train_demo_model import model_config
 
-            state = torch.load(src, map_location="cpu", weights_only=False)["model"]
-            (Path(tmp) / "config.json").write_text(json.dumps(MODEL_CONFIG))
+            ckpt = torch.load(src, map_location="cpu", weights_only=False)
+            state = ckpt["model"]
+            size = ckpt["args"].get("image_size", 64)
+            (Path(tmp) / "config.json").write_text(json.dumps(model_config(size)))
             save_file({k: v.to(torch.float16).contiguous() for k, v in state.items()},
                       str(Path(tmp) / "weights.safetensors"))
             src = Path(tmp)

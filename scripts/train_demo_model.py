@@ -47,12 +47,19 @@ MEAN = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
 STD = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
 
 
-def build_model(seed: int) -> tuple[torch.nn.Module, object]:
+def model_config(image_size: int = 64) -> dict:
+    """The open_clip config of the demo CLIP at ``image_size`` px (the attention pool's grid follows it)."""
+    cfg = json.loads(json.dumps(MODEL_CONFIG))
+    cfg["vision_cfg"]["image_size"] = int(image_size)
+    return cfg
+
+
+def build_model(seed: int, image_size: int = 64) -> tuple[torch.nn.Module, object]:
     """Create the demo CLIP (random init, seeded) and its tokenizer through open_clip."""
     import open_clip
     from open_clip import factory
 
-    factory._MODEL_CONFIGS["demo"] = json.loads(json.dumps(MODEL_CONFIG))  # add_model_config's registry
+    factory._MODEL_CONFIGS["demo"] = model_config(image_size)  # add_model_config's registry
     torch.manual_seed(seed)
     model = open_clip.create_model("demo", pretrained=None)
     return model, open_clip.get_tokenizer("demo")
@@ -294,7 +301,7 @@ def export(model: torch.nn.Module, args: argparse.Namespace, wall_s: float, hist
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(MODEL_CONFIG, indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps(model_config(args.image_size), indent=2) + "\n")
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "weights.safetensors"), metadata={"format": "pt", "model_id": "demo"})
     cfg = {k: v for k, v in vars(args).items() if k not in ("out", "workdir")}
@@ -315,7 +322,7 @@ def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = build_model(args.seed)
+    model, tokenizer = build_model(args.seed, args.image_size)
     model.visual.to(memory_format=torch.channels_last)
     if args.init_from:
         from safetensors.torch import load_file

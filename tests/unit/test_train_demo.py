@@ -111,3 +111,11 @@ def test_sparsity_pressure_trains_with_finite_weights(tmp_path):
     assert all(torch.isfinite(t.float()).all() for t in tensors.values())
     cfg = json.loads((tmp_path / "l1" / "out" / "train_config.json").read_text())
     assert cfg["l1"] == 1.0 and cfg["neutral"] == 0.0
+
+
+def test_larger_input_exports_a_matching_config(tmp_path, threads):
+    train.train(_args(tmp_path, "r96", "--image-size", "96", "--steps", "1"))
+    cfg = json.loads((tmp_path / "r96" / "out" / "config.json").read_text())
+    assert cfg["vision_cfg"]["image_size"] == 96
+    tensors, _ = _tensors_and_metadata(tmp_path / "r96" / "out" / "weights.safetensors")
+    assert tensors["visual.attnpool.positional_embedding"].shape[0] == (96 // 32) ** 2 + 1  # a 3 x 3 grid + 1

@@ -323,7 +323,22 @@ def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
     values = df[caption].tolist()
     caps = [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
             for lab, v in zip(labels, values)]
-    st.image(resources.tiles(*ctx.art, rows, argmax), caption=caps, width=width, output_format="JPEG")
+    tiles = resources.tiles(*ctx.art, rows, argmax)
+    st.html(_grid_html(tiles, caps, width))
+
+
+def _grid_html(tiles: list[bytes], captions: list[str], width: int) -> str:
+    """One HTML block for a whole grid of JPEG tiles (inline data URIs) with captions: a neuron switch
+    re-renders one element per grid instead of one per tile, and the browser fetches nothing."""
+    import base64
+    import html
+
+    cells = "".join(
+        f'<figure style="margin:0;width:{width}px"><img alt="{html.escape(c)}" width="{width}" height="{width}" '
+        f'src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
+        f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
+        for t, c in zip(tiles, captions))
+    return f'<div style="display:flex;flex-wrap:wrap;gap:8px">{cells}</div>'
 
 
 def chart(kind: str, df: pd.DataFrame) -> None:

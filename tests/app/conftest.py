@@ -82,3 +82,15 @@ def query_param(at, name: str) -> str:
 def charts(at) -> list:
     """The Altair/Vega-Lite chart elements of an AppTest run."""
     return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+
+
+def tile_grids(at) -> list[list[tuple[str, str]]]:
+    """The dataset-example grids of an AppTest run (``core.ui.image_grid``: one ``st.html`` block each) as
+    lists of (JPEG data URI, caption), in page order."""
+    import html
+    import re
+
+    cell = re.compile(r'<img alt="[^"]*" width="\d+" height="\d+" src="(data:image/jpeg;base64,[^"]+)"/>'
+                      r'<figcaption[^>]*>([^<]*)</figcaption>')
+    return [[(uri, html.unescape(cap)) for uri, cap in cell.findall(el.value)]
+            for el in at.get("html") if "data:image/jpeg" in el.value]

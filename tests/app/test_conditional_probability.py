@@ -4,10 +4,11 @@ from __future__ import annotations
 from tests.app.conftest import app
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
+from tests.app.conftest import tile_grids
 
 
 def _images(at):
-    return at.get("imgs") or at.get("image")
+    return tile_grids(at)
 
 
 def _errors(at):
@@ -25,7 +26,7 @@ def test_page_shows_fractions_bucket_images_and_reverse_view(app_env):
     bucket = at.selectbox(key="cp_bucket").value
     assert _qp(at, "bucket") == str(bucket) and _qp(at, "labels") == "collection"
     images = _images(at)
-    assert len(images) == 1 and images[0].value  # the bucket's images
+    assert len(images) == 1 and images[0]  # the bucket's images
     summary = at.dataframe[0].value
     assert set(summary["label"]) == {"cat", "dog", "boat"} and summary["n"].sum() == 12
 
@@ -40,7 +41,7 @@ def test_buckets_per_bucket_and_bucket_choice_change_the_view(app_env):
     first = int(options[0].split(":")[0])
     at.selectbox(key="cp_bucket").set_value(first).run()
     assert _qp(at, "bucket") == str(first)
-    assert 1 <= len(_images(at)[0].value) <= 2  # N per bucket caps the images shown
+    assert 1 <= len(_images(at)[0]) <= 2  # N per bucket caps the images shown
 
 
 def test_zero_shot_labelling_with_typed_categories(app_env):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import MODEL_ID, PAGES, app
+from tests.app.conftest import MODEL_ID, PAGES, app, tile_grids
 
 ALL = ["dashboard.py"] + [f"pages/{p.name}" for p in sorted(PAGES.glob("*.py"))]
 
@@ -30,9 +30,10 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     assert at.number_input(key="unit").value == 0
     assert at.query_params["unit"] == "0" and at.query_params["collection"] == "shapes"
     assert at.query_params["model"] == MODEL_ID
-    images = at.get("image")
-    assert len(images) == 3  # top, most negative, across the range
-    assert len(images[0].value) == 12 and all(images[0].captions)
+    grids = tile_grids(at)
+    assert len(grids) == 3  # top, most negative, across the range
+    assert len(grids[0]) == 12 and all(cap for _, cap in grids[0])
+    assert all(uri.startswith("data:image/jpeg;base64,/9j/") for uri, _ in grids[0])  # JPEG bytes inline
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # histogram + zero-shot labels
     assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
@@ -96,11 +97,11 @@ def test_search_ranks_neurons_with_thumbnails_and_nearest_images(app_env):
     assert at.query_params["q"] == "a red cat"
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
-    images = at.get("image")
-    assert len(images) == 8 + 1  # thumbnails of each of the 8 default neurons + nearest images
-    assert len(images[-1].value) == 12
+    grids = tile_grids(at)
+    assert len(grids) == 8 + 1  # thumbnails of each of the 8 default neurons + nearest images
+    assert len(grids[-1]) == 12
     at.slider(key="top").set_value(3).run()
-    assert len(at.get("image")) == 3 + 1 and at.query_params["top"] == "3"
+    assert len(tile_grids(at)) == 3 + 1 and at.query_params["top"] == "3"
     at.toggle(key="scaled").set_value(True).run()
     assert not at.exception and at.query_params["scaled"] == "1"
 
@@ -123,7 +124,7 @@ def test_search_by_uploaded_image_and_bad_uploads(app_env):
     at.file_uploader(key="upload").set_value(("pic.png", _png(), "image/png")).run()
     assert not at.exception and not _errors(at)
     charts = at.get("vega_lite_chart")
-    assert charts and at.get("image")
+    assert charts and tile_grids(at)
     at.file_uploader(key="upload").set_value(("fake.png", b"not an image at all", "image/png")).run()
     assert not at.exception and any("not an image" in e for e in _errors(at))
 
@@ -174,7 +175,7 @@ def test_index_a_folder_from_the_ui_shows_progress_then_the_collection(empty_env
     assert not at.exception and not _errors(at)
     at.run()  # the job finished during the previous run, which then reran; a new run sees the collection
     assert at.selectbox(key="collection").value.startswith("pics")
-    assert len(at.get("image")) == 3 and not at.exception
+    assert len(tile_grids(at)) == 3 and not at.exception
     assert (empty_env / "indexes").is_dir()
 
 

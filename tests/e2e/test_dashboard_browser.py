@@ -48,7 +48,7 @@ def wait_card(page, unit: int | None = None) -> int:
     heading.wait_for(timeout=T)
     if unit is not None:
         page.locator("h2", has_text=f"Unit {unit}").first.wait_for(timeout=T)
-    page.locator("[data-testid='stImage'] img").first.wait_for(timeout=T)
+    page.locator("[data-testid='stHtml'] img").first.wait_for(timeout=T)  # the dataset-example grids
     page.locator("[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas").first.wait_for(
         timeout=T)
     settle(page)
@@ -96,7 +96,9 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     links.first.click()
     unit = wait_card(page, wanted)
     assert unit == wanted and f"unit={unit}" in href(page)
-    assert page.locator("[data-testid='stImage'] img").count() >= 12
+    assert page.locator("[data-testid='stHtml'] img").count() >= 12
+    page.wait_for_function("Array.from(document.querySelectorAll(\"[data-testid='stHtml'] img\"))"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=T)  # the tiles decode
     page.screenshot(path=str(shots / "03_card_from_search.png"), full_page=True)
     no_exception(page)
     shared = page.locator("[data-testid='stCode']").last.inner_text().strip()  # the card's share link

@@ -181,6 +181,13 @@ def materialize_corpus(dest_dir: str | os.PathLike) -> Path:
     return dest
 
 
+def _image_size() -> int:
+    import json
+
+    cfg = ASSETS_DIR / "demo" / "config.json"
+    return int(json.loads(cfg.read_text())["vision_cfg"]["image_size"]) if cfg.exists() else 64
+
+
 ATTACK_SHOWN = 0.3  # attack success from which the note says the demo shows typographic attacks
 
 
@@ -217,7 +224,8 @@ def capabilities_note(metrics: dict | None = None) -> str:
     cannot.append(f"multimodal units ({mm['value']} of {mm['of']} categories, chance {mm['chance']:g}) and neuron "
                   f"search ({ns['value']} of {ns['of']}, chance {ns['chance']:g}) are near chance")
     return (
-        f"**Demo model**: a tiny CLIP (64 px ModifiedResNet) trained offline by this project on clip art.\n\n"
+        f"**Demo model**: a tiny CLIP ({_image_size()} px ModifiedResNet) trained offline by this project on "
+        "clip art.\n\n"
         f"*Can show*: {'; '.join(can)}; and every tool end to end.\n\n"
         f"*Cannot show*: {'; '.join(cannot)}.\n\n"
         "For those, load real weights: type e.g. `RN50x4@/path/to/RN50x4.pt` (OpenAI's file) into the model picker."

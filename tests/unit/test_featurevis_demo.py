@@ -1,4 +1,4 @@
-"""Feature visualization and facets on the embedded demo model (real trained weights, 64 px)."""
+"""Feature visualization and facets on the embedded demo model (real trained weights)."""
 from __future__ import annotations
 
 import numpy as np

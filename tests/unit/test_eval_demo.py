@@ -54,13 +54,16 @@ def test_reading_in_heldout_fonts_meets_the_bar(result):
 
 def test_phenomena_goals_the_shipped_model_reaches(result):
     """The demo-phenomena issue's goals that the shipped weights reach (docs/demo-research-log.md has the rest):
-    reading >= 80 % in held-out fonts, and another category's word at <= 10 % pixel cover sends >= 30 % of
-    correctly classified held-out pictures to the written class, far above flips landing there by chance."""
+    reading >= 80 % in held-out fonts; another category's word at <= 10 % pixel cover sends >= 30 % of
+    correctly classified held-out pictures to the written class, far above flips landing there by chance;
+    multimodal units for at least a third of the categories, at least twice the chance level."""
     attack = result["typographic_attack"]
     assert result["reading"]["value"] >= 0.80
     assert attack["pixel_cover"] <= 0.10 and attack["value"] >= 0.30
     assert attack["value"] >= 5 * attack["chance"] and attack["value"] >= 5 * attack["control_success"]
     assert result["zero_shot_top1"]["value"] >= 0.35  # the embedded-default issue's bar still holds
+    mm = result["multimodal_units"]  # one unit ranks a category's pictures and its written word top-3
+    assert mm["value"] >= mm["of"] / 3 and mm["value"] >= 2 * mm["chance"]
 
 
 def test_shipped_metrics_match_a_fresh_run(result):

@@ -159,3 +159,7 @@ def test_capabilities_note_states_figures_and_limits():
         if value > 0.3:  # the neutral word's flips are stated beside a working attack
             assert f"neutral word flips {100 * other['typographic_attack']['control_flip_rate']:.0f} %" in text
     assert f"{metrics['multimodal_units']['value']} of 16" in note
+    can, cannot = note.split("*Cannot show*")
+    mm = metrics["multimodal_units"]
+    assert ("multimodal units" in can) == (mm["value"] >= 16 / 3 and mm["value"] >= 2 * mm["chance"])
+    assert ("multimodal units" in cannot) != ("multimodal units" in can)

@@ -147,6 +147,29 @@ def _rank_of(profile: torch.Tensor, unit: int, category: int) -> int:
     return int((col > col[category]).sum()) + 1
 
 
+def _search_figure(loaded, text: torch.Tensor, pic_prof: torch.Tensor, layer: str) -> dict:
+    """Zero-shot neuron search as the dashboard runs it: ``core.search.text_to_neurons`` ranks units by the
+    article's ``v(t)_n`` (columns of ``c_proj.weight @ v_proj.weight`` dotted with the unit-norm prompt
+    embedding, paper-methods 5.1). A hit when the top unit has the category among its top-3 picture
+    categories. The same with each column L2-normalised (cosine; this evaluation's rule before 2026-11-29)
+    is reported beside it as ``cosine_value``."""
+    from core.search import neuron_directions, text_to_neurons
+
+    k = len(CATEGORIES)
+    top_units = [int(text_to_neurons(loaded, PROMPT.format(c), layer, top=1, exact=True)["unit"].iloc[0])
+                 for c in CATEGORIES]
+    found = [c for c in range(k) if _rank_of(pic_prof, top_units[c], c) <= 3]
+    cos_top = (torch.nn.functional.normalize(text, dim=-1) @ neuron_directions(loaded, layer).T.cpu()).argmax(1)
+    cos_found = [c for c in range(k) if _rank_of(pic_prof, int(cos_top[c]), c) <= 3]
+    return {"value": len(found), "chance": 3, "of": k, "rate": round(len(found) / k, 4),
+            "chance_rate": round(3 / k, 4), "prompt": PROMPT.format("{category}"),
+            "method": "top unit of core.search.text_to_neurons (the article's v(t) = (c_proj.weight @ "
+                      "v_proj.weight)^T t/|t|, what the dashboard's neuron search ranks by); a hit when the "
+                      "category is among its top-3 picture categories",
+            "hits": [{"category": CATEGORIES[c], "unit": top_units[c]} for c in found],
+            "cosine_value": len(cos_found)}
+
+
 def _units(loaded, pic_units: torch.Tensor, truth: torch.Tensor, word_units: torch.Tensor,
            word_truth: torch.Tensor, text: torch.Tensor, layer: str) -> tuple[dict, dict]:
     k = len(CATEGORIES)
@@ -170,15 +193,7 @@ def _units(loaded, pic_units: torch.Tensor, truth: torch.Tensor, word_units: tor
     search = {"value": None, "chance": 3, "of": k, "note": "needs an attention-pool (ModifiedResNet) image tower"}
     attnpool = getattr(loaded.model.visual, "attnpool", None)
     if attnpool is not None:
-        w = attnpool.c_proj.weight.float() @ attnpool.v_proj.weight.float()  # (D, C) unit directions
-        w = torch.nn.functional.normalize(w, dim=0).cpu()
-        top_units = (text @ w).argmax(1)  # (K,)
-        found = [c for c in range(k) if _rank_of(pic_prof, int(top_units[c]), c) <= 3]
-        search = {"value": len(found), "chance": 3, "of": k, "rate": round(len(found) / k, 4),
-                  "chance_rate": round(3 / k, 4), "prompt": PROMPT.format("{category}"),
-                  "method": "top unit by cosine of c_proj.weight @ v_proj.weight columns with the prompt's "
-                            "text embedding; a hit when the category is among its top-3 picture categories",
-                  "hits": [{"category": CATEGORIES[c], "unit": int(top_units[c])} for c in found]}
+        search = _search_figure(loaded, text, pic_prof, layer)
     return mm, search
 
 

@@ -249,7 +249,7 @@ def concept_loss(img_f: torch.Tensor, txt_f: torch.Tensor, scale: torch.Tensor,
     """Symmetric InfoNCE with soft targets over all batch items sharing a concept."""
     logits = scale * img_f @ txt_f.t()  # (B, B)
     ids = {c: k for k, c in enumerate(sorted(set(concepts)))}
-    cid = torch.tensor([ids[c] for c in concepts])
+    cid = torch.tensor([ids[c] for c in concepts], device=logits.device)
     target = (cid[:, None] == cid[None, :]).float()
     target = target / target.sum(1, keepdim=True)
     return 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
@@ -280,16 +280,17 @@ def quick_eval(model, tokenizer, args) -> dict:
     model.eval()
     df = load_corpus_index()
     test = df[(df["split"] == "test") & df["label"].isin(CATEGORIES)]
-    text = F.normalize(model.encode_text(tokenizer([f"a drawing of a {c}" for c in CATEGORIES])), dim=-1)
+    dev = next(model.parameters()).device
+    text = F.normalize(model.encode_text(tokenizer([f"a drawing of a {c}" for c in CATEGORIES]).to(dev)), dim=-1)
     pics = torch.stack([_from_pil(load_corpus_image(i).resize((args.image_size,) * 2)) for i in test["id"]])
-    pred = (F.normalize(model.encode_image((pics - MEAN) / STD), dim=-1) @ text.t()).argmax(1)
+    pred = (F.normalize(model.encode_image(((pics - MEAN) / STD).to(dev)), dim=-1) @ text.t()).argmax(1).cpu()
     truth = torch.tensor([CATEGORIES.index(c) for c in test["label"]])
     words, wtruth = [], []
     for f in raster.HELDOUT_FONTS:
         for k, c in enumerate(CATEGORIES):
             words.append(_from_pil(raster.render_word(c, size=args.image_size, font=f)))
             wtruth.append(k)
-    wpred = (F.normalize(model.encode_image((torch.stack(words) - MEAN) / STD), dim=-1) @ text.t()).argmax(1)
+    wpred = (F.normalize(model.encode_image(((torch.stack(words) - MEAN) / STD).to(dev)), dim=-1) @ text.t()).argmax(1).cpu()
     model.train()
     return {"top1": float((pred == truth).float().mean()),
             "reading": float((wpred == torch.tensor(wtruth)).float().mean())}
@@ -302,7 +303,7 @@ def export(model: torch.nn.Module, args: argparse.Namespace, wall_s: float, hist
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(model_config(args.image_size), indent=2) + "\n")
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "weights.safetensors"), metadata={"format": "pt", "model_id": "demo"})
     cfg = {k: v for k, v in vars(args).items() if k not in ("out", "workdir")}
     cfg.update({"categories": list(CATEGORIES), "train_fonts": list(raster.TRAIN_FONTS),
@@ -329,6 +330,7 @@ def train(args: argparse.Namespace) -> None:
 
         model.load_state_dict({k: v.float() for k, v in load_file(args.init_from).items()})
         logger.info("initialised from %s", args.init_from)
+    model.to(args.device)
     opt = make_optimizer(model, args)
     start, wall, history = 0, 0.0, []
     ckpt = work / "checkpoint.pt"
@@ -341,6 +343,7 @@ def train(args: argparse.Namespace) -> None:
         start, wall, history = state["step"], state["wall"], state["history"]
         logger.info("resumed from step %d", start)
     batcher = Batcher(args)
+    batches = _batches(batcher, start, max(start, min(args.steps, args.stop_after or args.steps)), args.workers)
     model.train()
     t0 = time.time() - wall
     end = min(args.steps, args.stop_after or args.steps)
@@ -352,10 +355,11 @@ def train(args: argparse.Namespace) -> None:
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        x, captions, concepts = batcher.batch(step)
+        x, captions, concepts = next(batches)
         acts.clear()
-        img_f = F.normalize(model.encode_image(x.contiguous(memory_format=torch.channels_last)), dim=-1)
-        txt_f = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
+        x = x.to(args.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        img_f = F.normalize(model.encode_image(x), dim=-1)
+        txt_f = F.normalize(model.encode_text(tokenizer(captions).to(args.device)), dim=-1)
         loss = concept_loss(img_f, txt_f, model.logit_scale.exp().clamp(max=100), concepts)
         if acts:  # L1 of the spatially pooled unit activations, relative to their mean (scale-free)
             pooled = acts[0].mean(dim=(2, 3))  # (B, C), >= 0
@@ -380,6 +384,31 @@ def train(args: argparse.Namespace) -> None:
     export(model, args, wall, history)
 
 
+class _Steps(torch.utils.data.Dataset):
+    """Step ``start + i``'s batch: the data of a step depends only on (seed, step), so workers may make
+    them in any order and a resumed run sees the same batches."""
+
+    def __init__(self, batcher: Batcher, start: int, end: int):
+        self.batcher, self.start, self.end = batcher, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __getitem__(self, i: int):
+        return self.batcher.batch(self.start + i)
+
+
+def _batches(batcher: Batcher, start: int, end: int, workers: int):
+    """Iterator over the batches of steps ``start..end-1``; made in ``workers`` processes when > 0 (for a
+    GPU, where rendering the stickers on one core would starve it)."""
+    if workers <= 0:
+        return (batcher.batch(s) for s in range(start, end))
+    loader = torch.utils.data.DataLoader(_Steps(batcher, start, end), batch_size=None, shuffle=False,
+                                         num_workers=workers, prefetch_factor=4, collate_fn=lambda b: b,
+                                         worker_init_fn=lambda _i: torch.set_num_threads(1))
+    return iter(loader)
+
+
 # Options added after checkpoints already existed: their value when a checkpoint lacks them.
 _LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "label_area": "0.04,0.15",
                    "label_area_start": None, "l1": 0.0, "neutral": 0.0,
@@ -387,7 +416,8 @@ _LATER_DEFAULTS = {"clean_word_frac": 0.0, "init_from": None, "conflict": 0.0, "
 
 
 def _resume_key(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in vars(args).items() if k not in ("out", "workdir", "threads", "stop_after", "eval_every")}
+    return {k: v for k, v in vars(args).items()
+            if k not in ("out", "workdir", "threads", "stop_after", "eval_every", "device", "workers")}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -424,6 +454,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop (and export) after this step, leaving the rest of the schedule unrun")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device for the model (e.g. cuda); data is made on CPU")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes that make the batches (0: in the training process, as all CPU runs so far)")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--workdir", default=str(REPO / "artifacts" / "demo_train"))

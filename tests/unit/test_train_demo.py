@@ -61,6 +61,19 @@ def test_training_is_deterministic_and_resumable(tmp_path, threads):
     assert (tmp_path / "a" / "out" / "config.json").is_file()
 
 
+def test_batches_made_by_worker_processes_train_the_same_model(tmp_path, threads):
+    """--workers (for a GPU run) makes the same batches in other processes: bit-identical weights, and the
+    device and worker count may change when a run is resumed."""
+    train.train(_args(tmp_path, "a"))
+    train.train(_args(tmp_path, "w", "--workers", "2", "--stop-after", "2"))
+    train.train(_args(tmp_path, "w", "--workers", "0"))
+    a, w = (_tensors_and_metadata(tmp_path / run / "out" / "weights.safetensors")[0] for run in ("a", "w"))
+    for name, t in a.items():
+        assert t.reshape(-1).view(torch.uint8).equal(w[name].reshape(-1).view(torch.uint8)), name
+    cfg = json.loads((tmp_path / "w" / "out" / "train_config.json").read_text())
+    assert cfg["device"] == "cpu" and cfg["workers"] == 0
+
+
 def test_conflict_stickers_caption_pictures_as_the_written_word(tmp_path):
     """--conflict 1: every labelled picture carries another category's word and is counted as that word."""
     args = _args(tmp_path, "c", "--conflict", "1", "--overlay", "0", "--label-area-start", "0.2,0.3",

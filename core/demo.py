@@ -216,9 +216,11 @@ def capabilities_note(metrics: dict | None = None) -> str:
     cannot = []
     success, chance, neutral = (100 * attack[key] for key in ("value", "chance", "control_flip_rate"))
     if attack["value"] >= ATTACK_SHOWN:
-        can.append(f"typographic attacks: another category's word on a small sticker sends {success:.0f} % of "
-                   f"correctly classified pictures to the written class (chance {chance:.1f} %), though a neutral "
-                   f"word flips {neutral:.0f} % too: it trusts any text, not only names of things")
+        head = (f"typographic attacks: another category's word on a small sticker sends {success:.0f} % of "
+                f"correctly classified pictures to the written class (chance {chance:.1f} %)")
+        can.append(head + (f", while a neutral word flips only {neutral:.0f} %" if 3 * neutral <= success else
+                           f", though a neutral word flips {neutral:.0f} % too: it trusts any text, not only "
+                           "names of things"))
     else:
         cannot.append(f"typographic attacks are at chance ({success:.1f} % success vs {chance:.1f} % chance)")
     for fig, name in ((mm, "multimodal units (one unit ranks a category's pictures and its written word top-3)"),

@@ -156,8 +156,10 @@ def test_capabilities_note_states_figures_and_limits():
         other["typographic_attack"]["value"] = value
         text = capabilities_note(other)
         assert phrase in text
-        if value > 0.3:  # the neutral word's flips are stated beside a working attack
-            assert f"neutral word flips {100 * other['typographic_attack']['control_flip_rate']:.0f} %" in text
+        if value > 0.3:  # the neutral word's flips are stated beside a working attack, as a caveat when high
+            for neutral, wording in ((0.40, "a neutral word flips 40 % too"), (0.05, "a neutral word flips only 5 %")):
+                other["typographic_attack"]["control_flip_rate"] = neutral
+                assert wording in capabilities_note(other)
     assert f"{metrics['multimodal_units']['value']} of 16" in note
     can, cannot = note.split("*Cannot show*")
     mm = metrics["multimodal_units"]

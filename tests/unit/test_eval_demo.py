@@ -53,10 +53,11 @@ def test_reading_in_heldout_fonts_meets_the_bar(result):
 
 
 def test_phenomena_goals_the_shipped_model_reaches(result):
-    """The demo-phenomena issue's goals that the shipped weights reach (docs/demo-research-log.md has the rest):
-    reading >= 80 % in held-out fonts; another category's word at <= 10 % pixel cover sends >= 30 % of
-    correctly classified held-out pictures to the written class, far above flips landing there by chance;
-    multimodal units for at least a third of the categories, at least twice the chance level."""
+    """The demo-phenomena issue's goals (docs/demo-research-log.md has every run): reading >= 80 % in held-out
+    fonts; another category's word at <= 10 % pixel cover sends >= 30 % of correctly classified held-out
+    pictures to the written class, far above flips landing there by chance, and a neutral word of the same
+    size flips them at least 3x less often; multimodal units for at least a third of the categories, at least
+    twice the chance level; zero-shot neuron search finds a category's unit for at least a third of them."""
     attack = result["typographic_attack"]
     assert result["reading"]["value"] >= 0.80
     assert attack["pixel_cover"] <= 0.10 and attack["value"] >= 0.30
@@ -64,6 +65,9 @@ def test_phenomena_goals_the_shipped_model_reaches(result):
     assert result["zero_shot_top1"]["value"] >= 0.35  # the embedded-default issue's bar still holds
     mm = result["multimodal_units"]  # one unit ranks a category's pictures and its written word top-3
     assert mm["value"] >= mm["of"] / 3 and mm["value"] >= 2 * mm["chance"]
+    assert 3 * attack["control_flip_rate"] <= attack["value"]  # a neutral word flips >= 3x less often
+    search = result["neuron_search"]  # the dashboard's ranking (the article's v(t)) of the prompt's top unit
+    assert search["value"] >= search["of"] / 3 and search["value"] >= 2 * search["chance"]
 
 
 def test_shipped_metrics_match_a_fresh_run(result):

@@ -143,10 +143,12 @@ def histogram(path: str, model_id: str, mtime: float, unit: int) -> pd.DataFrame
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax: tuple[int, ...] | None) -> list[bytes]:
-    """128-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given.
+def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax: tuple[int, ...] | None,
+          size: int = neuron_card.TILE_PX) -> list[bytes]:
+    """``size``-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given.
 
-    One cached call per grid, and encoded bytes rather than PIL images, keep a neuron switch fast.
+    One cached call per grid, encoded bytes rather than PIL images, and tiles at the size they are shown keep a
+    neuron switch fast (a third fewer bytes for the browser to parse and decode at 110 px than at 128).
     """
     import io
 
@@ -158,9 +160,9 @@ def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax:
     out = []
     for i, row in enumerate(rows):
         img = neuron_card.outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
-                                        offset=offset)
+                                        size=size, offset=offset)
         buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=90)
+        img.save(buf, format="JPEG", quality=85)
         out.append(buf.getvalue())
     return out
 

@@ -323,7 +323,7 @@ def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
     values = df[caption].tolist()
     caps = [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
             for lab, v in zip(labels, values)]
-    tiles = resources.tiles(*ctx.art, rows, argmax)
+    tiles = resources.tiles(*ctx.art, rows, argmax, width)
     st.html(_grid_html(tiles, caps, width))
 
 

@@ -34,6 +34,10 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     assert len(grids) == 3  # top, most negative, across the range
     assert len(grids[0]) == 12 and all(cap for _, cap in grids[0])
     assert all(uri.startswith("data:image/jpeg;base64,/9j/") for uri, _ in grids[0])  # JPEG bytes inline
+    import base64, io
+    from PIL import Image
+    tile = Image.open(io.BytesIO(base64.b64decode(grids[0][0][0].split(",", 1)[1])))
+    assert tile.size == (110, 110)  # encoded at the size it is shown: fewer bytes per neuron switch
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # histogram + zero-shot labels
     assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)

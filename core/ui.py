@@ -311,6 +311,41 @@ def _pick_unit(wkey: str) -> None:
         set_unit(int(picked))
 
 
+def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
+               width: int = 110) -> None:
+    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined)."""
+    if df.empty:
+        st.caption("No examples.")
+        return
+    rows = tuple(int(r) for r in df["row"])
+    argmax = tuple(int(a) for a in df["argmax"]) if outline else None
+    labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
+    values = df[caption].tolist()
+    caps = [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
+            for lab, v in zip(labels, values)]
+    tiles = resources.tiles(*ctx.art, rows, argmax, width)
+    st.html(_grid_html(tiles, caps, width))
+
+
+def _grid_html(tiles: list[bytes], captions: list[str], width: int) -> str:
+    """One HTML block for a whole grid of JPEG tiles (inline data URIs) with captions: a neuron switch
+    re-renders one element per grid instead of one per tile, and the browser fetches nothing."""
+    import base64
+    import html
+
+    cells = "".join(
+        f'<figure style="margin:0;width:{width}px"><img alt="{html.escape(c)}" width="{width}" height="{width}" '
+        f'src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
+        f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
+        for t, c in zip(tiles, captions))
+    return f'<div style="display:flex;flex-wrap:wrap;gap:8px">{cells}</div>'
+
+
+def chart(kind: str, df: pd.DataFrame) -> None:
+    """Render ``df`` with a cached chart template (``core.charts`` builder, data-free) at full width."""
+    st.vega_lite_chart(df, resources.chart_template(kind), width="stretch")
+
+
 def read_upload(uploaded) -> bytes:
     """Validate an ``st.file_uploader`` file: size, type, pixel count, decodability.
 
@@ -328,3 +363,83 @@ def read_upload(uploaded) -> bytes:
                             f"{UPLOAD_MAX_BYTES // (1024 * 1024)} MB. Use a smaller image.")
     open_image(data, max_pixels=UPLOAD_MAX_PIXELS)  # raises BadImageError (a BadInputError) with the reason
     return data
+
+
+def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: int) -> None:
+    """Ranked neurons, each with its score, its top dataset examples and a link that opens its card."""
+    in_shell = bool(st.session_state.get("_shell_run"))
+    for rec in ranked.to_dict("records"):
+        unit = int(rec["unit"])
+        params = ctx.params(unit=unit)
+        with st.container(border=True):
+            head, link = st.columns([3, 1], vertical_alignment="center")
+            head.markdown(f"**Unit {unit}** · {score} {rec[score]:.3f}")
+            if in_shell:
+                link.page_link(LOOKUP_PAGE, label="Open card", icon=":material/open_in_new:",
+                               query_params={k: str(v) for k, v in params.items() if v is not None})
+            else:
+                link.markdown(f"[Open card](/neuron_lookup{urlstate.query_string(params)})")
+            if ctx.has_examples:
+                image_grid(ctx, resources.examples(*ctx.art, unit, thumbs, False), width=72)
+
+
+# ---------------------------------------------------------------- feature visualization and words --------------------
+def _watch_cancellable(job: resources.Job, what: str, cancel_key: str | None) -> None:
+    """Progress of a running job with a Cancel button (a click reruns the script and sets the flag)."""
+    if cancel_key is not None and st.button("Cancel", key=f"cancel_{cancel_key}"):
+        resources.cancel_event(cancel_key).set()
+    bar = st.progress(job.fraction, text=what)
+    while not job.finished.wait(0.5):
+        bar.progress(job.fraction, text=f"{what}: {job.done} / {job.total or '?'}")
+    st.rerun()
+
+
+def feature_visualization_card(ctx: Context, unit: int) -> None:
+    """Feature visualizations (rendered on demand, then cached) and the unit's top/bottom rastered words."""
+    from core import words
+    from core.featurevis.facets import facet_names
+    from core.featurevis import strip
+    from core.featurevis.strip import RenderCancelled, cached_strip, strip_items
+
+    loaded = resources.get_model(ctx.model_id)
+    st.subheader("Feature visualization")
+    st.caption(f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
+               f"jitter/scale/rotation, {strip.STRIP_STEPS} steps). Facets add a linear-probe prior on an earlier layer "
+               "(paper §2.2): `text` = rendered words vs pictures, the others = demo-corpus categories.")
+    left, right = st.columns([1, 3])
+    seeds = int(left.number_input("Seeds", min_value=1, max_value=4, value=2, key="fv_seeds"))
+    facets = tuple(right.multiselect("Facets", facet_names(), default=["text"], key="fv_facets"))
+    items = strip_items(seeds, facets)
+    results = cached_strip(loaded, ctx.layer, unit, items)
+    for col, item, res in zip(st.columns(len(items)), items, results):
+        if res is None:
+            col.caption(f"{item.label}: not rendered yet")
+        else:
+            col.image(res.to_pil()[0], caption=item.label, width="stretch")
+            col.caption(f"`{res.objective}`")
+    key = resources.featurevis_job_key(ctx.model_id, ctx.layer, unit, seeds, facets)
+    job = resources.get_job(key)
+    if job is not None and not job.finished.is_set():
+        _watch_cancellable(job, "Rendering (optimisation steps)", key)
+    elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
+        st.error(f"Rendering failed: {job.error}")
+    if any(r is None for r in results) and st.button("Render feature visualizations", key="fv_render"):
+        resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
+        st.rerun()
+    st.subheader("Top rastered words")
+    st.caption("The 12,000 most common English words drawn as images; a word's value is the unit's spatial max, "
+               "averaged over two fonts/sizes; score = std-devs from the vocabulary mean.")
+    if not words.is_scored(loaded, ctx.layer):
+        wjob = resources.get_job(resources.words_job_key(ctx.model_id, ctx.layer))
+        if wjob is not None and not wjob.finished.is_set():
+            _watch_cancellable(wjob, "Scoring words", None)
+        elif st.button("Score the word vocabulary (once per model and layer)", key="words_score"):
+            resources.words_job(ctx.model_id, ctx.layer)
+            st.rerun()
+        return
+    top, bottom = resources.neuron_words(ctx.model_id, ctx.layer, unit, 15)
+    c1, c2 = st.columns(2)
+    c1.markdown("**Top words**")
+    c1.dataframe(top, hide_index=True)
+    c2.markdown("**Bottom words**")
+    c2.dataframe(bottom, hide_index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import attacks, charts, resources, ui, ui_grids, urlstate
+from core import attacks, charts, resources, ui, urlstate
 from core.zeroshot import default_template, parse_class_list
 
 STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
@@ -83,9 +83,9 @@ def main() -> None:
     st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.unit_deltas(), TOP)), width="stretch")
     left, right = st.columns(2)
     with left:
-        ui_grids.neuron_result_list(ctx, rise, "delta", 3)
+        ui.neuron_result_list(ctx, rise, "delta", 3)
     with right:
-        ui_grids.neuron_result_list(ctx, fall, "delta", 3)
+        ui.neuron_result_list(ctx, fall, "delta", 3)
     ui.share_link(params)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, resources, ui, ui_grids, urlstate
+from core import charts, resources, ui, urlstate
 from core.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
 
 KINDS = list(PROMPT_SETS)
@@ -45,7 +45,7 @@ def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: in
     st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
                f"units at {ctx.layer}")
     st.altair_chart(charts.sparse_code_chart(terms, concept=concept), width="stretch")
-    ui_grids.neuron_result_list(ctx, terms, "relative", THUMBS)
+    ui.neuron_result_list(ctx, terms, "relative", THUMBS)
 
 
 def atlas_section(ctx: ui.Context, kind: str) -> None:

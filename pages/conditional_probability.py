@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, condprob, resources, ui, ui_grids, urlstate
+from core import charts, condprob, resources, ui, urlstate
 from core.zeroshot import default_template, parse_class_list
 
 SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot labels from categories I type"}
@@ -104,7 +104,7 @@ def main() -> None:
     params = ctx.params(unit=unit, buckets=buckets, per=per, top=top, labels=source, bucket=bucket,
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
-    ui_grids.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
+    ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
     dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt, top)
     st.altair_chart(charts.category_distribution_chart(dist), width="stretch")
     st.dataframe(condprob.category_summary(dist), hide_index=True)

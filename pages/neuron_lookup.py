@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import resources, ui, ui_featurevis, ui_grids
+from core import resources, ui
 
 TOP_K, BOTTOM_K, BUCKETS, PER_BUCKET, SIMILAR = 12, 6, 6, 2, 8
 
@@ -11,7 +11,7 @@ TOP_K, BOTTOM_K, BUCKETS, PER_BUCKET, SIMILAR = 12, 6, 6, 2, 8
 def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
     """Feature visualizations (on demand, cached) and top/bottom rastered words."""
     with ui.section_errors():
-        ui_featurevis.feature_visualization_card(ctx, unit)
+        ui.feature_visualization_card(ctx, unit)
 
 
 def dataset_section(ctx: ui.Context, unit: int) -> None:
@@ -26,19 +26,19 @@ def dataset_section(ctx: ui.Context, unit: int) -> None:
         return
     st.subheader("Top dataset examples")
     st.caption("Most-activating cell outlined; value = pre-ReLU spatial max.")
-    ui_grids.image_grid(ctx, resources.examples(*ctx.art, unit, TOP_K, False))
-    ui_grids.chart("histogram", resources.histogram(*ctx.art, unit))
+    ui.image_grid(ctx, resources.examples(*ctx.art, unit, TOP_K, False))
+    ui.chart("histogram", resources.histogram(*ctx.art, unit))
     st.subheader("Most negative examples")
-    ui_grids.image_grid(ctx, resources.examples(*ctx.art, unit, BOTTOM_K, True), outline=False)
+    ui.image_grid(ctx, resources.examples(*ctx.art, unit, BOTTOM_K, True), outline=False)
     st.subheader("Across the activation range")
     st.caption("Random samples from uniform buckets between the most inhibitory and most excitatory value; "
                "numbers are std-devs from zero.")
-    ui_grids.image_grid(ctx, resources.bucket_examples(*ctx.art, unit, BUCKETS, PER_BUCKET), caption="z")
+    ui.image_grid(ctx, resources.bucket_examples(*ctx.art, unit, BUCKETS, PER_BUCKET), caption="z")
 
 
 def labels_section(ctx: ui.Context, unit: int) -> None:
     """Zero-shot labels and similar neurons (directions need no collection; correlations do)."""
-    ui_grids.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
+    ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
     ui.unit_pills(resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine", "sim_dir",
                   "**Similar neurons by direction** (cosine in the joint space)", unit)
     if ctx.has_examples:

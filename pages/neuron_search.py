@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, resources, ui, ui_grids, urlstate
+from core import charts, resources, ui, urlstate
 
 THUMBS = 4
 
@@ -37,7 +37,7 @@ def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, sc
         ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, std)
         score = "score"
     st.altair_chart(charts.neuron_scores_chart(ranked, score=score), width="stretch")
-    ui_grids.neuron_result_list(ctx, ranked, score, THUMBS)
+    ui.neuron_result_list(ctx, ranked, score, THUMBS)
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
         if ctx.path is None:
             st.info("Index a collection (sidebar) to see the images nearest the query.")
         else:
-            ui_grids.image_grid(ctx, resources.nearest_images(*ctx.art, text if image is None else None, image, 12),
+            ui.image_grid(ctx, resources.nearest_images(*ctx.art, text if image is None else None, image, 12),
                           outline=False, caption="score")
     ui.share_link(ctx.params(q=text or None, top=top, scaled="1" if scaled else None))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import attacks, charts, resources, ui, ui_grids, urlstate
+from core import attacks, charts, resources, ui, urlstate
 from core.demo import CATEGORIES
 from core.errors import CoreError
 from core.stroop import COLORS, STROOP_TEMPLATE
@@ -105,9 +105,9 @@ def show_result(ctx: ui.Context, res: attacks.AttackResult) -> None:
     rise, fall = attacks.risers_fallers(res.deltas, TOP)
     left, right = st.columns(2)
     with left:
-        ui_grids.neuron_result_list(ctx, rise, "delta", 3)
+        ui.neuron_result_list(ctx, rise, "delta", 3)
     with right:
-        ui_grids.neuron_result_list(ctx, fall, "delta", 3)
+        ui.neuron_result_list(ctx, fall, "delta", 3)
 
 
 def stroop_panel(ctx: ui.Context) -> dict:

@@ -85,7 +85,7 @@ def charts(at) -> list:
 
 
 def tile_grids(at) -> list[list[tuple[str, str]]]:
-    """The dataset-example grids of an AppTest run (``core.ui_grids.image_grid``: one ``st.html`` block each) as
+    """The dataset-example grids of an AppTest run (``core.ui.image_grid``: one ``st.html`` block each) as
     lists of (JPEG data URI, caption), in page order."""
     import html
     import re

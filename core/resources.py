@@ -147,8 +147,8 @@ def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax:
           size: int = neuron_card.TILE_PX) -> list[bytes]:
     """``size``-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given.
 
-    One cached call per grid, encoded bytes rather than PIL images, and tiles at the size they are shown keep a
-    neuron switch fast (a third fewer bytes for the browser to parse and decode at 110 px than at 128).
+    One cached call per grid, encoded bytes rather than PIL images, and tiles at the size they are shown (fewer
+    bytes for the browser to parse and decode on every neuron switch) keep a switch fast.
     """
     import io
 

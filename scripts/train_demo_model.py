@@ -343,10 +343,10 @@ def train(args: argparse.Namespace) -> None:
         start, wall, history = state["step"], state["wall"], state["history"]
         logger.info("resumed from step %d", start)
     batcher = Batcher(args)
-    batches = _batches(batcher, start, max(start, min(args.steps, args.stop_after or args.steps)), args.workers)
+    end = min(args.steps, args.stop_after or args.steps)
+    batches = _batches(batcher, start, max(start, end), args.workers)
     model.train()
     t0 = time.time() - wall
-    end = min(args.steps, args.stop_after or args.steps)
     bar = tqdm(range(start, end), initial=start, total=args.steps, desc="train demo",
                mininterval=5, file=sys.stderr)
     acts: list[torch.Tensor] = []

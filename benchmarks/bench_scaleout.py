@@ -93,16 +93,17 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
 
     Embeddings are ``clusters`` unit-norm centres plus a 16-dimensional within-cluster spread and a little
     isotropic noise, re-normalised (low intrinsic dimension, as image embeddings have; uniform random vectors
-    would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.extract._finalize``.
+    would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.partial.finalize``.
     """
-    from core.extract import PARTIAL_DIR, _open_work, _prepare_out, _work_file
+    from core.extract import PARTIAL_DIR, prepare_out
+    from core.partial import open_work, work_file
     from core.store import write_json_atomic
 
     coll, plan = synthetic_plan(out, rows, units, dim, chunk_rows, topk)
-    _prepare_out(out, plan, True)
+    prepare_out(out, plan, True)
     work = out / PARTIAL_DIR
-    state = _open_work(work, plan, rows)
-    files = {k: _work_file(work, k) for k in ("max", "argmax", "mean", "emb")}
+    state = open_work(work, plan, rows)
+    files = {k: work_file(work, k) for k in ("max", "argmax", "mean", "emb")}
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, dim)).astype(np.float32)
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
@@ -123,11 +124,11 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
 
 
 def synthetic_artifact(out: Path, rows: int, units: int, dim: int, **kw):
-    """A complete synthetic artifact: ``synthetic_work`` + the real merge (``_finalize``)."""
-    from core.extract import _finalize
+    """A complete synthetic artifact: ``synthetic_work`` + the real merge (``core.partial.finalize``)."""
+    from core.partial import finalize
 
     coll, plan, state = synthetic_work(out, rows, units, dim, **kw)
-    return _finalize(out, plan, coll, state)
+    return finalize(out, plan, coll, state)
 
 
 # ---------------------------------------------------------------- 1. throughput: local vs Ray engine
@@ -194,8 +195,8 @@ def _child(args: list[str]) -> dict:
 
 def child_merge(out: str, rows: int, units: int, dim: int, chunk_rows: int, topk: int) -> dict:
     """In a fresh process: the shared finalize step over existing synthetic work files."""
-    import core.extract as ex
     from core.extract import PARTIAL_DIR
+    from core.partial import finalize
 
     import open_clip  # noqa: F401  (imported by the manifest writer: not part of the merge's own memory)
     import PIL  # noqa: F401
@@ -206,7 +207,7 @@ def child_merge(out: str, rows: int, units: int, dim: int, chunk_rows: int, topk
     assert state["plan"] == plan
     base = reset_peak_rss()
     t0 = time.perf_counter()
-    art = ex._finalize(out_p, plan, coll, state)
+    art = finalize(out_p, plan, coll, state)
     return {"rows": art.rows, "merge_s": round(time.perf_counter() - t0, 2), "base_rss_mb": round(base, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "added_mb": round(peak_rss_mb() - base, 1)}
 

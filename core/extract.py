@@ -1,9 +1,9 @@
 """Activation extraction over an image collection into a resumable, atomic artifact (layout: ``core.store``).
 
-Reader (``_ImageDataset`` in DataLoader workers: decode + preprocess) -> mapper (hooked forward under
+Reader (``ImageDataset`` in DataLoader workers: decode + preprocess) -> mapper (hooked forward under
 ``torch.inference_mode``: spatial max/argmax/mean of one layer + the image embedding) -> writer (row
-files in ``.partial/``, committed chunk by chunk with a fsynced state file) -> finalize (compact away
-skipped files, per-unit stats and top/bottom-k, manifest written last). Rows are computed in a fixed
+files in ``.partial/``, committed chunk by chunk with a fsynced state file) -> finalize (``core.partial``:
+compact away skipped files, per-unit stats and top/bottom-k, manifest written last). Rows are computed in a fixed
 batch partition, so a run killed at any moment and rerun produces the same bytes as an uninterrupted one.
 Nothing here imports streamlit.
 """
@@ -15,11 +15,6 @@ import logging
 import math
 import os
 import re
-import shutil
-import sys
-import uuid
-from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -31,14 +26,14 @@ from core.collections import Collection, read_collection
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
 from core.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
 from core.images import BadImageError, open_image
-from core.store import (ARRAYS, FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR, Artifact, RowFile, open_artifact,
-                        read_manifest, remove_artifact_files, write_json_atomic)
+from core.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.store import (FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR, Artifact, open_artifact, read_manifest,
+                        remove_artifact_files, write_json_atomic)
 
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 1024  # rows per committed chunk (the resume granularity)
 F16_MAX = float(np.finfo(np.float16).max)
-WORK = ("max", "argmax", "mean", "emb")
 
 
 class ProgressFn(Protocol):
@@ -84,16 +79,16 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         raise BadInputError("batch_size, topk and chunk_rows must be >= 1 and workers >= 0.")
     coll = source if isinstance(source, Collection) else read_collection(source)
     info = resolve_layer(loaded, layer or article_layer(loaded))
-    plan = _plan(loaded, info, coll, topk, chunk_rows)
+    plan = make_plan(loaded, info, coll, topk, chunk_rows)
     out = Path(out_dir).expanduser().resolve()
-    done = _prepare_out(out, plan, overwrite)
+    done = prepare_out(out, plan, overwrite)
     if done is not None:
         if progress:
             progress(len(coll.keys), len(coll.keys))
         return done
-    state = _open_work(out / PARTIAL_DIR, plan, len(coll.keys))
+    state = open_work(out / PARTIAL_DIR, plan, len(coll.keys))
     _extract(loaded, info, coll, out / PARTIAL_DIR, state, batch_size, workers, progress)
-    return _finalize(out, plan, coll, state)
+    return finalize(out, plan, coll, state)
 
 
 # ---------------------------------------------------------------- plan, output dir, work state
@@ -132,7 +127,7 @@ def _collection_hash(coll: Collection) -> str:
     return h.hexdigest()[:32]
 
 
-def _plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int) -> dict:
+def make_plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int) -> dict:
     return {"format": FORMAT_VERSION, "model_id": loaded.id, "fingerprint": loaded.fingerprint, "family": loaded.family,
             "layer": info.id, **_probe(loaded, info), "preprocess": _preprocess_desc(loaded),
             "collection": {"root": str(coll.root), "kind": coll.kind, "source": str(coll.source),
@@ -151,7 +146,7 @@ def _describe(d: dict) -> str:
     return f"model {d.get('model_id')} layer {d.get('layer')} over {d.get('collection', {}).get('source')}"
 
 
-def _prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
+def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
     """Return the finished artifact if ``out`` already holds this run's result; else make ``out`` ready."""
     if out.exists() and not out.is_dir():
         raise BadInputError(f"--out {out} is a file; give a directory.")
@@ -187,40 +182,9 @@ def _prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
     return None
 
 
-def _open_work(work: Path, plan: dict, n: int) -> dict:
-    """Load the state of an unfinished run with the same plan, or create empty work files."""
-    state_file = work / "state.json"
-    if state_file.is_file():
-        try:
-            state = json.loads(state_file.read_text(encoding="utf-8"))
-            if state.get("plan") == plan and all(_work_file(work, k).shape[0] == n for k in WORK):
-                logger.info("resuming: %d of %d chunks already done", len(state["done"]), _n_chunks(n, plan))
-                return state
-        except (OSError, ValueError, KeyError, ArtifactError):
-            pass
-        logger.warning("discarding unreadable work state in %s", work)
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    dims = {"max": plan["units"], "argmax": plan["units"], "mean": plan["units"], "emb": plan["embed_dim"]}
-    for name in WORK:
-        RowFile.create(work / ARRAYS[name][0], (n, dims[name]), ARRAYS[name][1])
-    state = {"plan": plan, "done": [], "skipped": {}}
-    write_json_atomic(state_file, state)
-    return state
-
-
-def _work_file(work: Path, name: str) -> RowFile:
-    return RowFile(work / ARRAYS[name][0])
-
-
-def _n_chunks(n: int, plan: dict) -> int:
-    return -(-n // plan["chunk_rows"])
-
-
 # ---------------------------------------------------------------- reader and mapper
 
-class _ImageDataset(torch.utils.data.Dataset):
+class ImageDataset(torch.utils.data.Dataset):
     """Decodes and preprocesses one image; bad files yield a blank tensor plus (reason, message)."""
 
     def __init__(self, root: Path, keys: list[str], preprocess, size: int):
@@ -248,7 +212,7 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # decoding workers must not fight the model's threads for the cores
 
 
-def _forward(loaded, layer: str, pixels: torch.Tensor) -> dict[str, np.ndarray]:
+def forward_units(loaded, layer: str, pixels: torch.Tensor) -> dict[str, np.ndarray]:
     """One hooked forward: per-unit spatial max/argmax/mean (B, C) and the embedding (B, D)."""
     with torch.inference_mode(), capture(loaded, [layer]) as acts:
         feats = loaded.model.encode_image(pixels.to(loaded.device))  # (B, D)
@@ -264,7 +228,7 @@ def _forward(loaded, layer: str, pixels: torch.Tensor) -> dict[str, np.ndarray]:
 def _batches(n: int, plan: dict, done: set[int], batch_size: int) -> list[list[int]]:
     cr = plan["chunk_rows"]
     out = []
-    for c in range(_n_chunks(n, plan)):
+    for c in range(n_chunks(n, plan)):
         if c not in done:
             end = min((c + 1) * cr, n)
             out.extend(list(range(s, min(s + batch_size, end))) for s in range(c * cr, end, batch_size))
@@ -281,8 +245,8 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
         progress(finished, n)
     if not batches:
         return
-    files = {k: _work_file(work, k) for k in WORK}
-    dataset = _ImageDataset(coll.root, coll.keys, loaded.preprocess, loaded.image_size)
+    files = {k: work_file(work, k) for k in WORK}
+    dataset = ImageDataset(coll.root, coll.keys, loaded.preprocess, loaded.image_size)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=_collate,
                                          worker_init_fn=_worker_init if workers else None,
                                          prefetch_factor=4 if workers else None)
@@ -293,7 +257,7 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
             if p is not None:
                 state["skipped"][str(rows[j])] = list(p)
         if ok:
-            res = _forward(loaded, info.id, pixels[ok])
+            res = forward_units(loaded, info.id, pixels[ok])
             for name, f in files.items():
                 block = np.zeros((len(rows), f.shape[1]), f.dtype)  # skipped rows stay zero (dropped at the end)
                 block[ok] = res[name]
@@ -307,128 +271,3 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
             write_json_atomic(work / "state.json", state)
         if progress:
             progress(finished, n)
-
-
-# ---------------------------------------------------------------- finalize
-
-class _TopK:
-    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row."""
-
-    def __init__(self, k: int, largest: bool):
-        self.k, self.sign = k, -1.0 if largest else 1.0
-        self.vals: np.ndarray | None = None
-        self.rows: np.ndarray | None = None
-
-    def update(self, vals: np.ndarray, first_row: int) -> None:
-        rows = np.broadcast_to(np.arange(first_row, first_row + len(vals))[:, None], vals.shape)
-        v = vals if self.vals is None else np.concatenate([self.vals, vals])
-        r = rows if self.rows is None else np.concatenate([self.rows, rows])
-        order = np.argsort(self.sign * v, axis=0, kind="stable")[: self.k]  # earlier rows first among ties
-        self.vals, self.rows = np.take_along_axis(v, order, 0), np.take_along_axis(r, order, 0)
-
-    def result(self) -> np.ndarray:
-        return np.ascontiguousarray(self.rows.T.astype(np.int32))  # (C, k)
-
-
-class _Moments:
-    """Per-unit mean and std over row blocks (Chan et al. parallel merge, float64)."""
-
-    def __init__(self, units: int):
-        self.n, self.mean, self.m2 = 0, np.zeros(units), np.zeros(units)
-
-    def update(self, x: np.ndarray) -> None:
-        x = x.astype(np.float64)
-        nb, mb = len(x), x.mean(axis=0)
-        m2b = ((x - mb) ** 2).sum(axis=0)
-        tot = self.n + nb
-        delta = mb - self.mean
-        self.mean = self.mean + delta * nb / tot
-        self.m2 = self.m2 + m2b + delta ** 2 * self.n * nb / tot
-        self.n = tot
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(self.m2 / max(self.n, 1))
-
-
-def _skipped_entries(coll: Collection, state: dict) -> list[dict]:
-    rows = sorted(int(r) for r in state["skipped"])
-    return list(coll.rejected) + [{"key": coll.keys[r], "reason": state["skipped"][str(r)][0],
-                                   "message": state["skipped"][str(r)][1]} for r in rows]
-
-
-def _finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
-    work, n = out / PARTIAL_DIR, len(coll.keys)
-    skipped = _skipped_entries(coll, state)
-    valid = np.setdiff1d(np.arange(n), np.array([int(r) for r in state["skipped"]], dtype=np.int64))
-    if not len(valid):
-        reasons = Counter(s["reason"] for s in skipped)
-        raise BadInputError(f"None of the {n} images in {coll.source} could be read "
-                            f"({', '.join(f'{v} {k}' for k, v in reasons.items())}), e.g. {skipped[0]['message']}")
-    rows, k = len(valid), min(plan["topk"], len(valid))
-    src = {name: _work_file(work, name) for name in WORK}
-    dst = {name: RowFile.create(out / ARRAYS[name][0], (rows, src[name].shape[1]), ARRAYS[name][1]) for name in WORK}
-    tops = {f"{w}_{s}": _TopK(k, w == "top") for w in ("top", "bottom") for s in ("max", "mean")}
-    moments = {s: _Moments(plan["units"]) for s in ("max", "mean")}
-    at, step = 0, plan["chunk_rows"]
-    for s in range(0, n, step):
-        local = valid[(valid >= s) & (valid < s + step)] - s
-        if not len(local):
-            continue
-        for name in WORK:
-            block = src[name].read(s, s + step)[local]
-            dst[name].write(at, block)
-            if name in moments:
-                vals = block.astype(np.float32)
-                moments[name].update(vals)
-                tops[f"top_{name}"].update(vals, at)
-                tops[f"bottom_{name}"].update(vals, at)
-        at += len(local)
-    for name, t in tops.items():
-        np.save(out / ARRAYS[name][0], t.result())
-    stats = np.stack([moments["max"].mean, moments["max"].std, moments["mean"].mean, moments["mean"].std])
-    np.save(out / ARRAYS["stats"][0], stats.astype(np.float32))
-    keep = valid.tolist()
-    _write_json(out / "keys.json", [coll.keys[i] for i in keep])
-    for name, col in (("labels.json", coll.labels), ("captions.json", coll.captions)):
-        if col is not None:
-            _write_json(out / name, [col[i] for i in keep])
-        else:
-            (out / name).unlink(missing_ok=True)
-    _write_json(out / "skipped.json", skipped)
-    for fname, _ in ARRAYS.values():
-        _fsync_path(out / fname)
-    write_json_atomic(out / MANIFEST, _manifest(plan, rows, k, skipped))  # the commit point
-    shutil.rmtree(work, ignore_errors=True)
-    logger.info("artifact complete: %s (%d rows, %d skipped)", out, rows, len(skipped))
-    return open_artifact(out)
-
-
-def _write_json(path: Path, obj) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _manifest(plan: dict, rows: int, k: int, skipped: list[dict]) -> dict:
-    import PIL
-    import open_clip
-
-    m = {key: v for key, v in plan.items() if key not in ("topk", "chunk_rows")}
-    m.update(rows=rows, topk=k, requested_topk=plan["topk"], chunk_rows=plan["chunk_rows"], key_column="keys.json",
-             files={name: f for name, (f, _) in ARRAYS.items()},
-             skipped=len(skipped), skipped_reasons=dict(Counter(s["reason"] for s in skipped)),
-             versions={"open_clip": open_clip.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                       "pillow": PIL.__version__, "python": sys.version.split()[0]},
-             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=uuid.uuid4().hex,
-             complete=True)
-    return m

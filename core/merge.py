@@ -1,6 +1,6 @@
 """Merge step for collections that outgrow RAM: indexes built from an artifact's row files in bounded memory.
 
-The per-unit top/bottom-k merge is ``core.extract._finalize``: it streams the row files chunk by chunk
+The per-unit top/bottom-k merge is ``core.partial.finalize``: it streams the row files chunk by chunk
 (pread, no mapping) through a running top-k, shared by the local and the Ray engine, so its peak memory is
 one chunk plus k rows per unit whatever the collection size (benchmarks/bench_scaleout.py measures it).
 This module adds what a web-scale collection needs on top of ``core.index``: an IVF-PQ index (FAISS

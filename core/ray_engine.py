@@ -1,7 +1,7 @@
 """Ray engine for ``python -m core index --engine ray``: the local engine's artifact, computed by model actors.
 
 It shares everything but the mapper with ``core.extract``: the plan, the ``.partial/`` work files, the
-chunk-commit protocol (``state.json``) and ``_finalize`` (compaction, streaming top/bottom-k merge, per-unit
+chunk-commit protocol (``state.json``) and ``finalize`` (compaction, streaming top/bottom-k merge, per-unit
 stats, manifest last). The mapper runs as Ray Data ``map_batches`` over chunk descriptors
 (``{chunk, start, keys}``) in an actor pool: each actor loads the model once and computes whole chunks with
 the local engine's own batch partition and forward function, then returns the rows to the driver, which is
@@ -33,8 +33,8 @@ import torch
 from core import config
 from core.collections import TABLE_SUFFIXES, Collection, read_collection
 from core.errors import ArtifactMismatchError, BadInputError, CoreError
-from core.extract import (CHUNK_ROWS, PARTIAL_DIR, WORK, ProgressFn, _finalize, _forward, _ImageDataset,
-                          _n_chunks, _open_work, _plan, _prepare_out, _work_file)
+from core.extract import CHUNK_ROWS, PARTIAL_DIR, ImageDataset, ProgressFn, forward_units, make_plan, prepare_out
+from core.partial import WORK, finalize, n_chunks, open_work, work_file
 from core.hooks import article_layer, resolve_layer
 from core.store import ARRAYS, Artifact, write_json_atomic
 
@@ -81,7 +81,7 @@ class ModelRef:
 class ChunkMapper:
     """Ray Data actor: loads the model once, then turns chunk descriptors into the chunk's rows.
 
-    Rows are computed exactly as ``core.extract._extract`` does: batches of ``batch_size`` from the chunk's
+    Rows are computed exactly as ``core.extract`` (its ``_extract``) does: batches of ``batch_size`` from the chunk's
     first row, unreadable images dropped from the forward pass and left as zero rows, recorded as skipped.
     """
 
@@ -119,7 +119,7 @@ class ChunkMapper:
     def compute(self, start: int, keys: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list]]:
         """Rows ``start .. start+len(keys)`` of the work arrays, and the skipped ones ``{row: [reason, msg]}``."""
         loaded = self.loaded
-        ds = _ImageDataset(self.root, keys, loaded.preprocess, loaded.image_size)
+        ds = ImageDataset(self.root, keys, loaded.preprocess, loaded.image_size)
         blocks: dict[str, list[np.ndarray]] = {name: [] for name in WORK}
         skipped: dict[str, list] = {}
         for b in range(0, len(keys), self.batch_size):
@@ -129,7 +129,7 @@ class ChunkMapper:
             for j, it in enumerate(items):
                 if it[2] is not None:
                     skipped[str(start + b + j)] = list(it[2])
-            res = _forward(loaded, self.layer, pixels[ok]) if ok else None
+            res = forward_units(loaded, self.layer, pixels[ok]) if ok else None
             for name in WORK:
                 block = np.zeros((len(items), self.widths[name]), ARRAYS[name][1])  # skipped rows stay zero
                 if res is not None:
@@ -277,15 +277,15 @@ def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, bat
     _import_ray()  # before touching the output directory
     coll = source if isinstance(source, Collection) else read_image_list(source)
     info = resolve_layer(loaded, layer or article_layer(loaded))
-    plan = _plan(loaded, info, coll, topk, chunk_rows)
+    plan = make_plan(loaded, info, coll, topk, chunk_rows)
     out = Path(out_dir).expanduser().resolve()
-    finished = _prepare_out(out, plan, overwrite)
+    finished = prepare_out(out, plan, overwrite)
     n = len(coll.keys)
     if finished is not None:
         if progress:
             progress(n, n)
         return finished
-    state = _open_work(out / PARTIAL_DIR, plan, n)
+    state = open_work(out / PARTIAL_DIR, plan, n)
     descriptors = chunk_descriptors(coll.keys, chunk_rows, set(state["done"]))
     started = ensure_ray(address) if descriptors else False
     try:
@@ -301,7 +301,7 @@ def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, bat
             import ray
 
             ray.shutdown()
-    return _finalize(out, plan, coll, state)
+    return finalize(out, plan, coll, state)
 
 
 def _map_chunks(descriptors: list[dict], loaded, layer: str, root: Path, widths: dict[str, int], *, batch_size: int,
@@ -349,9 +349,9 @@ def _core_cause(err: BaseException | None, depth: int = 0) -> CoreError | None:
 
 def _commit_chunks(results, work: Path, state: dict, n: int, chunk_rows: int, progress: ProgressFn | None) -> None:
     """Write each returned chunk into the work files and commit it (fsync, then ``state.json``)."""
-    files = {k: _work_file(work, k) for k in WORK}
+    files = {k: work_file(work, k) for k in WORK}
     done = set(state["done"])
-    finished = n - sum(min((c + 1) * chunk_rows, n) - c * chunk_rows for c in range(_n_chunks(n, state["plan"]))
+    finished = n - sum(min((c + 1) * chunk_rows, n) - c * chunk_rows for c in range(n_chunks(n, state["plan"]))
                        if c not in done)
     if progress:
         progress(finished, n)

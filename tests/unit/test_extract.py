@@ -206,13 +206,13 @@ def test_interrupted_run_refuses_to_load_then_resumes_to_identical_bytes(tiny_rn
 
 def test_crash_during_finalize_never_leaves_a_valid_looking_artifact(tiny_rn, image_folder, tmp_path, monkeypatch):
     ref = run_extraction(tiny_rn, image_folder, tmp_path / "ref", workers=0, chunk_rows=4)
-    import core.extract as ex
+    import core.partial as partial
 
     def boom(*a, **k):
         raise _Crash()
 
     out = tmp_path / "run"
-    monkeypatch.setattr(ex, "_manifest", boom)  # dies after every data file is written, before the commit
+    monkeypatch.setattr(partial, "_manifest", boom)  # dies after every data file is written, before the commit
     with pytest.raises(_Crash):
         run_extraction(tiny_rn, image_folder, out, workers=0, chunk_rows=4)
     with pytest.raises(ArtifactError, match="rerun the same command"):

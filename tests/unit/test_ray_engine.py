@@ -120,7 +120,8 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
     """Driver loop without Ray: half the chunks done by an interrupted local run, the rest by the actor class,
     a duplicate (retried) chunk result ignored -> the finished artifact equals the local one."""
     from core.collections import read_collection
-    from core.extract import PARTIAL_DIR, _finalize, _open_work, _plan, _prepare_out, run_extraction
+    from core.extract import PARTIAL_DIR, make_plan, prepare_out, run_extraction
+    from core.partial import finalize, open_work
     from core.hooks import article_layer, resolve_layer
     from core.ray_engine import ChunkMapper, ModelRef, _commit_chunks, chunk_descriptors
 
@@ -138,9 +139,9 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
         run_extraction(tiny_rn, collection, out, batch_size=BATCH, workers=0, chunk_rows=CHUNK, topk=TOPK,
                        progress=stop_after_two_chunks)
     coll = read_collection(collection)
-    plan = _plan(tiny_rn, resolve_layer(tiny_rn, article_layer(tiny_rn)), coll, TOPK, CHUNK)
-    assert _prepare_out(out.resolve(), plan, False) is None
-    state = _open_work(out.resolve() / PARTIAL_DIR, plan, len(coll.keys))
+    plan = make_plan(tiny_rn, resolve_layer(tiny_rn, article_layer(tiny_rn)), coll, TOPK, CHUNK)
+    assert prepare_out(out.resolve(), plan, False) is None
+    state = open_work(out.resolve() / PARTIAL_DIR, plan, len(coll.keys))
     assert state["done"] == [0, 1]
     todo = chunk_descriptors(coll.keys, CHUNK, set(state["done"]))
     assert [d["chunk"] for d in todo] == [2, 3]
@@ -150,7 +151,7 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
         results = [mapper({k: np.array([d[k]]) for k in d}) for d in todo + todo[:1]]  # chunk 2 twice
     rows = [{k: v[0] for k, v in r.items()} for r in results]
     _commit_chunks(rows, out.resolve() / PARTIAL_DIR, state, len(coll.keys), CHUNK, None)
-    art = _finalize(out.resolve(), plan, coll, state)
+    art = finalize(out.resolve(), plan, coll, state)
     for name in ("max", "argmax", "mean", "embeddings"):
         assert np.array_equal(getattr(art, name), getattr(local, name)), name
     for unit in range(art.units):

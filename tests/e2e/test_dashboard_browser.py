@@ -109,7 +109,8 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     other = fresh.new_page()
     other.goto(shared, timeout=T)
     assert wait_card(other, unit) == unit
-    assert other.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.is_visible()
+    # the sidebar's pickers are there too (waited for: the check must not sample the instant between two runs)
+    other.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.wait_for(state="visible", timeout=T)
     other.screenshot(path=str(shots / "04_shared_link_fresh_context.png"), full_page=True)
     no_exception(other)
     fresh.close()

@@ -143,8 +143,8 @@ def stroop_panel(ctx: ui.Context) -> dict:
 def main() -> None:
     st.title("Typographic attacks")
     st.caption("Write a word on a picture and watch CLIP's zero-shot prediction and its neurons: the article found "
-               "that a written 'iPod' turns an apple into an iPod. The demo model falls for stickers too, but also for "
-               "unrelated words (sidebar: what it can and cannot show).")
+               "that a written 'iPod' turns an apple into an iPod. The demo model falls for stickers too (sidebar: what it "
+               "can and cannot show, with its measured rates).")
     ctx = ui.page_context()
     ui.show_url_problems()
     data, params, label = pick_picture(ctx)

@@ -35,17 +35,29 @@ PAGES = {  # page -> url path + query (the search page is measured with a query,
 FIRST_RENDER_TARGET_S = 2.0
 SWITCH_TARGET_S = 0.3
 
+# The page's images, including those the neuron card draws inside its components' shadow roots, and the
+# units the card's blocks show (``core.card.tagged``).
+PAGE_JS = """
+window.__images = () => Array.from(document.images).concat(
+  ...Array.from(document.querySelectorAll("[data-testid='stBidiComponentIsolated']"))
+    .map((h) => (h.shadowRoot ? Array.from(h.shadowRoot.querySelectorAll('img')) : [])));
+window.__cardUnits = () => Array.from(document.querySelectorAll("[data-testid='stBidiComponentIsolated']"))
+  .flatMap((h) => (h.shadowRoot ? Array.from(h.shadowRoot.querySelectorAll('[data-card-unit]')) : []))
+  .map((e) => Number(e.dataset.cardUnit));
+"""
+
 # Resolves with the time (performance.now(), ms) of the last DOM change once the app has been idle (no
 # "running" status widget, no DOM mutation, all images decoded) for `quiet` ms.
 SETTLED_JS = """
 ([quiet, timeout]) => new Promise((resolve, reject) => {
+  PAGE_JS_HERE
   let last = performance.now();
   const obs = new MutationObserver(() => { last = performance.now(); });
   obs.observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
   const t0 = performance.now();
   const tick = () => {
     const running = document.querySelector("[data-testid='stStatusWidget']");
-    const imgs = Array.from(document.images).every(i => i.complete);
+    const imgs = window.__images().every(i => i.complete);
     const main = document.querySelector("[data-testid='stMain'] [data-testid='stElementContainer']");
     if (running || !imgs || !main) { last = Math.max(last, performance.now()); }
     if (performance.now() - last >= quiet && main) { obs.disconnect(); resolve(last); return; }
@@ -55,6 +67,7 @@ SETTLED_JS = """
   tick();
 })
 """
+SETTLED_JS = SETTLED_JS.replace("PAGE_JS_HERE", PAGE_JS)
 
 
 def first_render(browser, base: str, path: str, ctx=None) -> tuple[float, float]:
@@ -104,24 +117,28 @@ def nav_renders(browser, base: str) -> dict[str, float]:
 
 
 # Installed before a click on "next": resolves with ms from the press (the pointerdown event's timestamp) to the
-# first frame after the new neuron's card is complete (share link shows unit=k, images decoded, no script
-# running): the latency a person sees, without the driver's own round trips.
+# first frame after the new neuron's card is complete (share link shows unit=k, every block of the card shows
+# unit k, all images decoded, no script running): the latency a person sees, without the driver's own round trips.
 SWITCH_JS = """
-(k) => { window.__switch = new Promise((resolve) => {
+(k) => { PAGE_JS_HERE
+  window.__switch = new Promise((resolve) => {
   let down = null;
   document.addEventListener('pointerdown', (e) => { down = e.timeStamp; }, {once: true, capture: true});
   const tick = async () => {
     const shown = Array.from(document.querySelectorAll("[data-testid='stCode']"))
       .some((c) => c.textContent.includes('unit=' + k));
-    if (down === null || !shown || document.querySelector("[data-testid='stStatusWidget']")) {
+    const units = window.__cardUnits();
+    if (down === null || !shown || !units.length || units.some((u) => u !== k)
+        || document.querySelector("[data-testid='stStatusWidget']")) {
       setTimeout(tick, 5); return;
     }
-    await Promise.all(Array.from(document.images).map((i) => i.decode().catch(() => null)));
+    await Promise.all(window.__images().map((i) => i.decode().catch(() => null)));
     requestAnimationFrame(() => resolve(performance.now() - down));
   };
   tick();
 }); }
 """
+SWITCH_JS = SWITCH_JS.replace("PAGE_JS_HERE", PAGE_JS)
 
 
 def switch_times(browser, base: str, n: int) -> tuple[list[float], list[float]]:
@@ -138,8 +155,8 @@ def switch_times(browser, base: str, n: int) -> tuple[list[float], list[float]]:
         t0 = time.perf_counter()
         page.locator(".st-key-unit_next button").click(timeout=120_000)
         page.locator("[data-testid='stCode']", has_text=f"unit={k}").wait_for(timeout=120_000)
-        page.wait_for_function("Array.from(document.images).every(i => i.complete) && "
-                               "!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=120_000)
+        page.wait_for_function("window.__images().every(i => i.complete) && window.__cardUnits().every(u => u === "
+                               f"{k}) && !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=120_000)
         driver.append(time.perf_counter() - t0)
         in_page.append(page.evaluate("window.__switch") / 1000)
         page.wait_for_timeout(300)  # let the previous card's late work (if any) finish before the next press
@@ -155,7 +172,7 @@ def wait_for_examples(browser, base: str) -> None:
     while time.time() < deadline:
         page.goto(base + "/?unit=1")
         try:
-            page.locator("[data-testid='stHtml'] img").first.wait_for(timeout=20_000)
+            page.locator("img[src^='data:image/jpeg']").first.wait_for(timeout=20_000)
             break
         except Exception:  # still indexing: the card shows the progress instead
             continue

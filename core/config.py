@@ -4,6 +4,7 @@ Nothing here does work at import time beyond reading ``os.environ`` on demand.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +41,24 @@ class Settings:
     weights_dir: Path
 
 
+_ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
+        "CLIP_EXPLORER_WEIGHTS")
+
+
 def get_settings() -> Settings:
-    """Read the settings from the environment (cheap; call it where needed)."""
-    artifacts = Path(os.environ.get("CLIP_EXPLORER_ARTIFACTS", REPO_ROOT / "artifacts")).resolve()
-    collections = Path(os.environ.get("CLIP_EXPLORER_COLLECTIONS", artifacts / "collections")).resolve()
+    """Read the settings from the environment (cheap: resolved once per distinct set of values; call it
+    where needed, a changed variable takes effect at the next call)."""
+    return _settings(tuple(os.environ.get(k) for k in _ENV), os.getcwd())  # cwd: relative paths resolve against it
+
+
+@functools.lru_cache(maxsize=16)
+def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
+    artifacts_env, collections_env, model, device, weights = env
+    artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
-        collections_dir=collections,
-        default_model=os.environ.get("CLIP_EXPLORER_MODEL", DEFAULT_MODEL_ID),
-        device=os.environ.get("CLIP_EXPLORER_DEVICE", "cpu"),
-        weights_dir=Path(os.environ.get("CLIP_EXPLORER_WEIGHTS", REPO_ROOT / "weights")).resolve(),
+        collections_dir=Path(collections_env or artifacts / "collections").resolve(),
+        default_model=model or DEFAULT_MODEL_ID,
+        device=device or "cpu",
+        weights_dir=Path(weights or REPO_ROOT / "weights").resolve(),
     )

@@ -118,28 +118,39 @@ def similar_by_direction(directions: np.ndarray, unit: int, *, top: int = 8) -> 
     return _top_others(cos, unit, top, "cosine")
 
 
-def similar_by_correlation(acts: np.ndarray, unit: int, *, top: int = 8) -> pd.DataFrame:
+def standardize(acts: np.ndarray) -> np.ndarray:
+    """(N, C) float32 columns centred and scaled to unit std; constant columns become 0.
+
+    Pearson correlation of every unit with unit ``u`` is then ``z.T @ z[:, u] / N``: computing ``z`` once per
+    collection makes each neuron's similar-by-activation list one matrix-vector product.
+    """
+    a = np.asarray(acts, dtype=np.float32)
+    centred = a - a.mean(axis=0)
+    std = np.sqrt((centred ** 2).mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = centred / std
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+
+
+def similar_by_correlation(acts: np.ndarray, unit: int, *, top: int = 8, standardized: bool = False) -> pd.DataFrame:
     """Neurons whose activations over the collection correlate most with ``unit``'s (Pearson).
 
     Args:
-        acts: (N, C) per-image activations (e.g. the spatial max), N >= 2.
+        acts: (N, C) per-image activations (e.g. the spatial max), N >= 2; or ``standardize(acts)`` when
+            ``standardized`` is True.
         unit: the reference neuron.
         top: how many to return (the unit itself excluded).
+        standardized: ``acts`` is already the output of ``standardize``.
 
     Returns:
         DataFrame[unit, correlation] sorted descending; constant units count as 0 correlation.
     """
-    a = np.asarray(acts, dtype=np.float32)  # (N, C)
-    _check_unit(unit, a.shape[1])
-    if a.shape[0] < 2:
+    _check_unit(unit, np.shape(acts)[1])
+    if np.shape(acts)[0] < 2:
         raise BadInputError("Activation correlation needs a collection of at least 2 images.")
-    centred = a - a.mean(axis=0)  # (N, C)
-    std = np.sqrt((centred ** 2).mean(axis=0))  # (C,)
-    ref = centred[:, unit]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = (centred.T @ ref) / a.shape[0] / (std * std[unit])  # (C,)
-    corr = np.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
-    return _top_others(corr, unit, top, "correlation")
+    z = acts if standardized else standardize(acts)
+    corr = (z.T @ z[:, unit]) / z.shape[0]  # (C,)
+    return _top_others(np.asarray(corr, dtype=np.float64), unit, top, "correlation")
 
 
 def _top_others(scores: np.ndarray, unit: int, top: int, name: str) -> pd.DataFrame:

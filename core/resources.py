@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import neuron_card
+from core import card, neuron_card
 from core.config import get_settings
 from core.jobs import Job, cancel_event, get_job, start_job  # noqa: F401 - the pages' job API lives here too
+from core.prefetch import FutureCache
 
 logger = logging.getLogger(__name__)
 
@@ -105,66 +106,51 @@ def artifact_mtime(path: str) -> float:
 def unit_values(path: str, model_id: str, mtime: float, unit: int) -> np.ndarray:
     """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
     art, _ = get_artifact(path, model_id, mtime)
-    return np.asarray(art.max[:, unit], dtype=np.float32)
+    return card.unit_values(art, unit)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def examples(path: str, model_id: str, mtime: float, unit: int, k: int, bottom: bool) -> pd.DataFrame:
     """Top (or most negative) examples: row, key, label, value, argmax."""
     art, _ = get_artifact(path, model_id, mtime)
-    rows = [int(r) for r in (art.bottom_rows(unit, k) if bottom else art.top_rows(unit, k))]
-    return _rows_frame(art, rows, unit)
-
-
-def _rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
-    idx = np.asarray(rows, dtype=np.int64)
-    labels = art.labels
-    return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
-                         "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
-                         "value": np.asarray(art.max[idx, unit], dtype=np.float32) if rows else [],
-                         "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def bucket_examples(path: str, model_id: str, mtime: float, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
-    """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
-    art, _ = get_artifact(path, model_id, mtime)
-    df = neuron_card.std_bucket_samples(unit_values(path, model_id, mtime, unit), buckets=buckets,
-                                        per_bucket=per_bucket, std=float(art.unit_std[unit]))
-    extra = _rows_frame(art, df["row"].astype(int).tolist(), unit)
-    return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def histogram(path: str, model_id: str, mtime: float, unit: int) -> pd.DataFrame:
-    """Activation histogram of the unit over the collection (std-devs from zero)."""
-    art, _ = get_artifact(path, model_id, mtime)
-    return neuron_card.activation_histogram(unit_values(path, model_id, mtime, unit), std=float(art.unit_std[unit]))
+    return card.examples_frame(art, unit, k, bottom)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def tiles(path: str, model_id: str, mtime: float, rows: tuple[int, ...], argmax: tuple[int, ...] | None,
           size: int = neuron_card.TILE_PX) -> list[bytes]:
-    """``size``-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given.
-
-    One cached call per grid, encoded bytes rather than PIL images, and tiles at the size they are shown (fewer
-    bytes for the browser to parse and decode on every neuron switch) keep a switch fast.
-    """
-    import io
-
-    from core.images import open_image
-
+    """``size``-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given."""
     art, _ = get_artifact(path, model_id, mtime)
-    grid = art.grid if argmax is not None and len(art.grid) == 2 else None
-    offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
-    out = []
-    for i, row in enumerate(rows):
-        img = neuron_card.outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
-                                        size=size, offset=offset)
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=85)
-        out.append(buf.getvalue())
-    return out
+    return card.render_tiles(art, rows, argmax, size)
+
+
+# The neuron card's collection part: not ``st.cache_data`` but an explicit LRU of futures (``core.prefetch``),
+# because a background thread fills it with the cards a person is likely to open next (prefetch_cards), and
+# a request for a card still being built waits for that build instead of repeating it. Values are frozen
+# dataclasses shared read-only by all sessions; 128 cards of the demo take about 20 MB.
+CARDS = FutureCache(max_entries=128, workers=1, max_pending=4, name="card-prefetch")
+
+
+def _card_key(path: str, model_id: str, mtime: float, unit: int, layout: dict) -> tuple:
+    return path, model_id, mtime, int(unit), tuple(sorted(layout.items()))
+
+
+def neuron_card_data(path: str, model_id: str, mtime: float, unit: int, **layout) -> card.CardData:
+    """The collection part of ``unit``'s card (``core.card.build_card``; ``layout`` = its keyword args)."""
+    art, _ = get_artifact(path, model_id, mtime)
+    z = standardized_activations(path, model_id, mtime)
+    return CARDS.get(_card_key(path, model_id, mtime, unit, layout),
+                     lambda: card.build_card(art, unit, standardized=z, **layout))
+
+
+def prefetch_cards(path: str, model_id: str, mtime: float, units, **layout) -> None:
+    """Build the cards of ``units`` in the background (dropped when enough are already queued)."""
+    art, _ = get_artifact(path, model_id, mtime)
+    z = standardized_activations(path, model_id, mtime)
+    for unit in units:
+        if 0 <= int(unit) < art.units:
+            CARDS.prefetch(_card_key(path, model_id, mtime, unit, layout),
+                           lambda unit=int(unit): card.build_card(art, unit, standardized=z, **layout))
 
 
 @st.cache_resource(show_spinner=False)
@@ -183,18 +169,12 @@ def chart_template(kind: str) -> dict:
     return charts.spec_template(chart)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def similar_by_correlation(path: str, model_id: str, mtime: float, unit: int, top: int = 8) -> pd.DataFrame:
-    """Neurons whose activations over the collection correlate most with ``unit``."""
-    art, _ = get_artifact(path, model_id, mtime)
-    return neuron_card.similar_by_correlation(correlation_matrix(path, model_id, mtime), unit, top=top)
-
-
 @st.cache_resource(max_entries=2, show_spinner=False)
-def correlation_matrix(path: str, model_id: str, mtime: float) -> np.ndarray:
-    """(N, C) float32 copy of the artifact's spatial max, shared read-only by all sessions."""
+def standardized_activations(path: str, model_id: str, mtime: float) -> np.ndarray:
+    """(N, C) float32 z-scored spatial max of the artifact (``neuron_card.standardize``), shared read-only by
+    all sessions: similar-by-activation lists are then one product each."""
     art, _ = get_artifact(path, model_id, mtime)
-    return np.asarray(art.max, dtype=np.float32)
+    return neuron_card.standardize(art.max)
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing neuron directions ...")

@@ -7,16 +7,18 @@ from the discovered list, so a link can never name a file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import resources, urlstate
+from core import card, resources, urlstate
 from core.config import get_settings
 from core.errors import BadInputError, CoreError
 
@@ -29,6 +31,7 @@ UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 UPLOAD_MAX_PIXELS = 25_000_000
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 LOOKUP_PAGE = "pages/neuron_lookup.py"
+NEXT_RANDOM = "_next_random_unit"
 
 
 @dataclass(frozen=True)
@@ -270,11 +273,11 @@ def unit_picker(ctx: Context) -> int:
     hi = ctx.units - 1
     bind_url("unit", "unit", lambda raw: urlstate.parse_int("unit", raw, 0, hi, 0),
              lambda v: isinstance(v, int) and 0 <= v <= hi)
-    cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    cols[1].button("prev", icon=":material/chevron_left:", key="unit_prev", on_click=_step_unit, args=(-1, hi), width="stretch")
-    cols[2].button("next", icon=":material/chevron_right:", key="unit_next", on_click=_step_unit, args=(1, hi), width="stretch")
-    cols[3].button("random", icon=":material/casino:", key="unit_random", on_click=_random_unit, args=(hi,), width="stretch")
-    unit = int(cols[0].number_input(f"Unit (0..{hi})", min_value=0, max_value=hi, step=1, key="unit"))
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # one block, not five: a cheaper rerender
+    unit = int(row.number_input(f"Unit (0..{hi})", min_value=0, max_value=hi, step=1, key="unit", width=260))
+    row.button("prev", icon=":material/chevron_left:", key="unit_prev", on_click=_step_unit, args=(-1, hi))
+    row.button("next", icon=":material/chevron_right:", key="unit_next", on_click=_step_unit, args=(1, hi))
+    row.button("random", icon=":material/casino:", key="unit_random", on_click=_random_unit, args=(hi,))
     remember("unit")
     return unit
 
@@ -289,56 +292,62 @@ def _step_unit(delta: int, hi: int) -> None:
 
 
 def _random_unit(hi: int) -> None:
-    st.session_state["unit"] = random.randint(0, hi)
+    drawn = st.session_state.pop(NEXT_RANDOM, None)
+    st.session_state["unit"] = drawn if isinstance(drawn, int) and 0 <= drawn <= hi else random.randint(0, hi)
 
 
-def unit_pills(df: pd.DataFrame, score: str, key: str, label: str, unit: int) -> None:
-    """The neurons of ``df`` (columns unit, ``score``) as one row of pills; picking one switches the card to it.
-
-    One widget instead of a button per neuron: a neuron switch re-renders far fewer elements. Keyed by the
-    shown ``unit``, so each card starts with nothing selected.
-    """
-    options = [int(u) for u in df["unit"]]
-    scores = {int(u): float(v) for u, v in zip(df["unit"], df[score])}
-    wkey = f"{key}_{unit}"
-    st.pills(label, options, format_func=lambda u: f"{u} ({scores[u]:.2f})", key=wkey, on_change=_pick_unit,
-             args=(wkey,), help=f"Open a neuron (its {score} with unit {unit} in brackets)")
+def likely_next_units(unit: int, hi: int) -> list[int]:
+    """The units a person most likely opens next from ``unit``'s card: the next, the previous, and the next
+    "random" pick (drawn now, so its card can be built ahead; the random button then opens it)."""
+    drawn = st.session_state.get(NEXT_RANDOM)
+    if not (isinstance(drawn, int) and 0 <= drawn <= hi and drawn != unit):
+        drawn = st.session_state[NEXT_RANDOM] = random.randint(0, hi)
+    return [(unit + 1) % (hi + 1), (unit - 1) % (hi + 1), drawn]
 
 
-def _pick_unit(wkey: str) -> None:
-    picked = st.session_state.get(wkey)
-    if picked is not None:
-        set_unit(int(picked))
+def similar_chips(unit: int, rows: list[tuple[str, str, pd.DataFrame, str]]) -> None:
+    """Rows of chips for the neurons similar to ``unit``, (label, detail, frame with columns unit and ``score``,
+    score) each, as one light element (``html_block``); a click on a chip opens that neuron's card."""
+    html = "".join(card.chips_html(label, detail, df["unit"], df[score], score) for label, detail, df, score in rows)
+    html_block("similar", card.tagged(unit, html), on_open=set_unit)
+
+
+def html_block(key: str, html: str, *, on_open: Callable[[int], None] | None = None) -> None:
+    """Trusted HTML (built by ``core.card``, every text escaped) drawn straight into the page by the
+    ``card_view`` component: unlike ``st.html`` no sanitiser pass and no React element per part, so a neuron
+    switch repaints it cheaply. A click on an element with ``data-unit`` calls ``on_open(unit)``."""
+    callback = None
+    if on_open is not None:
+        def callback() -> None:
+            picked = (st.session_state.get(key) or {}).get("open")
+            if picked is not None:
+                on_open(int(picked))
+    _card_view()(key=key, data={"html": html}, on_open_change=callback)
+
+
+@functools.cache
+def _card_view():
+    web = Path(__file__).resolve().parent / "web"
+    return st.components.v2.component("clip_explorer.card_view", js=(web / "card_view.js").read_text(),
+                                      css=(web / "card_view.css").read_text())
 
 
 def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
                width: int = 110) -> None:
-    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined)."""
+    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined) as one element."""
     if df.empty:
         st.caption("No examples.")
         return
     rows = tuple(int(r) for r in df["row"])
     argmax = tuple(int(a) for a in df["argmax"]) if outline else None
-    labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
-    values = df[caption].tolist()
-    caps = [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
-            for lab, v in zip(labels, values)]
     tiles = resources.tiles(*ctx.art, rows, argmax, width)
-    st.html(_grid_html(tiles, caps, width))
+    st.html(card.grid_html(card.Grid(rows, tuple(tiles), tuple(card.captions(df, caption)), width)))
 
 
-def _grid_html(tiles: list[bytes], captions: list[str], width: int) -> str:
-    """One HTML block for a whole grid of JPEG tiles (inline data URIs) with captions: a neuron switch
-    re-renders one element per grid instead of one per tile, and the browser fetches nothing."""
-    import base64
-    import html
-
-    cells = "".join(
-        f'<figure style="margin:0;width:{width}px"><img alt="{html.escape(c)}" width="{width}" height="{width}" '
-        f'src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
-        f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
-        for t, c in zip(tiles, captions))
-    return f'<div style="display:flex;flex-wrap:wrap;gap:8px">{cells}</div>'
+def grid_sections(key: str, unit: int, *sections: tuple[str, str | None, card.Grid]) -> None:
+    """``unit``'s headed dataset-example grids ((heading, note, grid) triples) as one element
+    (``core.card.sections_html``)."""
+    html_block(key, card.tagged(unit, card.sections_html(sections)))
 
 
 def chart(kind: str, df: pd.DataFrame) -> None:
@@ -395,41 +404,50 @@ def _watch_cancellable(job: resources.Job, what: str, cancel_key: str | None) ->
 
 
 def feature_visualization_card(ctx: Context, unit: int) -> None:
-    """Feature visualizations (rendered on demand, then cached) and the unit's top/bottom rastered words."""
+    """Feature visualizations (rendered on demand, then cached) and the unit's top/bottom rastered words.
+
+    Pictures, headings and word tables are one light element each (``html_block``); the render options sit in a
+    popover (mounted only when opened), so a neuron switch re-renders few elements.
+    """
     from core import words
     from core.featurevis.facets import facet_names
     from core.featurevis import strip
     from core.featurevis.strip import RenderCancelled, cached_strip, strip_items
 
     loaded = resources.get_model(ctx.model_id)
-    st.subheader("Feature visualization")
-    st.caption(f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
-               f"jitter/scale/rotation, {strip.STRIP_STEPS} steps). Facets add a linear-probe prior on an earlier layer "
-               "(paper §2.2): `text` = rendered words vs pictures, the others = demo-corpus categories.")
-    left, right = st.columns([1, 3])
-    seeds = int(left.number_input("Seeds", min_value=1, max_value=4, value=2, key="fv_seeds"))
-    facets = tuple(right.multiselect("Facets", facet_names(), default=["text"], key="fv_facets"))
+    names = facet_names()
+    st.session_state.setdefault("fv_seeds", 2)
+    st.session_state.setdefault("fv_facets", ["text"] if "text" in names else [])
+    seeds = min(max(int(st.session_state["fv_seeds"] or 1), 1), 4)
+    facets = tuple(f for f in st.session_state["fv_facets"] if f in names)
     items = strip_items(seeds, facets)
     results = cached_strip(loaded, ctx.layer, unit, items)
-    for col, item, res in zip(st.columns(len(items)), items, results):
-        if res is None:
-            col.caption(f"{item.label}: not rendered yet")
-        else:
-            col.image(res.to_pil()[0], caption=item.label, width="stretch")
-            col.caption(f"`{res.objective}`")
+    note = (f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
+            f"jitter/scale/rotation, {strip.STRIP_STEPS} steps). Facets add a linear-probe prior on an earlier layer "
+            "(paper §2.2): text = rendered words vs pictures, the others = demo-corpus categories.")
+    figures = [(item.label, None if res is None else _png(res.to_pil()[0]), "" if res is None else str(res.objective))
+               for item, res in zip(items, results)]
+    html_block("fv_strip", card.tagged(unit, card.heading_html("Feature visualization", note)
+                                       + card.figures_html(figures)))
+    row = st.container(horizontal=True, vertical_alignment="center")
+    with row.popover("Render options", icon=":material/tune:", key="fv_options",
+                     help=f"Now: {seeds} seed(s); facets: {', '.join(facets) or 'none'}"):
+        st.number_input("Seeds", min_value=1, max_value=4, key="fv_seeds")
+        st.multiselect("Facets", names, key="fv_facets")
     key = resources.featurevis_job_key(ctx.model_id, ctx.layer, unit, seeds, facets)
     job = resources.get_job(key)
+    if any(r is None for r in results) and row.button("Render feature visualizations", key="fv_render"):
+        resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
+        st.rerun()
     if job is not None and not job.finished.is_set():
         _watch_cancellable(job, "Rendering (optimisation steps)", key)
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
         st.error(f"Rendering failed: {job.error}")
-    if any(r is None for r in results) and st.button("Render feature visualizations", key="fv_render"):
-        resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
-        st.rerun()
-    st.subheader("Top rastered words")
-    st.caption("The 12,000 most common English words drawn as images; a word's value is the unit's spatial max, "
-               "averaged over two fonts/sizes; score = std-devs from the vocabulary mean.")
+    heading = card.heading_html("Top rastered words", "The 12,000 most common English words drawn as images; a "
+                                "word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
+                                "std-devs from the vocabulary mean.")
     if not words.is_scored(loaded, ctx.layer):
+        html_block("fv_words", card.tagged(unit, heading))
         wjob = resources.get_job(resources.words_job_key(ctx.model_id, ctx.layer))
         if wjob is not None and not wjob.finished.is_set():
             _watch_cancellable(wjob, "Scoring words", None)
@@ -438,8 +456,14 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
             st.rerun()
         return
     top, bottom = resources.neuron_words(ctx.model_id, ctx.layer, unit, 15)
-    c1, c2 = st.columns(2)
-    c1.markdown("**Top words**")
-    c1.dataframe(top, hide_index=True)
-    c2.markdown("**Bottom words**")
-    c2.dataframe(bottom, hide_index=True)
+    tables = (f'<div style="display:flex;flex-wrap:wrap;gap:24px">{card.table_html(top, "Top words")}'
+              f'{card.table_html(bottom, "Bottom words")}</div>')
+    html_block("fv_words", card.tagged(unit, heading + tables))
+
+
+def _png(image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()

@@ -128,9 +128,14 @@ class WordActivations:
         return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-8)
 
 
+@functools.lru_cache(maxsize=8)
+def _words_tag(words: tuple[str, ...], version, variants) -> str:
+    ident = json.dumps({"v": version, "variants": variants, "words": list(words)}).encode()
+    return hashlib.sha256(ident).hexdigest()[:12]
+
+
 def _cache_dir(loaded, layer: str, words: Sequence[str]) -> Path:
-    ident = json.dumps({"v": WORDS_VERSION, "variants": VARIANTS, "words": list(words)}).encode()
-    tag = hashlib.sha256(ident).hexdigest()[:12]
+    tag = _words_tag(tuple(words), WORDS_VERSION, VARIANTS)  # hashing 12,000 words on every card render cost milliseconds
     safe = layer.replace("/", "_").replace("@", "-at-")
     return get_settings().artifacts_dir / "words" / loaded.fingerprint / f"{safe}-{tag}"
 

@@ -5,7 +5,8 @@ import streamlit as st
 
 from core import resources, ui
 
-TOP_K, BOTTOM_K, BUCKETS, PER_BUCKET, SIMILAR = 12, 6, 6, 2, 8
+SIMILAR = 8
+CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # core.card.build_card's
 
 
 def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
@@ -14,7 +15,7 @@ def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
         ui.feature_visualization_card(ctx, unit)
 
 
-def dataset_section(ctx: ui.Context, unit: int) -> None:
+def dataset_section(ctx: ui.Context, data) -> None:
     """Top / most negative / across-the-range dataset examples and the activation histogram."""
     if ctx.path is None:
         st.info("No collection is indexed for this model yet, so there are no dataset examples: pick or index "
@@ -24,26 +25,22 @@ def dataset_section(ctx: ui.Context, unit: int) -> None:
         st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`, not `{ctx.layer}`: "
                 "pick that layer in the sidebar to see dataset examples, or index the collection at this layer.")
         return
-    st.subheader("Top dataset examples")
-    st.caption("Most-activating cell outlined; value = pre-ReLU spatial max.")
-    ui.image_grid(ctx, resources.examples(*ctx.art, unit, TOP_K, False))
-    ui.chart("histogram", resources.histogram(*ctx.art, unit))
-    st.subheader("Most negative examples")
-    ui.image_grid(ctx, resources.examples(*ctx.art, unit, BOTTOM_K, True), outline=False)
-    st.subheader("Across the activation range")
-    st.caption("Random samples from uniform buckets between the most inhibitory and most excitatory value; "
-               "numbers are std-devs from zero.")
-    ui.image_grid(ctx, resources.bucket_examples(*ctx.art, unit, BUCKETS, PER_BUCKET), caption="z")
+    ui.grid_sections("grid_top", data.unit,
+                     ("Top dataset examples", "Most-activating cell outlined; value = pre-ReLU spatial max.", data.top))
+    ui.chart("histogram", data.histogram)
+    ui.grid_sections("grid_range", data.unit, ("Most negative examples", None, data.bottom),
+                     ("Across the activation range", "Random samples from uniform buckets between the most inhibitory "
+                      "and most excitatory value; numbers are std-devs from zero.", data.across))
 
 
-def labels_section(ctx: ui.Context, unit: int) -> None:
+def labels_section(ctx: ui.Context, unit: int, data) -> None:
     """Zero-shot labels and similar neurons (directions need no collection; correlations do)."""
     ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
-    ui.unit_pills(resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine", "sim_dir",
-                  "**Similar neurons by direction** (cosine in the joint space)", unit)
-    if ctx.has_examples:
-        ui.unit_pills(resources.similar_by_correlation(*ctx.art, unit, SIMILAR), "correlation", "sim_corr",
-                      "**Similar neurons by activation** (correlation over the collection)", unit)
+    rows = [("Similar neurons by direction", "(cosine in the joint space)",
+             resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine")]
+    if data is not None:
+        rows.append(("Similar neurons by activation", "(correlation over the collection)", data.similar, "correlation"))
+    ui.similar_chips(unit, rows)
 
 
 def main() -> None:
@@ -69,13 +66,16 @@ def render_card(ctx: ui.Context) -> None:
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"`{ctx.layer}:{unit}` · {ctx.model_id}" + (f" · {ctx.collection} ({ctx.rows} images)"
                                                            if ctx.collection else ""))
+    data = resources.neuron_card_data(*ctx.art, unit, **CARD) if ctx.has_examples else None
     left, right = st.columns([3, 2], gap="large")
     with left:
-        dataset_section(ctx, unit)
+        dataset_section(ctx, data)
     with right, ui.section_errors():
-        labels_section(ctx, unit)
+        labels_section(ctx, unit, data)
         ui.share_link(ctx.params(unit=unit))
     feature_visualization_section(ctx, unit)
+    if data is not None:  # while the card is read, build the ones most likely opened next
+        resources.prefetch_cards(*ctx.art, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 
 
 with ui.error_box():

@@ -84,13 +84,40 @@ def charts(at) -> list:
     return at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
 
 
+def html_blocks(at) -> dict[str, str]:
+    """The HTML of each ``core.ui.html_block`` (an ``st.components.v2`` element) of an AppTest run, by key."""
+    import json
+
+    out = {}
+    for el in at.get("bidi_component"):
+        key = el.proto.id.rsplit("-", 1)[-1]
+        out[key] = json.loads(el.proto.json)["html"]
+    return out
+
+
 def tile_grids(at) -> list[list[tuple[str, str]]]:
-    """The dataset-example grids of an AppTest run (``core.ui.image_grid``: one ``st.html`` block each) as
-    lists of (JPEG data URI, caption), in page order."""
+    """The dataset-example grids of an AppTest run (``core.card.grid_html`` blocks, inside ``st.html`` elements
+    or ``html_block`` components) as lists of (JPEG data URI, caption), in page order."""
     import html
     import re
 
     cell = re.compile(r'<img alt="[^"]*" width="\d+" height="\d+" src="(data:image/jpeg;base64,[^"]+)"/>'
                       r'<figcaption[^>]*>([^<]*)</figcaption>')
-    return [[(uri, html.unescape(cap)) for uri, cap in cell.findall(el.value)]
-            for el in at.get("html") if "data:image/jpeg" in el.value]
+    sources = [el.value for el in at.get("html")] + list(html_blocks(at).values())
+    return [[(uri, html.unescape(cap)) for uri, cap in cell.findall(block)]
+            for src in sources for block in src.split("<div data-grid")[1:]]
+
+
+def trigger(at, key: str, event: str, value):
+    """Run ``at`` as if the browser had sent the ``html_block`` component ``key``'s trigger ``event`` = ``value``
+    (what a click on a ``data-unit`` element does in the page); returns ``at``."""
+    import json
+
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
+    comp = next(el for el in at.get("bidi_component") if el.proto.id.rsplit("-", 1)[-1] == key)
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = _make_trigger_id(comp.proto.id, "events")
+    state.json_trigger_value = json.dumps([{"event": event, "value": value}])
+    return at._run(states)

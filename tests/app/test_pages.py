@@ -8,13 +8,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import MODEL_ID, PAGES, app, tile_grids
+from tests.app.conftest import MODEL_ID, PAGES, app, html_blocks, tile_grids, trigger
 
 ALL = ["dashboard.py"] + [f"pages/{p.name}" for p in sorted(PAGES.glob("*.py"))]
 
 
 def _errors(at) -> list[str]:
     return [e.value for e in at.error]
+
+
+def _chips(html: str, score: str) -> list[int]:
+    """The units of one row of similar-neuron chips (``core.card.chips_html``)."""
+    import re
+
+    row = html.split(f'data-chips="{score}"', 1)[1].split("</div>", 1)[0]
+    return [int(u) for u in re.findall(r'data-unit="(\d+)"', row)]
 
 
 @pytest.mark.parametrize("path", ALL)
@@ -41,9 +49,10 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # histogram + zero-shot labels
     assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
-    sim = at.button_group(key="sim_dir_0")
-    assert len(sim.options) == 8 and "0" not in [o.split(" ")[0] for o in sim.options]
-    assert len(at.button_group(key="sim_corr_0").options) == 8
+    blocks = html_blocks(at)
+    assert all('data-card-unit="0"' in blocks[k] for k in ("grid_top", "grid_range", "similar", "fv_strip"))
+    by_dir, by_corr = _chips(blocks["similar"], "cosine"), _chips(blocks["similar"], "correlation")
+    assert len(by_dir) == 8 and len(by_corr) == 8 and 0 not in by_dir + by_corr
 
 
 def test_lookup_unit_switching(app_env):
@@ -58,12 +67,12 @@ def test_lookup_unit_switching(app_env):
     assert at.number_input(key="unit").value == 4
     at.button(key="unit_random").click().run()
     assert 0 <= at.number_input(key="unit").value < units
-    shown = at.number_input(key="unit").value
-    pills = at.button_group(key=f"sim_dir_{shown}")
-    target = int(pills.options[0].split(" ")[0])
-    pills.set_value(target).run()
+    target = _chips(html_blocks(at)["similar"], "cosine")[0]
+    trigger(at, "similar", "open", target)  # a click on the chip
     assert at.number_input(key="unit").value == target and at.header[0].value == f"Unit {target}"
-    assert not at.button_group(key=f"sim_dir_{target}").value, "the new card starts with nothing picked"
+    assert f'data-card-unit="{target}"' in html_blocks(at)["grid_top"]
+    at.run()  # a later rerun (another widget) does not replay the click
+    assert at.number_input(key="unit").value == target
     assert not at.exception and not _errors(at)
 
 

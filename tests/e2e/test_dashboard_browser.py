@@ -29,15 +29,20 @@ def no_exception(page) -> None:
         "[data-testid='stException']").first.inner_text()
 
 
+# Every image of the page, including those the neuron card draws in its components' shadow roots.
+IMAGES = ("Array.from(document.images).concat(...Array.from(document.querySelectorAll("
+          "\"[data-testid='stBidiComponentIsolated']\")).map(h => h.shadowRoot ? "
+          "Array.from(h.shadowRoot.querySelectorAll('img')) : []))")
+
+
 def settle(page) -> None:
     """Wait until the script run is over (no 'Running' status widget) and every image has loaded."""
     page.wait_for_load_state("networkidle")
     page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=T)
     try:
-        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
-                               timeout=T)
+        page.wait_for_function(f"{IMAGES}.every(i => i.complete && i.naturalWidth > 0)", timeout=T)
     except Exception:  # say which images never loaded (a broken image is a real defect, not a flake)
-        broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+        broken = page.evaluate(f"{IMAGES}.filter(i => !(i.complete && i.naturalWidth > 0))"
                                ".map(i => i.src.slice(0, 120))")
         page.screenshot(path=str(SHOTS / "settle_timeout.png"), full_page=True)
         raise AssertionError(f"images that never loaded: {broken}")
@@ -48,7 +53,8 @@ def wait_card(page, unit: int | None = None) -> int:
     heading.wait_for(timeout=T)
     if unit is not None:
         page.locator("h2", has_text=f"Unit {unit}").first.wait_for(timeout=T)
-    page.locator("[data-testid='stHtml'] img").first.wait_for(timeout=T)  # the dataset-example grids
+    grids = f"[data-card-unit='{unit}'] img" if unit is not None else "[data-card-unit] img"
+    page.locator(grids).first.wait_for(timeout=T)  # the dataset-example grids (inside the card's components)
     page.locator("[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas").first.wait_for(
         timeout=T)
     settle(page)
@@ -96,9 +102,9 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     links.first.click()
     unit = wait_card(page, wanted)
     assert unit == wanted and f"unit={unit}" in href(page)
-    assert page.locator("[data-testid='stHtml'] img").count() >= 12
-    page.wait_for_function("Array.from(document.querySelectorAll(\"[data-testid='stHtml'] img\"))"
-                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=T)  # the tiles decode
+    assert page.locator(f"[data-card-unit='{unit}'] img[src^='data:image/jpeg']").count() >= 12
+    page.wait_for_function(f"{IMAGES}.filter(i => i.src.startsWith('data:image/jpeg')).length >= 12 && "
+                           f"{IMAGES}.every(i => i.complete && i.naturalWidth > 0)", timeout=T)  # the tiles decode
     page.screenshot(path=str(shots / "03_card_from_search.png"), full_page=True)
     no_exception(page)
     shared = page.locator("[data-testid='stCode']").last.inner_text().strip()  # the card's share link
@@ -115,9 +121,10 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     no_exception(other)
     fresh.close()
 
-    # a similar neuron (a pill under "Similar neurons by direction") opens its card
-    pill = page.locator(f".st-key-sim_dir_{unit} button", has_text=re.compile(r"^\s*\d+ \(")).first
-    similar = int(re.search(r"(\d+) \(", pill.inner_text()).group(1))
+    # a similar neuron (a chip under "Similar neurons by direction") opens its card
+    pill = page.locator("[data-chips='cosine'] button.chip").first
+    similar = int(pill.get_attribute("data-unit"))
+    assert pill.inner_text().startswith(f"{similar} (")
     pill.click()
     assert wait_card(page, similar) == similar and f"unit={similar}" in href(page)
     no_exception(page)

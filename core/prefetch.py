@@ -1,0 +1,118 @@
+"""A bounded, thread-safe cache of values computed once, on demand or ahead of time in the background.
+
+The neuron card uses it to build the cards a person is likely to open next (the next and previous unit, the
+next "random" pick) while they read the current one, so a switch finds its data ready (``prefetch``), and to
+share one computation when a request arrives while the same value is still being built (``get`` waits for it).
+
+Rules: values are immutable once built (callers must not mutate them); at most ``max_entries`` are kept,
+least recently used first out; a build that raised is not kept (the next ``get`` builds again and raises
+to its caller); at most ``max_pending`` background builds wait at a time, newer hints are dropped beyond
+that, so a fast clicker never piles up work; background builds run on ``workers`` daemon threads.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+
+class FutureCache:
+    """LRU of ``Future`` values keyed by hashable keys; see the module docstring for its rules."""
+
+    def __init__(self, max_entries: int = 64, *, workers: int = 1, max_pending: int = 4,
+                 name: str = "prefetch"):
+        if max_entries < 1 or workers < 1 or max_pending < 0:
+            raise ValueError("max_entries and workers must be >= 1, max_pending >= 0")
+        self.max_entries, self.max_pending = max_entries, max_pending
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, Future] = OrderedDict()
+        self._pending = 0
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self.stats = {"hits": 0, "misses": 0, "prefetched": 0, "dropped": 0}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def _insert(self, key: Hashable, fut: Future) -> None:  # caller holds the lock
+        self._items[key] = fut
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+    def _forget_failed(self, key: Hashable, fut: Future) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            with self._lock:
+                if self._items.get(key) is fut:
+                    del self._items[key]
+
+    def get(self, key: Hashable, build: Callable[[], object]) -> object:
+        """The value for ``key``: cached, or awaited if a background build is running, or built here now.
+
+        Raises:
+            Whatever ``build`` raises (the failed value is not kept).
+        """
+        while True:
+            with self._lock:
+                fut = self._items.get(key)
+                owner = fut is None
+                if owner:
+                    fut = Future()
+                    self._insert(key, fut)
+                    self.stats["misses"] += 1
+                else:
+                    self._items.move_to_end(key)
+                    self.stats["hits"] += 1
+            if owner:
+                try:
+                    value = build()
+                except BaseException as err:
+                    fut.set_exception(err)
+                    self._forget_failed(key, fut)
+                    raise
+                fut.set_result(value)
+                return value
+            try:
+                return fut.result()
+            except Exception:  # a background build failed: forget it and build here (raising if it fails again)
+                self._forget_failed(key, fut)
+
+    def prefetch(self, key: Hashable, build: Callable[[], object]) -> bool:
+        """Start building ``key`` in the background unless it is cached, in flight, or too much is queued.
+
+        Returns:
+            Whether a build was started.
+        """
+        with self._lock:
+            if key in self._items:
+                return False
+            if self._pending >= self.max_pending:
+                self.stats["dropped"] += 1
+                return False
+            fut: Future = Future()
+            self._insert(key, fut)
+            self._pending += 1
+            self.stats["prefetched"] += 1
+
+        def run() -> None:
+            try:
+                fut.set_result(build())
+            except BaseException as err:  # noqa: BLE001 - kept on the future; get() rebuilds and raises
+                fut.set_exception(err)
+                self._forget_failed(key, fut)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        self._pool.submit(run)
+        return True
+
+    def clear(self) -> None:
+        """Forget every value (running builds finish, but their results are not kept)."""
+        with self._lock:
+            self._items.clear()

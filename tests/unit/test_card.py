@@ -1,0 +1,94 @@
+"""core.card: the neuron card's collection part in one call, on a real tiny artifact (tiny ResNet, 12 images)."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import card, neuron_card
+from core.errors import UnitOutOfRangeError
+from core.extract import run_extraction
+from core.store import open_artifact
+from tests.conftest import make_image_folder
+
+
+@pytest.fixture(scope="module")
+def art(tiny_rn, tmp_path_factory):
+    base = tmp_path_factory.mktemp("card")
+    images = make_image_folder(base / "images")
+    return open_artifact(run_extraction(tiny_rn, images, base / "art", workers=0, topk=4).path)
+
+
+def test_build_card_matches_the_separate_analyses(art):
+    unit = 3
+    data = card.build_card(art, unit, top_k=5, bottom_k=3, buckets=4, per_bucket=1, similar=4, width=64)
+    values = np.asarray(art.max[:, unit], dtype=np.float32)
+    assert data.unit == unit
+    assert list(data.top.rows) == [int(r) for r in art.top_rows(unit, 5)]  # beyond the stored top-4: recomputed
+    assert values[list(data.top.rows)].tolist() == sorted(values.tolist(), reverse=True)[:5]
+    assert list(data.bottom.rows) == [int(r) for r in art.bottom_rows(unit, 3)]
+    assert data.top.captions[0].startswith(art.labels[data.top.rows[0]])
+    assert all(len(g.tiles) == len(g.rows) == len(g.captions) for g in (data.top, data.bottom, data.across))
+    for t in data.top.tiles + data.across.tiles:
+        assert Image.open(io.BytesIO(t)).size == (64, 64)
+    assert data.histogram["count"].sum() == art.rows
+    expected = neuron_card.similar_by_correlation(art.max, unit, top=4)  # the unstandardized path
+    assert data.similar["unit"].tolist() == expected["unit"].tolist()
+    assert data.similar["correlation"].to_numpy() == pytest.approx(expected["correlation"].to_numpy(), abs=1e-4)
+
+
+def test_build_card_with_a_precomputed_standardization_is_identical(art):
+    z = neuron_card.standardize(art.max)
+    a = card.build_card(art, 1, similar=5)
+    b = card.build_card(art, 1, similar=5, standardized=z)
+    assert a.top == b.top and a.across == b.across and a.similar.equals(b.similar)
+
+
+def test_standardized_correlation_equals_numpy(art):
+    acts = np.asarray(art.max, dtype=np.float64)
+    z = neuron_card.standardize(art.max)
+    for unit in (0, 5):
+        df = neuron_card.similar_by_correlation(z, unit, top=6, standardized=True)
+        ref = np.nan_to_num(np.corrcoef(acts.T)[unit])
+        assert df["correlation"].to_numpy() == pytest.approx(ref[df["unit"].to_numpy()], abs=1e-4)
+
+
+def test_unknown_unit_is_a_clear_error(art):
+    with pytest.raises(UnitOutOfRangeError, match=f"0..{art.units - 1}"):
+        card.build_card(art, art.units)
+
+
+def test_html_escapes_every_text_and_keeps_the_tiles():
+    g = card.Grid((0, 1), (b"\xff\xd8a", b"\xff\xd8b"), ("<b>cat</b> +1", 'dog "x"'), 32)
+    out = card.tagged(7, card.sections_html([("Top <examples>", "note & more", g), ("Empty", None, card.Grid((), (), (), 32))]))
+    assert out.startswith('<div data-card-unit="7">')
+    assert "<b>cat</b>" not in out and "&lt;b&gt;cat&lt;/b&gt;" in out and "Top &lt;examples&gt;" in out
+    uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', out)
+    assert [base64.b64decode(u) for u in uris] == list(g.tiles)
+    assert "No examples." in out
+    chips = card.chips_html("Similar <by> direction", "(cosine)", [4, 9], [0.5, -0.25], "cosine")
+    assert re.findall(r'data-unit="(\d+)"', chips) == ["4", "9"] and "4 (0.50)" in chips and "&lt;by&gt;" in chips
+    figs = card.figures_html([("seed 0", None, ""), ("seed 1", b"\x89PNG", "channel(l:1)")])
+    assert "not rendered yet" in figs and figs.count("data:image/png;base64,") == 1
+    import pandas as pd
+    table = card.table_html(pd.DataFrame({"word": ["<script>"], "score": [1.23456]}), "Top words")
+    assert "&lt;script&gt;" in table and "1.235" in table and "<script>" not in table
+    assert html.unescape(re.search(r"<caption[^>]*>(.*?)</caption>", table).group(1)) == "Top words"
+
+
+def test_settings_follow_the_environment_although_memoized(monkeypatch, tmp_path):
+    from core.config import get_settings
+
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path / "a"))
+    first = get_settings()
+    assert first.artifacts_dir == (tmp_path / "a").resolve() and get_settings() is first  # resolved once
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path / "b"))
+    assert get_settings().artifacts_dir == (tmp_path / "b").resolve()  # a changed variable takes effect at once
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", "rel")
+    assert get_settings().artifacts_dir == tmp_path.resolve() / "rel"

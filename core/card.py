@@ -128,7 +128,7 @@ def grid_html(g: Grid) -> str:
         f'height="{g.width}" src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
         f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
         for t, c in zip(g.tiles, g.captions))
-    return f'<div data-grid style="display:flex;flex-wrap:wrap;gap:8px">{cells}</div>'
+    return f'<div data-grid style="display:flex;flex-wrap:wrap;gap:8px;margin-bottom:0.75rem">{cells}</div>'
 
 
 def chips_html(label: str, detail: str, units, scores, score_name: str) -> str:

@@ -16,7 +16,7 @@ def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
 
 
 def dataset_section(ctx: ui.Context, data) -> None:
-    """Top / most negative / across-the-range dataset examples and the activation histogram."""
+    """Top / most negative / across-the-range dataset examples (one element)."""
     if ctx.path is None:
         st.info("No collection is indexed for this model yet, so there are no dataset examples: pick or index "
                 "one in the sidebar (**Index a folder**), or run `python -m core extract --help`.")
@@ -25,16 +25,18 @@ def dataset_section(ctx: ui.Context, data) -> None:
         st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`, not `{ctx.layer}`: "
                 "pick that layer in the sidebar to see dataset examples, or index the collection at this layer.")
         return
-    ui.grid_sections("grid_top", data.unit,
-                     ("Top dataset examples", "Most-activating cell outlined; value = pre-ReLU spatial max.", data.top))
-    ui.chart("histogram", data.histogram)
-    ui.grid_sections("grid_range", data.unit, ("Most negative examples", None, data.bottom),
+    ui.grid_sections("grids", data.unit,
+                     ("Top dataset examples", "Most-activating cell outlined; value = pre-ReLU spatial max.", data.top),
+                     ("Most negative examples", None, data.bottom),
                      ("Across the activation range", "Random samples from uniform buckets between the most inhibitory "
                       "and most excitatory value; numbers are std-devs from zero.", data.across))
 
 
 def labels_section(ctx: ui.Context, unit: int, data) -> None:
-    """Zero-shot labels and similar neurons (directions need no collection; correlations do)."""
+    """The activation histogram, zero-shot labels and similar neurons (directions need no collection;
+    the histogram and correlations do)."""
+    if data is not None:
+        ui.chart("histogram", data.histogram)
     ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
     rows = [("Similar neurons by direction", "(cosine in the joint space)",
              resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine")]
@@ -59,9 +61,8 @@ def card(ctx: ui.Context) -> None:
 
 
 def render_card(ctx: ui.Context) -> None:
-    problems = st.container()
     unit = ui.unit_picker(ctx)
-    ui.show_url_problems(problems)
+    ui.show_url_problems()  # under the picker: no placeholder element above it to re-render on every switch
     ui.write_url(ctx.params(unit=unit))
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"`{ctx.layer}:{unit}` · {ctx.model_id}" + (f" · {ctx.collection} ({ctx.rows} images)"

@@ -50,7 +50,7 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     assert len(charts) == 2  # histogram + zero-shot labels
     assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
     blocks = html_blocks(at)
-    assert all('data-card-unit="0"' in blocks[k] for k in ("grid_top", "grid_range", "similar", "fv_strip"))
+    assert all('data-card-unit="0"' in blocks[k] for k in ("grids", "similar", "fv_strip"))
     by_dir, by_corr = _chips(blocks["similar"], "cosine"), _chips(blocks["similar"], "correlation")
     assert len(by_dir) == 8 and len(by_corr) == 8 and 0 not in by_dir + by_corr
 
@@ -70,7 +70,7 @@ def test_lookup_unit_switching(app_env):
     target = _chips(html_blocks(at)["similar"], "cosine")[0]
     trigger(at, "similar", "open", target)  # a click on the chip
     assert at.number_input(key="unit").value == target and at.header[0].value == f"Unit {target}"
-    assert f'data-card-unit="{target}"' in html_blocks(at)["grid_top"]
+    assert f'data-card-unit="{target}"' in html_blocks(at)["grids"]
     at.run()  # a later rerun (another widget) does not replay the click
     assert at.number_input(key="unit").value == target
     assert not at.exception and not _errors(at)

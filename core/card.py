@@ -153,15 +153,9 @@ def tagged(unit: int, html: str) -> str:
 def sections_html(sections) -> str:
     """Headed grids as one HTML block: ``sections`` = (heading, note or None, Grid) triples. Headings and
     notes ride in the same element as their grid, so a neuron switch re-sends and re-renders fewer elements."""
-    import html
-
-    out = []
-    for heading, note, g in sections:
-        out.append(f'<h3 style="margin:0.6rem 0 0.2rem 0;padding:0">{html.escape(heading)}</h3>')
-        if note:
-            out.append(f'<p style="font-size:0.875rem;opacity:0.6;margin:0 0 0.5rem 0">{html.escape(note)}</p>')
-        out.append(grid_html(g) if g.tiles else '<p style="font-size:0.875rem;opacity:0.6">No examples.</p>')
-    return "".join(out)
+    return "".join(heading_html(heading, note)
+                   + (grid_html(g) if g.tiles else '<p style="font-size:0.875rem;opacity:0.6">No examples.</p>')
+                   for heading, note, g in sections)
 
 
 def heading_html(heading: str, note: str | None = None) -> str:

@@ -7,7 +7,7 @@ share one computation when a request arrives while the same value is still being
 Rules: values are immutable once built (callers must not mutate them); at most ``max_entries`` are kept,
 least recently used first out; a build that raised is not kept (the next ``get`` builds again and raises
 to its caller); at most ``max_pending`` background builds wait at a time, newer hints are dropped beyond
-that, so a fast clicker never piles up work; background builds run on ``workers`` daemon threads.
+that, so a fast clicker never piles up work; background builds run on ``workers`` worker threads.
 """
 from __future__ import annotations
 
@@ -111,8 +111,3 @@ class FutureCache:
 
         self._pool.submit(run)
         return True
-
-    def clear(self) -> None:
-        """Forget every value (running builds finish, but their results are not kept)."""
-        with self._lock:
-            self._items.clear()

@@ -44,10 +44,15 @@ window.__images = () => Array.from(document.images).concat(
 window.__cardUnits = () => Array.from(document.querySelectorAll("[data-testid='stBidiComponentIsolated']"))
   .flatMap((h) => (h.shadowRoot ? Array.from(h.shadowRoot.querySelectorAll('[data-card-unit]')) : []))
   .map((e) => Number(e.dataset.cardUnit));
+window.__shared = () => Array.from(document.querySelectorAll("[data-testid='stBidiComponentIsolated']"))
+  .flatMap((h) => (h.shadowRoot ? Array.from(h.shadowRoot.querySelectorAll('[data-share]')) : []))
+  .map((e) => e.textContent).join(' ');
 """
 
 # Resolves with the time (performance.now(), ms) of the last DOM change once the app has been idle (no
-# "running" status widget, no DOM mutation, all images decoded) for `quiet` ms.
+# "running" status widget, no DOM mutation, all images decoded) for `quiet` ms and the page is complete: no element
+# still a skeleton (Streamlit draws one while an element's code chunk loads, which can take longer than `quiet`
+# without a DOM change) and every Vega chart drawn.
 SETTLED_JS = """
 ([quiet, timeout]) => new Promise((resolve, reject) => {
   PAGE_JS_HERE
@@ -59,7 +64,9 @@ SETTLED_JS = """
     const running = document.querySelector("[data-testid='stStatusWidget']");
     const imgs = window.__images().every(i => i.complete);
     const main = document.querySelector("[data-testid='stMain'] [data-testid='stElementContainer']");
-    if (running || !imgs || !main) { last = Math.max(last, performance.now()); }
+    const pending = document.querySelector("[data-testid='stSkeleton']")
+      || Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart']")).some((c) => !c.querySelector('svg, canvas'));
+    if (running || !imgs || !main || pending) { last = Math.max(last, performance.now()); }
     if (performance.now() - last >= quiet && main) { obs.disconnect(); resolve(last); return; }
     if (performance.now() - t0 > timeout) { obs.disconnect(); reject(new Error('not settled')); return; }
     setTimeout(tick, 20);
@@ -125,8 +132,7 @@ SWITCH_JS = """
   let down = null;
   document.addEventListener('pointerdown', (e) => { down = e.timeStamp; }, {once: true, capture: true});
   const tick = async () => {
-    const shown = Array.from(document.querySelectorAll("[data-testid='stCode']"))
-      .some((c) => c.textContent.includes('unit=' + k));
+    const shown = window.__shared().split(/[?&\s]/).includes('unit=' + k);
     const units = window.__cardUnits();
     if (down === null || !shown || !units.length || units.some((u) => u !== k)
         || document.querySelector("[data-testid='stStatusWidget']")) {
@@ -147,14 +153,14 @@ def switch_times(browser, base: str, n: int) -> tuple[list[float], list[float]]:
     ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = ctx.new_page()
     page.goto(base + "/?unit=10")
-    page.locator("[data-testid='stCode']", has_text="unit=10").wait_for(timeout=120_000)
+    page.locator("[data-share]", has_text="unit=10").wait_for(timeout=120_000)
     page.evaluate(SETTLED_JS, [700, 120_000])
     in_page, driver = [], []
     for k in range(11, 11 + n):
         page.evaluate(SWITCH_JS, k)
         t0 = time.perf_counter()
         page.locator(".st-key-unit_next button").click(timeout=120_000)
-        page.locator("[data-testid='stCode']", has_text=f"unit={k}").wait_for(timeout=120_000)
+        page.locator("[data-share]", has_text=f"unit={k}").wait_for(timeout=120_000)
         page.wait_for_function("window.__images().every(i => i.complete) && window.__cardUnits().every(u => u === "
                                f"{k}) && !document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=120_000)
         driver.append(time.perf_counter() - t0)

@@ -201,3 +201,13 @@ def table_html(df: pd.DataFrame, title: str, *, floats: str = "{:.3f}") -> str:
     return (f'<table data-table="{html.escape(title)}" style="border-collapse:collapse;font-size:0.85rem">'
             f'<caption style="text-align:left;font-weight:600;padding:2px 8px">{html.escape(title)}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def share_html(url: str, label: str = "Share this view") -> str:
+    """A share link: the URL (selectable text, escaped) and a copy button (``card_view.js`` copies the text of
+    the ``data-share`` element when a ``data-copy`` button is pressed)."""
+    import html
+
+    return (f'<div class="share"><p class="share-label">{html.escape(label)}</p><div class="share-box">'
+            f'<code data-share>{html.escape(url)}</code>'
+            '<button type="button" class="copy" data-copy title="Copy the link">Copy</button></div></div>')

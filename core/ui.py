@@ -145,10 +145,9 @@ def show_url_problems(where=None) -> None:
 
 
 def share_link(params: dict) -> None:
-    """A copyable link to the current view (``st.code`` has a copy button)."""
-    base = st.context.url or ""
-    st.caption("Share this view")
-    st.code(base + urlstate.query_string(params), language=None, wrap_lines=True)
+    """A copyable link to the current view, with a copy button (a ``card_view`` block: no code highlighter
+    to load, which ``st.code`` costs a page's first load)."""
+    html_block("share_link", card.share_html((st.context.url or "") + urlstate.query_string(params)))
 
 
 # ---------------------------------------------------------------- sidebar --------------------------------------------

@@ -48,8 +48,9 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     assert tile.size == (110, 110)  # encoded at the size it is shown: fewer bytes per neuron switch
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # histogram + zero-shot labels
-    assert any("unit=0" in c.value and "collection=shapes" in c.value for c in at.code)
     blocks = html_blocks(at)
+    assert "unit=0" in blocks["share_link"] and "collection=shapes" in blocks["share_link"]
+    assert "data-copy" in blocks["share_link"] and not at.code  # a copy button; no code highlighter to load
     assert all('data-card-unit="0"' in blocks[k] for k in ("grids", "similar", "fv_strip"))
     by_dir, by_corr = _chips(blocks["similar"], "cosine"), _chips(blocks["similar"], "correlation")
     assert len(by_dir) == 8 and len(by_corr) == 8 and 0 not in by_dir + by_corr

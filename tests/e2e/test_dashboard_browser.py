@@ -63,7 +63,7 @@ def wait_card(page, unit: int | None = None) -> int:
 
 def test_search_open_card_share_and_attack(server, browser, shots):
     base, log = server
-    ctx = browser.new_context(viewport={"width": 1400, "height": 2000})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2000}, permissions=["clipboard-read", "clipboard-write"])
     page = ctx.new_page()
     page.goto(base + "/", timeout=T)
     # First use: the demo collection is indexed with a progress bar (unless it finished before we looked).
@@ -107,8 +107,12 @@ def test_search_open_card_share_and_attack(server, browser, shots):
                            f"{IMAGES}.every(i => i.complete && i.naturalWidth > 0)", timeout=T)  # the tiles decode
     page.screenshot(path=str(shots / "03_card_from_search.png"), full_page=True)
     no_exception(page)
-    shared = page.locator("[data-testid='stCode']").last.inner_text().strip()  # the card's share link
+    shared = page.locator("[data-share]").last.inner_text().strip()  # the card's share link
     assert shared.startswith(base) and f"unit={unit}" in shared and "collection=demo" in shared
+    copy = page.locator("button[data-copy]").last  # its copy button puts the link on the clipboard
+    copy.click()
+    page.locator("button[data-copy]", has_text="Copied").last.wait_for(timeout=T)
+    assert page.evaluate("navigator.clipboard.readText()") == shared
 
     # the shared link in a fresh browser context shows the same view
     fresh = browser.new_context(viewport={"width": 1400, "height": 2000})

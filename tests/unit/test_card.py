@@ -79,6 +79,10 @@ def test_html_escapes_every_text_and_keeps_the_tiles():
     table = card.table_html(pd.DataFrame({"word": ["<script>"], "score": [1.23456]}), "Top words")
     assert "&lt;script&gt;" in table and "1.235" in table and "<script>" not in table
     assert html.unescape(re.search(r"<caption[^>]*>(.*?)</caption>", table).group(1)) == "Top words"
+    link = "http://host/?q=<b>a</b>&unit=3"
+    share = card.share_html(link)
+    assert "<b>a</b>" not in share and "data-copy" in share
+    assert html.unescape(re.search(r"<code data-share>(.*?)</code>", share).group(1)) == link
 
 
 def test_settings_follow_the_environment_although_memoized(monkeypatch, tmp_path):

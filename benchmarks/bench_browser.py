@@ -64,7 +64,7 @@ SETTLED_JS = """
     const running = document.querySelector("[data-testid='stStatusWidget']");
     const imgs = window.__images().every(i => i.complete);
     const main = document.querySelector("[data-testid='stMain'] [data-testid='stElementContainer']");
-    const pending = document.querySelector("[data-testid='stSkeleton']")
+    const pending = document.querySelector("[data-testid$='Skeleton']")
       || Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart']")).some((c) => !c.querySelector('svg, canvas'));
     if (running || !imgs || !main || pending) { last = Math.max(last, performance.now()); }
     if (performance.now() - last >= quiet && main) { obs.disconnect(); resolve(last); return; }

@@ -211,3 +211,19 @@ def share_html(url: str, label: str = "Share this view") -> str:
     return (f'<div class="share"><p class="share-label">{html.escape(label)}</p><div class="share-box">'
             f'<code data-share>{html.escape(url)}</code>'
             '<button type="button" class="copy" data-copy title="Copy the link">Copy</button></div></div>')
+
+
+def results_html(results, score_name: str) -> str:
+    """Ranked neurons as one block: per (unit, score, href, grid or None, in_app) a head line (unit, score and an
+    "Open card" link to ``href``) and the unit's top dataset examples (``grid_html``). With ``in_app`` the link
+    also carries ``data-unit``: ``card_view.js`` then opens the card inside the app on a plain click, while
+    ``href`` still serves a new tab or a copied link."""
+    import html
+
+    out = []
+    for unit, value, href, g, in_app in results:
+        attr = f' data-unit="{int(unit)}"' if in_app else ""
+        out.append(f'<div class="result" data-result="{int(unit)}"><p class="result-head"><b>Unit {int(unit)}</b> · '
+                   f'{html.escape(score_name)} {float(value):.3f} <a class="open" href="{html.escape(href)}"{attr}>'
+                   'Open card</a></p>' + (grid_html(g) if g is not None else "") + '</div>')
+    return "".join(out)

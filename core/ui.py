@@ -31,6 +31,7 @@ UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 UPLOAD_MAX_PIXELS = 25_000_000
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 LOOKUP_PAGE = "pages/neuron_lookup.py"
+OPEN_CARD = "_open_card"  # the unit whose card a result list's link asked to open (set by its click callback)
 NEXT_RANDOM = "_next_random_unit"
 
 
@@ -337,10 +338,16 @@ def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
     if df.empty:
         st.caption("No examples.")
         return
+    st.html(card.grid_html(_tile_grid(ctx, df, outline=outline, caption=caption, width=width)))
+
+
+def _tile_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
+               width: int = 110) -> card.Grid:
+    """``core.card.grid`` with the process-wide tile cache (``resources.tiles``)."""
     rows = tuple(int(r) for r in df["row"])
     argmax = tuple(int(a) for a in df["argmax"]) if outline else None
     tiles = resources.tiles(*ctx.art, rows, argmax, width)
-    st.html(card.grid_html(card.Grid(rows, tuple(tiles), tuple(card.captions(df, caption)), width)))
+    return card.Grid(rows, tuple(tiles), tuple(card.captions(df, caption)), width)
 
 
 def grid_sections(key: str, unit: int, *sections: tuple[str, str | None, card.Grid]) -> None:
@@ -373,22 +380,27 @@ def read_upload(uploaded) -> bytes:
     return data
 
 
-def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: int) -> None:
-    """Ranked neurons, each with its score, its top dataset examples and a link that opens its card."""
+def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: int, key: str = "results") -> None:
+    """Ranked neurons, each with its score, its top dataset examples and an "Open card" link, as one light
+    element (``core.card.results_html``). Inside the dashboard a plain click on a link opens the card without
+    reloading the app (the block's trigger, then ``st.switch_page``); the link's address serves new tabs."""
     in_shell = bool(st.session_state.get("_shell_run"))
+    picked = st.session_state.pop(OPEN_CARD, None)
+    if in_shell and picked is not None:
+        st.switch_page(LOOKUP_PAGE, query_params=_str_params(ctx.params(unit=int(picked))))
+    results = []
     for rec in ranked.to_dict("records"):
         unit = int(rec["unit"])
-        params = ctx.params(unit=unit)
-        with st.container(border=True):
-            head, link = st.columns([3, 1], vertical_alignment="center")
-            head.markdown(f"**Unit {unit}** · {score} {rec[score]:.3f}")
-            if in_shell:
-                link.page_link(LOOKUP_PAGE, label="Open card", icon=":material/open_in_new:",
-                               query_params={k: str(v) for k, v in params.items() if v is not None})
-            else:
-                link.markdown(f"[Open card](/neuron_lookup{urlstate.query_string(params)})")
-            if ctx.has_examples:
-                image_grid(ctx, resources.examples(*ctx.art, unit, thumbs, False), width=72)
+        g = None
+        if ctx.has_examples:
+            g = _tile_grid(ctx, resources.examples(*ctx.art, unit, thumbs, False), width=72)
+        results.append((unit, rec[score], "lookup" + urlstate.query_string(ctx.params(unit=unit)), g, in_shell))
+    html_block(key, card.results_html(results, score),
+               on_open=(lambda unit: st.session_state.__setitem__(OPEN_CARD, unit)) if in_shell else None)
+
+
+def _str_params(params: dict) -> dict[str, str]:
+    return {k: str(v) for k, v in params.items() if v is not None}
 
 
 # ---------------------------------------------------------------- feature visualization and words --------------------

@@ -83,9 +83,9 @@ def main() -> None:
     st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.unit_deltas(), TOP)), width="stretch")
     left, right = st.columns(2)
     with left:
-        ui.neuron_result_list(ctx, rise, "delta", 3)
+        ui.neuron_result_list(ctx, rise, "delta", 3, key="risers")
     with right:
-        ui.neuron_result_list(ctx, fall, "delta", 3)
+        ui.neuron_result_list(ctx, fall, "delta", 3, key="fallers")
     ui.share_link(params)
 
 

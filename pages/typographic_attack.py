@@ -105,9 +105,9 @@ def show_result(ctx: ui.Context, res: attacks.AttackResult) -> None:
     rise, fall = attacks.risers_fallers(res.deltas, TOP)
     left, right = st.columns(2)
     with left:
-        ui.neuron_result_list(ctx, rise, "delta", 3)
+        ui.neuron_result_list(ctx, rise, "delta", 3, key="risers")
     with right:
-        ui.neuron_result_list(ctx, fall, "delta", 3)
+        ui.neuron_result_list(ctx, fall, "delta", 3, key="fallers")
 
 
 def stroop_panel(ctx: ui.Context) -> dict:

@@ -14,7 +14,12 @@ export default function (component) {
       const copy = event.target.closest("[data-copy]");
       if (copy) { copyShared(root, copy); return; }
       const target = event.target.closest("[data-unit]");
-      if (target) root.component.setTriggerValue("open", Number(target.dataset.unit));
+      if (!target) return;
+      if (target.tagName === "A") {  // a link: a plain click stays in the app, a new-tab click follows the href
+        if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+      }
+      root.component.setTriggerValue("open", Number(target.dataset.unit));
     });
   }
   root.component = component; // the newest callbacks, for the listener above

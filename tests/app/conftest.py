@@ -103,9 +103,25 @@ def tile_grids(at) -> list[list[tuple[str, str]]]:
 
     cell = re.compile(r'<img alt="[^"]*" width="\d+" height="\d+" src="(data:image/jpeg;base64,[^"]+)"/>'
                       r'<figcaption[^>]*>([^<]*)</figcaption>')
-    sources = [el.value for el in at.get("html")] + list(html_blocks(at).values())
+    sources = [_html_of(el) for el in _in_page_order(at._tree) if el.type in ("html", "bidi_component")]
     return [[(uri, html.unescape(cap)) for uri, cap in cell.findall(block)]
             for src in sources for block in src.split("<div data-grid")[1:]]
+
+
+def _in_page_order(node):
+    """The elements under an AppTest node, depth first (the order the page shows them, sidebar first)."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for i in sorted(children):
+        yield from _in_page_order(children[i])
+
+
+def _html_of(el) -> str:
+    import json
+
+    return el.value if el.type == "html" else json.loads(el.proto.json)["html"]
 
 
 def trigger(at, key: str, event: str, value):

@@ -1,7 +1,9 @@
 """AppTest: every page standalone and under the shell, plus interactions by widget key (tiny real model)."""
 from __future__ import annotations
 
+import html
 import io
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -163,11 +165,17 @@ def test_shell_navigates_and_keeps_sidebar_state(app_env):
     at.switch_page("pages/neuron_search.py").run()
     assert not at.exception and at.title[0].value == "Zero-shot neuron search"
     at.text_input(key="query").input("boat").run()
-    links = at.get("page_link")
-    assert len(links) == 8 and all("unit=" in str(link.proto.query_string) or link.proto.page for link in links)
+    results = html_blocks(at)["results"]
+    links = re.findall(r'<a class="open" href="([^"]+)" data-unit="(\d+)">Open card</a>', results)
+    assert len(links) == 8 and all(html.unescape(href).startswith("lookup?") and f"unit={u}&" in html.unescape(href)
+                                   + "&" for href, u in links)
     at.switch_page("pages/neuron_lookup.py").run()
     assert at.number_input(key="unit").value == 3  # remembered across the page switch
     assert not at.exception
+    at.switch_page("pages/neuron_search.py").run()
+    picked = int(links[1][1])
+    trigger(at, "results", "open", picked)  # a click on the second result's "Open card" link
+    assert not at.exception and at.header[0].value == f"Unit {picked}" and at.query_params["unit"] == str(picked)
 
 
 def test_empty_state_explains_how_to_index(empty_env):

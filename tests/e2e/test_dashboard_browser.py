@@ -88,7 +88,7 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     box.wait_for(timeout=T)
     box.fill("flower")
     box.press("Enter")
-    links = page.locator("[data-testid='stPageLink'] a", has_text="Open card")
+    links = page.locator("a[data-unit]", has_text="Open card")  # in the results block (a component)
     links.first.wait_for(timeout=T)
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=T)
     settle(page)
@@ -99,9 +99,11 @@ def test_search_open_card_share_and_attack(server, browser, shots):
 
     # open the first neuron's card
     wanted = int(re.search(r"unit=(\d+)", links.first.get_attribute("href")).group(1))
+    page.evaluate("window.__sameApp = true")  # gone if the click reloaded the page instead of switching in the app
     links.first.click()
     unit = wait_card(page, wanted)
     assert unit == wanted and f"unit={unit}" in href(page)
+    assert page.evaluate("window.__sameApp === true")
     assert page.locator(f"[data-card-unit='{unit}'] img[src^='data:image/jpeg']").count() >= 12
     page.wait_for_function(f"{IMAGES}.filter(i => i.src.startsWith('data:image/jpeg')).length >= 12 && "
                            f"{IMAGES}.every(i => i.complete && i.naturalWidth > 0)", timeout=T)  # the tiles decode

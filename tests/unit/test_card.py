@@ -79,6 +79,11 @@ def test_html_escapes_every_text_and_keeps_the_tiles():
     table = card.table_html(pd.DataFrame({"word": ["<script>"], "score": [1.23456]}), "Top words")
     assert "&lt;script&gt;" in table and "1.235" in table and "<script>" not in table
     assert html.unescape(re.search(r"<caption[^>]*>(.*?)</caption>", table).group(1)) == "Top words"
+    results = card.results_html([(4, 0.5, "lookup?unit=4&q=<x>", g, True), (9, -0.25, "lookup?unit=9", None, False)],
+                                "score <s>")
+    assert re.findall(r'data-unit="(\d+)"', results) == ["4"]  # only in-app links open the card in place
+    assert "&lt;x&gt;" in results and "&lt;s&gt;" in results and "<x>" not in results
+    assert results.count("Open card") == 2 and results.count("<div data-grid") == 1 and "-0.250" in results
     link = "http://host/?q=<b>a</b>&unit=3"
     share = card.share_html(link)
     assert "<b>a</b>" not in share and "data-copy" in share

@@ -350,6 +350,12 @@ def _tile_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
     return card.Grid(rows, tuple(tiles), tuple(card.captions(df, caption)), width)
 
 
+def table(df: pd.DataFrame, title: str, *, key: str, floats: str = "{:.2f}") -> None:
+    """A small read-only table as a ``card_view`` block (``core.card.table_html``): cheaper for a page's first load
+    than ``st.dataframe``, whose grid code is the largest a page fetches."""
+    html_block(key, card.table_html(df, title, floats=floats))
+
+
 def grid_sections(key: str, unit: int, *sections: tuple[str, str | None, card.Grid]) -> None:
     """``unit``'s headed dataset-example grids ((heading, note, grid) triples) as one element
     (``core.card.sections_html``)."""

@@ -107,7 +107,7 @@ def main() -> None:
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
     dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt, top)
     st.altair_chart(charts.category_distribution_chart(dist), width="stretch")
-    st.dataframe(condprob.category_summary(dist), hide_index=True)
+    ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")
     ui.share_link(params)
 
 

@@ -108,6 +108,20 @@ def tile_grids(at) -> list[list[tuple[str, str]]]:
             for src in sources for block in src.split("<div data-grid")[1:]]
 
 
+def html_table(at, key: str):
+    """The table (``core.card.table_html``) in the ``html_block`` ``key`` as a DataFrame of its cell texts."""
+    import html
+    import re
+
+    import pandas as pd
+
+    block = html_blocks(at)[key]
+    head = [html.unescape(h) for h in re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", block)]
+    rows = [[html.unescape(c) for c in re.findall(r"<td(?:\s[^>]*)?>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", block) if "<td" in row]
+    return pd.DataFrame(rows, columns=head)
+
+
 def _in_page_order(node):
     """The elements under an AppTest node, depth first (the order the page shows them, sidebar first)."""
     children = getattr(node, "children", None)

@@ -1,7 +1,7 @@
 """AppTest of the conditional-probability page on the tiny model and the indexed 'shapes' collection."""
 from __future__ import annotations
 
-from tests.app.conftest import app
+from tests.app.conftest import app, html_table
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
 from tests.app.conftest import tile_grids
@@ -27,8 +27,10 @@ def test_page_shows_fractions_bucket_images_and_reverse_view(app_env):
     assert _qp(at, "bucket") == str(bucket) and _qp(at, "labels") == "collection"
     images = _images(at)
     assert len(images) == 1 and images[0]  # the bucket's images
-    summary = at.dataframe[0].value
-    assert set(summary["label"]) == {"cat", "dog", "boat"} and summary["n"].sum() == 12
+    summary = html_table(at, "cp_summary")
+    assert set(summary["label"]) == {"cat", "dog", "boat"} and summary["n"].astype(int).sum() == 12
+    medians = summary["median"].astype(float)
+    assert list(medians) == sorted(medians, reverse=True)
 
 
 def test_buckets_per_bucket_and_bucket_choice_change_the_view(app_env):
@@ -51,7 +53,7 @@ def test_zero_shot_labelling_with_typed_categories(app_env):
     at.text_input(key="cp_classes").input("red thing, green thing, blue thing").run()
     assert not at.exception and not _errors(at)
     assert at.text_input(key="cp_prompt").value == "a photo of a {}"
-    labels = set(at.dataframe[0].value["label"])
+    labels = set(html_table(at, "cp_summary")["label"])
     assert labels <= {"red thing", "green thing", "blue thing"} and labels
     assert _qp(at, "classes") == "red thing,green thing,blue thing"
     at.text_input(key="cp_classes").input("only-one").run()

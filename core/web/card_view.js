@@ -1,5 +1,6 @@
-// The neuron card's HTML blocks (dataset-example grids, similar-neuron chips), drawn straight into the page
-// (an st.components.v2 component): no per-element React work or sanitiser pass on a neuron switch.
+// Light HTML blocks (the neuron card's grids and chips, share links, ranked-neuron lists, small tables), drawn
+// straight into the page (an st.components.v2 component): no per-element React work or sanitiser pass on a
+// rerun, and no element code for the browser to fetch on a page's first load.
 // The HTML comes from core/card.py, which escapes every text it inserts. A click on any element with a
 // data-unit attribute sends the trigger value "open" = that unit to Python; a data-copy button copies the text of
 // its block's data-share element (a share link) to the clipboard, with no round trip to Python.

@@ -147,16 +147,16 @@ SWITCH_JS = """
 SWITCH_JS = SWITCH_JS.replace("PAGE_JS_HERE", PAGE_JS)
 
 
-def switch_times(browser, base: str, n: int) -> tuple[list[float], list[float]]:
-    """Per click on "next": (seconds seen in the page from the press to the complete new card, seconds the
-    driver waited from its click call until it saw the same: adds the driver's round trips)."""
+def switch_times(browser, base: str, n: int, start: int = 10) -> tuple[list[float], list[float]]:
+    """Per click on "next" from unit ``start``: (seconds seen in the page from the press to the complete new card,
+    seconds the driver waited from its click call until it saw the same: adds the driver's round trips)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = ctx.new_page()
-    page.goto(base + "/?unit=10")
-    page.locator("[data-share]", has_text="unit=10").wait_for(timeout=120_000)
+    page.goto(base + f"/?unit={start}")
+    page.locator("[data-share]", has_text=f"unit={start}").wait_for(timeout=120_000)
     page.evaluate(SETTLED_JS, [700, 120_000])
     in_page, driver = [], []
-    for k in range(11, 11 + n):
+    for k in range(start + 1, start + 1 + n):
         page.evaluate(SWITCH_JS, k)
         t0 = time.perf_counter()
         page.locator(".st-key-unit_next button").click(timeout=120_000)
@@ -185,22 +185,36 @@ def wait_for_examples(browser, base: str) -> None:
     ctx.close()
 
 
-def gc_switches(browser, tmp: Path, args, ours_p50: float) -> None:
-    """Neuron switches on a server started with Streamlit's default ``runner.postScriptGC = true``."""
-    os.environ["STREAMLIT_RUNNER_POST_SCRIPT_GC"] = "true"
+BASELINES = {  # --baseline NAME: a second server that differs in one setting (environment variable)
+    "gc": ({"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, "Streamlit's default gc.collect() after every run"),
+    "prefetch": ({"CLIP_EXPLORER_PREFETCH_DELAY": "0"}, "next cards prefetched at once, not after 0.35 s"),
+}
+
+
+def baseline_switches(browser, tmp: Path, args, base: str, name: str) -> None:
+    """Neuron switches on this server and on a second one started with ``BASELINES[name]``'s environment, in
+    alternating batches on fresh units (the load of the machine drifts; each batch's cards are new to both)."""
+    env, what = BASELINES[name]
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
-        proc, base = start_server(tmp / "artifacts", tmp / "streamlit-gc.log", model=args.model)
+        proc, other = start_server(tmp / "artifacts", tmp / f"streamlit-{name}.log", model=args.model)
     finally:
-        del os.environ["STREAMLIT_RUNNER_POST_SCRIPT_GC"]
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    ours, theirs = [], []
     try:
-        first_render(browser, base, "/")
-        wait_for_examples(browser, base)
-        sw, _ = switch_times(browser, base, args.switches)
+        first_render(browser, other, "/")
+        wait_for_examples(browser, other)
+        for r in range(3):
+            start = 100 + 40 * r  # units no earlier batch visited
+            ours += switch_times(browser, base, args.switches, start)[0]
+            theirs += switch_times(browser, other, args.switches, start)[0]
     finally:
         stop_server(proc)
-    p50 = statistics.median(sw)
-    print(f"same, Streamlit's default gc.collect() after every run: p50 {p50 * 1000:.0f} ms "
-          f"(ours / default: {ours_p50 / p50:.2f})")
+    p_ours, p_theirs = statistics.median(ours), statistics.median(theirs)
+    print(f"A/B, alternating batches (n={len(ours)} each): this app p50 {p_ours * 1000:.0f} ms; {what}: "
+          f"p50 {p_theirs * 1000:.0f} ms (ours / baseline: {p_ours / p_theirs:.2f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,9 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="model id for the started server (default: demo)")
     ap.add_argument("--repeats", type=int, default=3, help="fresh-context renders per page (median reported)")
     ap.add_argument("--switches", type=int, default=15)
-    ap.add_argument("--gc-baseline", action="store_true",
-                    help="also time neuron switches on a second server with Streamlit's default post-run "
-                         "gc.collect() (the repo's .streamlit/config.toml turns it off), side by side")
+    ap.add_argument("--baseline", choices=sorted(BASELINES), action="append", default=[],
+                    help="also time neuron switches against a second server that differs in one setting, side by "
+                         "side: gc = Streamlit's default post-run gc.collect() (the repo's .streamlit/config.toml "
+                         "turns it off); prefetch = likely next cards built at once instead of after "
+                         "CLIP_EXPLORER_PREFETCH_DELAY (repeatable)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -249,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"neuron switch (next, new unit each time), press to complete card in the page: p50 {p50 * 1000:.0f} ms "
                   f"(ratio to 300 ms: {p50 / SWITCH_TARGET_S:.2f}), p90 {p90 * 1000:.0f} ms, n={len(sw)}; "
                   f"as the driver saw it (its click call to its check): p50 {statistics.median(drv) * 1000:.0f} ms")
-            if args.gc_baseline and not args.url:
-                gc_switches(browser, tmp, args, p50)
+            for name in args.baseline if not args.url else []:
+                baseline_switches(browser, tmp, args, base, name)
             browser.close()
     finally:
         if proc is not None:

@@ -17,6 +17,10 @@ MODEL_MENU_FILE = Path(__file__).resolve().parent / "model_menu.json"
 
 # Images larger than this many pixels are refused (Pillow's own decompression-bomb limit is 89.5 MP).
 MAX_IMAGE_PIXELS = 89_478_485
+# The neuron card builds the cards likely opened next this long after it was sent: the browser draws it meanwhile,
+# and on a machine it shares with the server a build (~50 ms of CPU each on the 2-core test box) slowed that drawing
+# (bench_browser.py --prefetch-baseline measures both side by side; figures in the README).
+DEFAULT_PREFETCH_DELAY_S = 0.35
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Settings:
         device: torch device string (``CLIP_EXPLORER_DEVICE``, default ``cpu``).
         weights_dir: where local weight files are looked up (``CLIP_EXPLORER_WEIGHTS``,
             default ``<repo>/weights``).
+        prefetch_delay_s: seconds the neuron card waits before it builds the cards likely opened next
+            (``CLIP_EXPLORER_PREFETCH_DELAY``, default 0.35; ``core.resources.prefetch_cards``).
     """
 
     artifacts_dir: Path
@@ -39,10 +45,11 @@ class Settings:
     default_model: str
     device: str
     weights_dir: Path
+    prefetch_delay_s: float = DEFAULT_PREFETCH_DELAY_S
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
-        "CLIP_EXPLORER_WEIGHTS")
+        "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY")
 
 
 def get_settings() -> Settings:
@@ -53,7 +60,7 @@ def get_settings() -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
-    artifacts_env, collections_env, model, device, weights = env
+    artifacts_env, collections_env, model, device, weights, delay = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
@@ -61,4 +68,20 @@ def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
         default_model=model or DEFAULT_MODEL_ID,
         device=device or "cpu",
         weights_dir=Path(weights or REPO_ROOT / "weights").resolve(),
+        prefetch_delay_s=_seconds("CLIP_EXPLORER_PREFETCH_DELAY", delay, DEFAULT_PREFETCH_DELAY_S),
     )
+
+
+def _seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 60.0:
+        from core.errors import BadInputError
+
+        raise BadInputError(f"{name} must be a number of seconds between 0 and 60, not {raw!r}; unset it to use "
+                            f"the default ({default} s).")
+    return value

@@ -8,10 +8,15 @@ Rules: values are immutable once built (callers must not mutate them); at most `
 least recently used first out; a build that raised is not kept (the next ``get`` builds again and raises
 to its caller); at most ``max_pending`` background builds wait at a time, newer hints are dropped beyond
 that, so a fast clicker never piles up work; background builds run on ``workers`` worker threads.
+
+A prefetch may wait ``delay`` seconds before it starts, so it does not compete for the CPU with the work the
+hint came from (on the neuron card: the browser drawing the card just sent, when both share a machine). A
+``get`` for a value whose build has not started yet does not wait for that delay: it takes the build over.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +34,7 @@ class FutureCache:
         self._items: OrderedDict[Hashable, Future] = OrderedDict()
         self._pending = 0
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self.stats = {"hits": 0, "misses": 0, "prefetched": 0, "dropped": 0}
+        self.stats = {"hits": 0, "misses": 0, "prefetched": 0, "dropped": 0, "taken_over": 0}
 
     def __len__(self) -> int:
         with self._lock:
@@ -38,6 +43,11 @@ class FutureCache:
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._items
+
+    def clear(self) -> None:
+        """Forget every value (builds in flight finish but are not kept)."""
+        with self._lock:
+            self._items.clear()
 
     def _insert(self, key: Hashable, fut: Future) -> None:  # caller holds the lock
         self._items[key] = fut
@@ -60,9 +70,12 @@ class FutureCache:
         while True:
             with self._lock:
                 fut = self._items.get(key)
+                if fut is not None and fut.cancel():  # a prefetch still waiting to start: build it here, now
+                    fut = None
                 owner = fut is None
                 if owner:
                     fut = Future()
+                    fut.set_running_or_notify_cancel()  # built here from now on: never taken over
                     self._insert(key, fut)
                     self.stats["misses"] += 1
                 else:
@@ -82,8 +95,11 @@ class FutureCache:
             except Exception:  # a background build failed: forget it and build here (raising if it fails again)
                 self._forget_failed(key, fut)
 
-    def prefetch(self, key: Hashable, build: Callable[[], object]) -> bool:
+    def prefetch(self, key: Hashable, build: Callable[[], object], *, delay: float = 0.0) -> bool:
         """Start building ``key`` in the background unless it is cached, in flight, or too much is queued.
+
+        Args:
+            delay: seconds to wait before the build starts (a ``get`` meanwhile builds it at once instead).
 
         Returns:
             Whether a build was started.
@@ -99,8 +115,15 @@ class FutureCache:
             self._pending += 1
             self.stats["prefetched"] += 1
 
+        not_before = time.monotonic() + delay
+
         def run() -> None:
             try:
+                time.sleep(max(0.0, not_before - time.monotonic()))
+                if not fut.set_running_or_notify_cancel():  # get() took it over while it waited
+                    with self._lock:
+                        self.stats["taken_over"] += 1
+                    return
                 fut.set_result(build())
             except BaseException as err:  # noqa: BLE001 - kept on the future; get() rebuilds and raises
                 fut.set_exception(err)

@@ -144,13 +144,17 @@ def neuron_card_data(path: str, model_id: str, mtime: float, unit: int, **layout
 
 
 def prefetch_cards(path: str, model_id: str, mtime: float, units, **layout) -> None:
-    """Build the cards of ``units`` in the background (dropped when enough are already queued)."""
+    """Build the cards of ``units`` in the background, ``prefetch_delay_s`` (settings) from now, so they do not
+    slow the drawing of the card just sent; a switch sooner builds its card in its own run (``FutureCache.get``).
+    Hints are dropped when enough builds already wait."""
     art, _ = get_artifact(path, model_id, mtime)
     z = standardized_activations(path, model_id, mtime)
+    delay = get_settings().prefetch_delay_s
     for unit in units:
         if 0 <= int(unit) < art.units:
             CARDS.prefetch(_card_key(path, model_id, mtime, unit, layout),
-                           lambda unit=int(unit): card.build_card(art, unit, standardized=z, **layout))
+                           lambda unit=int(unit): card.build_card(art, unit, standardized=z, **layout),
+                           delay=delay)
 
 
 @st.cache_resource(show_spinner=False)

@@ -79,6 +79,32 @@ def test_lookup_unit_switching(app_env):
     assert not at.exception and not _errors(at)
 
 
+def test_lookup_prefetches_the_cards_likely_opened_next(app_env):
+    """While a card is read, the next, the previous and the next "random" card are built in the background
+    (after the settings' ``prefetch_delay_s``); "random" then opens the one drawn, whose card is ready."""
+    import time
+
+    from core import resources
+
+    at = app("pages/neuron_lookup.py").run()
+    deadline = time.time() + 20
+    while resources.CARDS._pending and time.time() < deadline:  # the first card's own hints are done
+        time.sleep(0.05)
+    resources.CARDS.clear()  # other tests' cards are process-wide: count only what this card starts
+    at.number_input(key="unit").set_value(5).run()
+    units = at.number_input(key="unit").max + 1
+    drawn = at.session_state["_next_random_unit"]
+    expected = {4, 6, drawn}
+    built = lambda: {k[3] for k, fut in list(resources.CARDS._items.items())
+                     if k[0].endswith("shapes") and fut.done() and not fut.cancelled()}
+    deadline = time.time() + 20
+    while not expected <= built() and time.time() < deadline:
+        time.sleep(0.05)
+    assert expected <= built() and 0 <= drawn < units
+    at.button(key="unit_random").click().run()
+    assert at.number_input(key="unit").value == drawn and not at.exception
+
+
 def test_lookup_opens_from_url(app_env):
     at = app("pages/neuron_lookup.py")
     at.query_params.update({"unit": "7", "collection": "shapes", "model": MODEL_ID})

@@ -101,3 +101,17 @@ def test_settings_follow_the_environment_although_memoized(monkeypatch, tmp_path
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", "rel")
     assert get_settings().artifacts_dir == tmp_path.resolve() / "rel"
+
+
+def test_prefetch_delay_setting_reads_seconds_and_refuses_bad_values(monkeypatch):
+    from core.config import DEFAULT_PREFETCH_DELAY_S, get_settings
+    from core.errors import BadInputError
+
+    monkeypatch.delenv("CLIP_EXPLORER_PREFETCH_DELAY", raising=False)
+    assert get_settings().prefetch_delay_s == DEFAULT_PREFETCH_DELAY_S
+    monkeypatch.setenv("CLIP_EXPLORER_PREFETCH_DELAY", "0")
+    assert get_settings().prefetch_delay_s == 0.0
+    for bad in ("soon", "-1", "nan", "1e9"):
+        monkeypatch.setenv("CLIP_EXPLORER_PREFETCH_DELAY", bad)
+        with pytest.raises(BadInputError, match="CLIP_EXPLORER_PREFETCH_DELAY must be a number of seconds"):
+            get_settings()

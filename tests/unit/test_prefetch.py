@@ -37,6 +37,9 @@ def test_prefetch_builds_in_the_background_and_get_waits_for_it():
 
     assert cache.prefetch("u1", slow) is True
     assert cache.prefetch("u1", slow) is False  # already in flight: not started twice
+    deadline = time.time() + 5
+    while not calls and time.time() < deadline:  # the build has started (one not started yet is taken over)
+        time.sleep(0.01)
     got = []
     waiter = threading.Thread(target=lambda: got.append(cache.get("u1", lambda: "rebuilt")))
     waiter.start()
@@ -82,3 +85,48 @@ def test_failed_builds_are_not_kept():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError):
         FutureCache(max_entries=0)
+
+
+def test_delayed_prefetch_waits_then_builds_and_get_takes_over_a_waiting_one():
+    cache = FutureCache(max_entries=8)
+    built = []
+    t0 = time.monotonic()
+    assert cache.prefetch("later", lambda: built.append(time.monotonic() - t0) or "bg", delay=0.3) is True
+    time.sleep(0.1)
+    assert not built  # still waiting out its delay
+    deadline = time.time() + 5
+    while not built and time.time() < deadline:
+        time.sleep(0.01)
+    assert built and built[0] >= 0.3 and cache.get("later", lambda: "rebuilt") == "bg"
+
+    # A request for a value whose prefetch has not started yet builds it at once instead of waiting.
+    assert cache.prefetch("soon", lambda: built.append("background") or "bg", delay=1.5) is True
+    t0 = time.monotonic()
+    assert cache.get("soon", lambda: "here") == "here" and time.monotonic() - t0 < 1.0
+    assert cache.get("soon", lambda: "again") == "here"  # kept
+    deadline = time.time() + 4
+    while cache._pending and time.time() < deadline:
+        time.sleep(0.05)
+    assert "background" not in built and cache.stats["taken_over"] == 1
+
+
+def test_concurrent_gets_share_one_build_even_with_prefetch_takeover():
+    release = threading.Event()
+    calls = []
+    cache = FutureCache(max_entries=8)
+
+    def slow():
+        calls.append(1)
+        release.wait(5)
+        return "v"
+
+    got = []
+    first = threading.Thread(target=lambda: got.append(cache.get("k", slow)))
+    first.start()
+    time.sleep(0.05)
+    second = threading.Thread(target=lambda: got.append(cache.get("k", slow)))  # must wait, not build again
+    second.start()
+    time.sleep(0.05)
+    release.set()
+    first.join(5), second.join(5)
+    assert got == ["v", "v"] and calls == [1]

@@ -256,6 +256,21 @@ def causal_check_chart(df: pd.DataFrame) -> alt.Chart:
                      ).properties(height=300, title="Raising the unit on a blank image")
 
 
+def to_spec(chart: alt.TopLevelMixin) -> dict:
+    """The chart's Vega-Lite spec as ``st.altair_chart`` draws it: data inline (named datasets), without the view
+    size Altair's default theme adds (Streamlit renders Altair charts with the theme "none")."""
+    spec = chart.to_dict()
+    config = spec.get("config", {})
+    view = config.get("view", {})
+    for key in ("continuousWidth", "continuousHeight"):
+        view.pop(key, None)
+    if "view" in config and not view:
+        del config["view"]
+    if "config" in spec and not config:
+        del spec["config"]
+    return spec
+
+
 def spec_template(chart: alt.TopLevelMixin) -> dict:
     """The chart's Vega-Lite spec without its inline data, to be rendered with fresh data.
 

@@ -173,6 +173,16 @@ def chart_template(kind: str) -> dict:
     return charts.spec_template(chart)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def chart_spec(builder: str, df: pd.DataFrame, options: tuple = ()) -> dict:
+    """``core.charts.<builder>(df, **dict(options))`` as a Vega-Lite spec (``charts.to_spec``), built once per
+    distinct input: building and validating an Altair chart costs 10-30 ms here, on every rerun of a page (a widget
+    change elsewhere on it, a chart click, a new visitor opening the same link)."""
+    from core import charts
+
+    return charts.to_spec(getattr(charts, builder)(df, **dict(options)))
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def standardized_activations(path: str, model_id: str, mtime: float) -> np.ndarray:
     """(N, C) float32 z-scored spatial max of the artifact (``neuron_card.standardize``), shared read-only by

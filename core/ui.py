@@ -367,6 +367,14 @@ def chart(kind: str, df: pd.DataFrame) -> None:
     st.vega_lite_chart(df, resources.chart_template(kind), width="stretch")
 
 
+def altair(builder: str, df: pd.DataFrame, *, key: str | None = None, on_select="ignore",
+           selection_mode: str | None = None, **options):
+    """``st.altair_chart(core.charts.<builder>(df, **options), width="stretch")`` with the spec built once per
+    distinct input (``resources.chart_spec``). Returns the chart's selection state like ``st.altair_chart``."""
+    spec = resources.chart_spec(builder, df, tuple(sorted(options.items())))
+    return st.vega_lite_chart(spec, width="stretch", key=key, on_select=on_select, selection_mode=selection_mode)
+
+
 def read_upload(uploaded) -> bytes:
     """Validate an ``st.file_uploader`` file: size, type, pixel count, decodability.
 

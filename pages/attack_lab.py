@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import attacks, charts, resources, ui, urlstate
+from core import attacks, resources, ui, urlstate
 from core.zeroshot import default_template, parse_class_list
 
 STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
@@ -73,14 +73,14 @@ def main() -> None:
         col.metric(f"Success, {STYLE_NAMES[style]}", f"{r['success']:.1%}")
         col.caption(f"chance {r['chance']:.1%} · any-flip {r['any_flip']:.1%} · pixel cover {r['cover']:.1%} · "
                     f"{r['n']} attacks")
-    st.altair_chart(charts.attack_rates_chart(res.table), width="stretch")
+    ui.altair("attack_rates_chart", res.table)
     st.dataframe(res.table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
                                                              for c in ("success", "any_flip", "chance", "cover")})
     with st.expander("The article's table (RN50x4, linear probe, 1000 ImageNet pictures)"):
         st.dataframe(res.to_dict()["article"]["table"], hide_index=True)
     st.subheader("Neurons that rose and fell most under the attacks")
     rise, fall = res.top_units(top=TOP)
-    st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.unit_deltas(), TOP)), width="stretch")
+    ui.altair("neuron_delta_chart", attacks.top_changes(res.unit_deltas(), TOP))
     left, right = st.columns(2)
     with left:
         ui.neuron_result_list(ctx, rise, "delta", 3, key="risers")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, resources, ui, urlstate
+from core import resources, ui, urlstate
 from core.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
 
 KINDS = list(PROMPT_SETS)
@@ -44,7 +44,7 @@ def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: in
     st.markdown(f"**{concept}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
     st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
                f"units at {ctx.layer}")
-    st.altair_chart(charts.sparse_code_chart(terms, concept=concept), width="stretch")
+    ui.altair("sparse_code_chart", terms, concept=concept)
     ui.neuron_result_list(ctx, terms, "relative", THUMBS)
 
 
@@ -62,9 +62,11 @@ def atlas_section(ctx: ui.Context, kind: str) -> None:
     atlas = resources.concept_atlas(ctx.model_id, ctx.layer, concepts, k, kind)
     st.caption(f"relative reconstruction error {atlas.error:.2f}")
     left, right = st.columns(2) if k == 2 else (st.container(), None)
-    left.altair_chart(charts.atlas_loadings_chart(atlas.loadings, names=atlas.names), width="stretch")
+    with left:
+        ui.altair("atlas_loadings_chart", atlas.loadings, names=atlas.names)
     if right is not None:  # the article's 2-factor (valence/arousal) view
-        right.altair_chart(charts.atlas_plane_chart(atlas.loadings), width="stretch")
+        with right:
+            ui.altair("atlas_plane_chart", atlas.loadings)
     st.dataframe(atlas.factors, hide_index=True, key="cc_atlas_factors")
 
 

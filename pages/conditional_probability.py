@@ -97,8 +97,8 @@ def main() -> None:
     classes, prompt, source = label_inputs(ctx, has_labels)
     sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt, top)
     frac = condprob.category_fractions(sample)
-    event = st.altair_chart(charts.conditional_probability_chart(frac), width="stretch", on_select="rerun",
-                            key="cp_chart", selection_mode=charts.BUCKET_SELECTION)
+    event = ui.altair("conditional_probability_chart", frac, on_select="rerun", key="cp_chart",
+                      selection_mode=charts.BUCKET_SELECTION)
     bucket = pick_bucket(event, frac)
     ui.show_url_problems()
     params = ctx.params(unit=unit, buckets=buckets, per=per, top=top, labels=source, bucket=bucket,
@@ -106,7 +106,7 @@ def main() -> None:
     ui.write_url(params)
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
     dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt, top)
-    st.altair_chart(charts.category_distribution_chart(dist), width="stretch")
+    ui.altair("category_distribution_chart", dist)
     ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")
     ui.share_link(params)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, interventions, resources, ui, urlstate
+from core import interventions, resources, ui, urlstate
 from core.demo import CATEGORIES
 from core.zeroshot import default_template, parse_class_list
 
@@ -50,7 +50,8 @@ def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: flo
     left.metric(f"unit {unit} (spatial max)", f"{d['unit_after'][unit]:.3f}",
                 f"{d['unit_after'][unit] - d['unit_before'][unit]:+.3f}")
     left.markdown(f"Top class: **{d['top_before']}** → **{d['top_after']}**")
-    right.altair_chart(charts.class_probs_chart(res.probs()), width="stretch")
+    with right:
+        ui.altair("class_probs_chart", res.probs())
 
 
 def causal_section(ctx: ui.Context, unit: int) -> None:
@@ -66,7 +67,7 @@ def causal_section(ctx: ui.Context, unit: int) -> None:
     verdict(f"Best-matching concept **{res.target}**: logit {d['target_logit_change']:+.3f} "
             f"({'rose' if res.passed else 'did not rise'}); measured sign agrees with the bilinear prediction for "
             f"{d['sign_agreement']:.0%} of the concepts.")
-    st.altair_chart(charts.causal_check_chart(res.table), width="stretch")
+    ui.altair("causal_check_chart", res.table)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, resources, ui, urlstate
+from core import resources, ui, urlstate
 
 THUMBS = 4
 
@@ -36,7 +36,7 @@ def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, sc
         std = resources.unit_std_key(*ctx.art) if scaled and ctx.has_examples else None
         ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, std)
         score = "score"
-    st.altair_chart(charts.neuron_scores_chart(ranked, score=score), width="stretch")
+    ui.altair("neuron_scores_chart", ranked, score=score)
     ui.neuron_result_list(ctx, ranked, score, THUMBS)
 
 

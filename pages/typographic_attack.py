@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import attacks, charts, resources, ui, urlstate
+from core import attacks, resources, ui, urlstate
 from core.demo import CATEGORIES
 from core.errors import CoreError
 from core.stroop import COLORS, STROOP_TEMPLATE
@@ -98,10 +98,10 @@ def show_result(ctx: ui.Context, res: attacks.AttackResult) -> None:
         st.success(f"The attack worked: CLIP now reads the picture as **{res.target}**.")
     else:
         st.warning(f"The attack did not make CLIP say **{res.target}**.")
-    st.altair_chart(charts.class_probs_chart(res.probs), width="stretch")
+    ui.altair("class_probs_chart", res.probs)
     st.subheader("Neurons that rose and fell most")
-    st.altair_chart(charts.neuron_delta_chart(attacks.top_changes(res.deltas, TOP), title=f"Activation change "
-                                              f"(spatial max) at {res.layer}"), width="stretch")
+    ui.altair("neuron_delta_chart", attacks.top_changes(res.deltas, TOP),
+              title=f"Activation change (spatial max) at {res.layer}")
     rise, fall = attacks.risers_fallers(res.deltas, TOP)
     left, right = st.columns(2)
     with left:
@@ -127,12 +127,13 @@ def stroop_panel(ctx: ui.Context) -> dict:
     img, probs, winner = resources.stroop_single(ctx.model_id, word, ink, tuple(colors), STROOP_TEMPLATE)
     left, right = st.columns([1, 2])
     left.image(img, caption=f"'{word}' in {ink} ink", width=192)
-    right.altair_chart(charts.probs_chart(probs, title=f"“{STROOP_TEMPLATE.format('…')}”"), width="stretch")
+    with right:
+        ui.altair("probs_chart", probs, title=f"“{STROOP_TEMPLATE.format('…')}”")
     st.markdown({"word": "CLIP **reads the word**.", "ink": "CLIP **sees the ink**.", "both": "Word and ink agree.",
                  "other": "CLIP picks **neither** the word nor the ink."}[winner])
     if run_all:
         scored, s = resources.stroop(ctx.model_id, tuple(colors), STROOP_TEMPLATE)
-        st.altair_chart(charts.stroop_chart(scored), width="stretch")
+        ui.altair("stroop_chart", scored)
         a = s["article"]
         st.markdown(f"Mismatched pairs: the word wins **{s['word_wins']}/{s['incongruent']}**, the ink wins "
                     f"**{s['ink_wins']}/{s['incongruent']}** (chance {s['chance']:.0%} each). The article "

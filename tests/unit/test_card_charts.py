@@ -1,6 +1,8 @@
 """Chart specs of the neuron-card and search builders (core/charts.py)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -50,3 +52,21 @@ def test_labels_chart_colours_sides():
     assert spec["encoding"]["color"]["field"] == "side"
     assert spec["encoding"]["color"]["scale"]["domain"] == ["excites", "inhibits"]
     assert spec["encoding"]["y"]["sort"] == {"field": "rank", "op": "min"}
+
+
+def test_to_spec_is_the_spec_streamlit_draws_for_the_altair_chart():
+    """``charts.to_spec`` (what ``ui.altair`` caches) against Streamlit's own conversion in ``st.altair_chart``:
+    the same spec apart from the names of the inline datasets, which both keep."""
+    import json
+
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    probs = pd.DataFrame({"class": ["cat", "dog", "car"], "before": [0.7, 0.2, 0.1], "after": [0.1, 0.2, 0.7]})
+    deltas = pd.DataFrame({"unit": [3, 9, 1], "delta": [0.5, -0.2, 0.1]})
+    for chart in (charts.class_probs_chart(probs), charts.neuron_delta_chart(deltas, title="at layer4"),
+                  charts.activation_histogram_chart(nc.activation_histogram(np.arange(40.0), bins=4))):
+        ours, theirs = charts.to_spec(chart), _convert_altair_to_vega_lite_spec(chart)
+        names = {name: f"d{i}" for i, name in enumerate([*ours.pop("datasets"), *theirs.pop("datasets")])}
+        norm = lambda spec: json.loads(re.sub("|".join(map(re.escape, names)), "DATA", json.dumps(spec)))
+        assert norm(ours) == norm(theirs)
+        assert "config" not in ours or "continuousWidth" not in ours["config"].get("view", {})

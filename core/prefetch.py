@@ -11,7 +11,8 @@ that, so a fast clicker never piles up work; background builds run on ``workers`
 
 A prefetch may wait ``delay`` seconds before it starts, so it does not compete for the CPU with the work the
 hint came from (on the neuron card: the browser drawing the card just sent, when both share a machine). A
-``get`` for a value whose build has not started yet does not wait for that delay: it takes the build over.
+``get`` for a value whose build has not started yet does not wait for that delay: it takes the build over,
+which frees that build's place in the queue.
 """
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ class FutureCache:
         self.max_entries, self.max_pending = max_entries, max_pending
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, Future] = OrderedDict()
-        self._pending = 0
+        self._queued: set[Future] = set()  # background builds not finished yet (waiting or running)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self.stats = {"hits": 0, "misses": 0, "prefetched": 0, "dropped": 0, "taken_over": 0}
+
+    @property
+    def pending(self) -> int:
+        """How many background builds are waiting or running (at most ``max_pending``)."""
+        with self._lock:
+            return len(self._queued)
 
     def __len__(self) -> int:
         with self._lock:
@@ -71,6 +78,8 @@ class FutureCache:
             with self._lock:
                 fut = self._items.get(key)
                 if fut is not None and fut.cancel():  # a prefetch still waiting to start: build it here, now
+                    self._queued.discard(fut)  # and its slot is free for newer hints at once
+                    self.stats["taken_over"] += 1
                     fut = None
                 owner = fut is None
                 if owner:
@@ -107,12 +116,12 @@ class FutureCache:
         with self._lock:
             if key in self._items:
                 return False
-            if self._pending >= self.max_pending:
+            if len(self._queued) >= self.max_pending:
                 self.stats["dropped"] += 1
                 return False
             fut: Future = Future()
             self._insert(key, fut)
-            self._pending += 1
+            self._queued.add(fut)
             self.stats["prefetched"] += 1
 
         not_before = time.monotonic() + delay
@@ -121,8 +130,6 @@ class FutureCache:
             try:
                 time.sleep(max(0.0, not_before - time.monotonic()))
                 if not fut.set_running_or_notify_cancel():  # get() took it over while it waited
-                    with self._lock:
-                        self.stats["taken_over"] += 1
                     return
                 fut.set_result(build())
             except BaseException as err:  # noqa: BLE001 - kept on the future; get() rebuilds and raises
@@ -130,7 +137,7 @@ class FutureCache:
                 self._forget_failed(key, fut)
             finally:
                 with self._lock:
-                    self._pending -= 1
+                    self._queued.discard(fut)
 
         self._pool.submit(run)
         return True

@@ -88,7 +88,7 @@ def test_lookup_prefetches_the_cards_likely_opened_next(app_env):
 
     at = app("pages/neuron_lookup.py").run()
     deadline = time.time() + 20
-    while resources.CARDS._pending and time.time() < deadline:  # the first card's own hints are done
+    while resources.CARDS.pending and time.time() < deadline:  # the first card's own hints are done
         time.sleep(0.05)
     resources.CARDS.clear()  # other tests' cards are process-wide: count only what this card starts
     at.number_input(key="unit").set_value(5).run()

@@ -57,7 +57,7 @@ def test_prefetch_queue_is_bounded():
     assert started == [True, True, False, False, False] and cache.stats["dropped"] == 3
     gate.set()
     deadline = time.time() + 5
-    while cache._pending and time.time() < deadline:
+    while cache.pending and time.time() < deadline:
         time.sleep(0.01)
     assert cache.prefetch(9, lambda: 1) is True  # room again once the builds finished
 
@@ -105,7 +105,7 @@ def test_delayed_prefetch_waits_then_builds_and_get_takes_over_a_waiting_one():
     assert cache.get("soon", lambda: "here") == "here" and time.monotonic() - t0 < 1.0
     assert cache.get("soon", lambda: "again") == "here"  # kept
     deadline = time.time() + 4
-    while cache._pending and time.time() < deadline:
+    while cache.pending and time.time() < deadline:
         time.sleep(0.05)
     assert "background" not in built and cache.stats["taken_over"] == 1
 
@@ -130,3 +130,15 @@ def test_concurrent_gets_share_one_build_even_with_prefetch_takeover():
     release.set()
     first.join(5), second.join(5)
     assert got == ["v", "v"] and calls == [1]
+
+
+def test_a_build_taken_over_frees_its_queue_slot_at_once():
+    cache = FutureCache(max_entries=8, max_pending=1)
+    assert cache.prefetch("a", lambda: "bg", delay=1.5) is True
+    assert cache.prefetch("b", lambda: "bg", delay=1.5) is False and cache.pending == 1  # queue full
+    assert cache.get("a", lambda: "here") == "here" and cache.pending == 0  # taken over: its slot is free
+    assert cache.prefetch("b", lambda: "b", delay=0.0) is True
+    deadline = time.time() + 5
+    while cache.pending and time.time() < deadline:
+        time.sleep(0.01)
+    assert cache.get("b", lambda: "rebuilt") == "b" and cache.get("a", lambda: "x") == "here"

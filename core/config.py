@@ -19,7 +19,7 @@ MODEL_MENU_FILE = Path(__file__).resolve().parent / "model_menu.json"
 MAX_IMAGE_PIXELS = 89_478_485
 # The neuron card builds the cards likely opened next this long after it was sent: the browser draws it meanwhile,
 # and on a machine it shares with the server a build (~50 ms of CPU each on the 2-core test box) slowed that drawing
-# (bench_browser.py --prefetch-baseline measures both side by side; figures in the README).
+# (bench_browser.py --baseline prefetch measures both side by side; figures in the README).
 DEFAULT_PREFETCH_DELAY_S = 0.35
 
 

@@ -177,7 +177,9 @@ def chart_template(kind: str) -> dict:
 def chart_spec(builder: str, df: pd.DataFrame, options: tuple = ()) -> dict:
     """``core.charts.<builder>(df, **dict(options))`` as a Vega-Lite spec (``charts.to_spec``), built once per
     distinct input: building and validating an Altair chart costs 10-30 ms here, on every rerun of a page (a widget
-    change elsewhere on it, a chart click, a new visitor opening the same link)."""
+    change elsewhere on it, a chart click, a new visitor opening the same link). ``cache_data``, not
+    ``cache_resource``: each caller gets its own copy, which ``st.vega_lite_chart`` consumes (it moves the datasets
+    out of the spec)."""
     from core import charts
 
     return charts.to_spec(getattr(charts, builder)(df, **dict(options)))

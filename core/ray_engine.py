@@ -5,7 +5,8 @@ chunk-commit protocol (``state.json``) and ``finalize`` (compaction, streaming t
 stats, manifest last). The mapper runs as Ray Data ``map_batches`` over chunk descriptors
 (``{chunk, start, keys}``) in an actor pool: each actor loads the model once and computes whole chunks with
 the local engine's own batch partition and forward function, then returns the rows to the driver, which is
-the only writer (no shared output file system needed; the images must be readable by every worker).
+the only writer (no shared output file system needed; the images must be readable by every worker). What runs
+on the workers (``ModelRef``, ``ChunkMapper``) lives in ``core.ray_worker``.
 A chunk is the unit of work, commit and retry: a worker killed mid-run loses at most its chunk (Ray restarts
 the actor and retries the chunk), and a killed driver resumes from the committed chunks when rerun, with
 either engine.
@@ -23,8 +24,6 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +31,12 @@ import torch
 
 from core import config
 from core.collections import TABLE_SUFFIXES, Collection, read_collection
-from core.errors import ArtifactMismatchError, BadInputError, CoreError
-from core.extract import CHUNK_ROWS, PARTIAL_DIR, ImageDataset, ProgressFn, forward_units, make_plan, prepare_out
+from core.errors import BadInputError, CoreError
+from core.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
 from core.partial import WORK, finalize, n_chunks, open_work, work_file
 from core.hooks import article_layer, resolve_layer
-from core.store import ARRAYS, Artifact, write_json_atomic
+from core.ray_worker import ChunkMapper, ModelRef
+from core.store import Artifact, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -47,95 +47,6 @@ CRASH_ENV = "CLIP_EXPLORER_RAY_CRASH_ONCE"
 
 class RayUnavailableError(CoreError):
     """Ray is not installed, or the cluster cannot be reached or cannot run the requested workers."""
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """What an actor needs to load the driver's model: its id, its open_clip config and its fingerprint."""
-
-    model_id: str
-    arch: str
-    config: dict
-    fingerprint: str
-
-    @classmethod
-    def of(cls, loaded) -> ModelRef:
-        return cls(loaded.id, loaded.spec.arch, dict(loaded.config), loaded.fingerprint)
-
-    def load(self, device: str):
-        """Load the model in a worker and check it is the driver's (same weights, same config)."""
-        from core.models import load_model, register_config
-
-        import open_clip
-
-        if self.model_id != "demo" and self.arch not in open_clip.list_models():
-            register_config(self.arch, self.config)  # e.g. a config registered only in the driver
-        loaded = load_model(self.model_id, device=device)
-        if loaded.fingerprint != self.fingerprint:
-            raise ArtifactMismatchError(
-                f"Worker loaded {self.model_id} with fingerprint {loaded.fingerprint}, the driver has "
-                f"{self.fingerprint}: every node must hold the same weights file and code version.")
-        return loaded
-
-
-class ChunkMapper:
-    """Ray Data actor: loads the model once, then turns chunk descriptors into the chunk's rows.
-
-    Rows are computed exactly as ``core.extract`` (its ``_extract``) does: batches of ``batch_size`` from the chunk's
-    first row, unreadable images dropped from the forward pass and left as zero rows, recorded as skipped.
-    """
-
-    def __init__(self, model: ModelRef, layer: str, root: str, widths: dict[str, int], batch_size: int,
-                 threads: int, device: str, decode_threads: int = 2, crash_once: tuple[int, str] | None = None):
-        torch.set_num_threads(max(1, threads))
-        self.widths = widths
-        self.loaded = model.load(device)
-        self.layer = resolve_layer(self.loaded, layer).id
-        self.root = Path(root)
-        self.batch_size = batch_size
-        self.pool = ThreadPoolExecutor(max(1, decode_threads))  # PIL decoding releases the GIL
-        self.crash_once = crash_once
-
-    def _maybe_crash(self, chunk: int) -> None:
-        """Test hook: kill this worker process the first time it starts ``chunk`` (marker file = once)."""
-        if self.crash_once and chunk == self.crash_once[0]:
-            marker = Path(self.crash_once[1])
-            if not marker.exists():
-                marker.write_text(str(os.getpid()))
-                os._exit(1)
-
-    def __call__(self, batch: dict) -> dict:
-        out: dict[str, list] = {"chunk": [], "skipped": [], **{name: [] for name in WORK}}
-        for chunk, start, keys_json in zip(batch["chunk"], batch["start"], batch["keys"]):
-            self._maybe_crash(int(chunk))
-            rows, skipped = self.compute(int(start), json.loads(str(keys_json)))
-            out["chunk"].append(int(chunk))
-            out["skipped"].append(json.dumps(skipped))
-            for name in WORK:
-                out[name].append(rows[name].tobytes())
-        return {k: np.array(v, dtype=object) if k not in ("chunk",) else np.array(v, dtype=np.int64)
-                for k, v in out.items()}
-
-    def compute(self, start: int, keys: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list]]:
-        """Rows ``start .. start+len(keys)`` of the work arrays, and the skipped ones ``{row: [reason, msg]}``."""
-        loaded = self.loaded
-        ds = ImageDataset(self.root, keys, loaded.preprocess, loaded.image_size)
-        blocks: dict[str, list[np.ndarray]] = {name: [] for name in WORK}
-        skipped: dict[str, list] = {}
-        for b in range(0, len(keys), self.batch_size):
-            items = list(self.pool.map(ds.__getitem__, range(b, min(b + self.batch_size, len(keys)))))
-            pixels = torch.stack([it[1] for it in items])  # (B, 3, S, S), as the DataLoader collates
-            ok = [j for j, it in enumerate(items) if it[2] is None]
-            for j, it in enumerate(items):
-                if it[2] is not None:
-                    skipped[str(start + b + j)] = list(it[2])
-            res = forward_units(loaded, self.layer, pixels[ok]) if ok else None
-            for name in WORK:
-                block = np.zeros((len(items), self.widths[name]), ARRAYS[name][1])  # skipped rows stay zero
-                if res is not None:
-                    block[ok] = res[name]
-                blocks[name].append(block)
-        return {name: np.concatenate(v) for name, v in blocks.items()}, skipped
 
 
 # ---------------------------------------------------------------- image list

@@ -123,7 +123,8 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
     from core.extract import PARTIAL_DIR, make_plan, prepare_out, run_extraction
     from core.partial import finalize, open_work
     from core.hooks import article_layer, resolve_layer
-    from core.ray_engine import ChunkMapper, ModelRef, _commit_chunks, chunk_descriptors
+    from core.ray_engine import _commit_chunks, chunk_descriptors
+    from core.ray_worker import ChunkMapper, ModelRef
 
     local = local_artifact(tiny_rn, collection, tmp_path / "local")
     out = tmp_path / "mixed"
@@ -162,7 +163,7 @@ def test_worker_refuses_other_weights(tiny_rn):
     from dataclasses import replace
 
     from core.errors import ArtifactMismatchError
-    from core.ray_engine import ModelRef
+    from core.ray_worker import ModelRef
 
     ref = replace(ModelRef.of(tiny_rn), fingerprint="0" * 16)
     with pytest.raises(ArtifactMismatchError, match="same weights"):

@@ -2,6 +2,9 @@
 
 Page config, logging, navigation over ``pages/`` and the shared sidebar (model, collection, layer
 pickers, all bound to the URL). Pages do the rest; each also runs on its own (style §3).
+
+The file has two roles. ``streamlit run`` finds the server definition below (``app = st.App(...)``) and imports
+this file as a module to build the server; every visitor's run then executes it as ``__main__``: the app.
 """
 from __future__ import annotations
 
@@ -9,33 +12,46 @@ import logging
 
 import streamlit as st
 
-from core import ui
 
-st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def main() -> None:
+    from core import ui
 
-LOOKUP = st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True,
-                 url_path="lookup")  # served at "/"; "/neuron_lookup" and "/lookup" links reach it too
+    st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    lookup = st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True,
+                     url_path="lookup")  # served at "/"; "/neuron_lookup" and "/lookup" links reach it too
+
+    def lookup_alias() -> None:
+        """/neuron_lookup?... (the default page's own name) shows the lookup page with the link's state."""
+        st.switch_page(lookup, query_params=st.query_params.to_dict())
+
+    pages = [
+        lookup,
+        st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
+        st.Page("pages/conditional_probability.py", title="Conditional probability",
+                icon=":material/stacked_bar_chart:"),
+        st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
+        st.Page("pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
+        st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
+        st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
+        st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
+    ]
+    page = st.navigation(pages)
+    with st.sidebar:
+        st.markdown("**CLIP neuron explorer** · [Multimodal Neurons](https://distill.pub/2021/multimodal-neurons/)")
+    ui.shell_context()
+    page.run()
 
 
-def lookup_alias() -> None:
-    """/neuron_lookup?... (the default page's own name) shows the lookup page with the link's state."""
-    st.switch_page(LOOKUP, query_params=st.query_params.to_dict())
+if __name__ == "__main__":  # a visitor's run
+    main()
+else:  # `streamlit run dashboard.py` building its server: Streamlit's, plus the front end's files from memory
+    from starlette.middleware import Middleware
+    from streamlit.file_util import get_static_dir
 
+    from core.config import get_settings
+    from core.static_cache import MemoryStatic
 
-PAGES = [
-    LOOKUP,
-    st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
-    st.Page("pages/conditional_probability.py", title="Conditional probability", icon=":material/stacked_bar_chart:"),
-    st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
-    st.Page("pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
-    st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
-    st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
-    st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
-]
-
-page = st.navigation(PAGES)
-with st.sidebar:
-    st.markdown("**CLIP neuron explorer** · [Multimodal Neurons](https://distill.pub/2021/multimodal-neurons/)")
-ui.shell_context()
-page.run()
+    app = st.App(__file__, middleware=[Middleware(MemoryStatic, directory=get_static_dir())]
+                 if get_settings().static_from_memory else [])

@@ -187,16 +187,16 @@ def wait_for_examples(browser, base: str) -> None:
     ctx.close()
 
 
-BASELINES = {  # --baseline NAME: a second server that differs in one setting (environment variable)
-    "gc": ({"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, "Streamlit's default gc.collect() after every run"),
-    "prefetch": ({"CLIP_EXPLORER_PREFETCH_DELAY": "0"}, "next cards prefetched at once, not after 0.35 s"),
+BASELINES = {  # --baseline NAME: a second server that differs in one setting (environment variable), and what to time
+    "gc": ({"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, "Streamlit's default gc.collect() after every run", "switch"),
+    "prefetch": ({"CLIP_EXPLORER_PREFETCH_DELAY": "0"}, "next cards prefetched at once, not after 0.35 s", "switch"),
+    "static": ({"CLIP_EXPLORER_STATIC_FROM_MEMORY": "0"}, "front-end files served by Streamlit from disk", "first"),
 }
 
 
-def baseline_switches(browser, tmp: Path, args, base: str, name: str) -> None:
-    """Neuron switches on this server and on a second one started with ``BASELINES[name]``'s environment, in
-    alternating batches on fresh units (the load of the machine drifts; each batch's cards are new to both)."""
-    env, what = BASELINES[name]
+def baseline_server(tmp: Path, args, name: str, browser) -> tuple:
+    """A second server started with ``BASELINES[name]``'s environment, warmed up like the first."""
+    env = BASELINES[name][0]
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -204,10 +204,36 @@ def baseline_switches(browser, tmp: Path, args, base: str, name: str) -> None:
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    first_render(browser, other, "/")
+    wait_for_examples(browser, other)
+    return proc, other
+
+
+def baseline_first_renders(browser, tmp: Path, args, base: str, name: str) -> None:
+    """First renders (fresh browser context) of each page on this server and on the baseline server, alternating
+    one by one (the load of the machine drifts)."""
+    proc, other = baseline_server(tmp, args, name, browser)
+    try:
+        for page, path in PAGES.items():
+            first_render(browser, other, path)  # both servers have run this page once
+            ours, theirs = [], []
+            for _ in range(args.repeats + 2):
+                ours.append(first_render(browser, base, path)[0])
+                theirs.append(first_render(browser, other, path)[0])
+            p_ours, p_theirs = statistics.median(ours), statistics.median(theirs)
+            print(f"A/B first render, {page} (medians of {len(ours)}, alternating): this app {p_ours:.2f} s; "
+                  f"{BASELINES[name][1]}: {p_theirs:.2f} s (ours / baseline: {p_ours / p_theirs:.2f})")
+    finally:
+        stop_server(proc)
+
+
+def baseline_switches(browser, tmp: Path, args, base: str, name: str) -> None:
+    """Neuron switches on this server and on a second one started with ``BASELINES[name]``'s environment, in
+    alternating batches on fresh units (the load of the machine drifts; each batch's cards are new to both)."""
+    what = BASELINES[name][1]
+    proc, other = baseline_server(tmp, args, name, browser)
     runs = {pause: ([], []) for pause in (300, 0)}
     try:
-        first_render(browser, other, "/")
-        wait_for_examples(browser, other)
         for r in range(4):
             pause = 0 if r == 3 else 300  # three batches read each card 0.3 s, one clicks straight through
             start = 100 + 40 * r  # units no earlier batch visited
@@ -229,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="fresh-context renders per page (median reported)")
     ap.add_argument("--switches", type=int, default=15)
     ap.add_argument("--baseline", choices=sorted(BASELINES), action="append", default=[],
-                    help="also time neuron switches against a second server that differs in one setting, side by "
-                         "side: gc = Streamlit's default post-run gc.collect() (the repo's .streamlit/config.toml "
-                         "turns it off); prefetch = likely next cards built at once instead of after "
-                         "CLIP_EXPLORER_PREFETCH_DELAY (repeatable)")
+                    help="also measure against a second server that differs in one setting, side by side: "
+                         "gc = Streamlit's default post-run gc.collect() (the repo's .streamlit/config.toml turns "
+                         "it off; neuron switches); prefetch = likely next cards built at once instead of after "
+                         "CLIP_EXPLORER_PREFETCH_DELAY (neuron switches); static = the front end's files served by "
+                         "Streamlit from disk instead of from memory (first renders) (repeatable)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -271,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"(ratio to 300 ms: {p50 / SWITCH_TARGET_S:.2f}), p90 {p90 * 1000:.0f} ms, n={len(sw)}; "
                   f"as the driver saw it (its click call to its check): p50 {statistics.median(drv) * 1000:.0f} ms")
             for name in args.baseline if not args.url else []:
-                baseline_switches(browser, tmp, args, base, name)
+                measure = baseline_first_renders if BASELINES[name][2] == "first" else baseline_switches
+                measure(browser, tmp, args, base, name)
             browser.close()
     finally:
         if proc is not None:

@@ -38,6 +38,8 @@ class Settings:
             default ``<repo>/weights``).
         prefetch_delay_s: seconds the neuron card waits before it builds the cards likely opened next
             (``CLIP_EXPLORER_PREFETCH_DELAY``, default 0.35; ``core.resources.prefetch_cards``).
+        static_from_memory: whether the dashboard's server answers the front end's code files from memory
+            (``CLIP_EXPLORER_STATIC_FROM_MEMORY``, default 1; ``core.static_cache``; 0 = Streamlit's own serving).
     """
 
     artifacts_dir: Path
@@ -46,10 +48,11 @@ class Settings:
     device: str
     weights_dir: Path
     prefetch_delay_s: float = DEFAULT_PREFETCH_DELAY_S
+    static_from_memory: bool = True
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
-        "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY")
+        "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY")
 
 
 def get_settings() -> Settings:
@@ -60,7 +63,7 @@ def get_settings() -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
-    artifacts_env, collections_env, model, device, weights, delay = env
+    artifacts_env, collections_env, model, device, weights, delay, static = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
@@ -69,7 +72,19 @@ def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
         device=device or "cpu",
         weights_dir=Path(weights or REPO_ROOT / "weights").resolve(),
         prefetch_delay_s=_seconds("CLIP_EXPLORER_PREFETCH_DELAY", delay, DEFAULT_PREFETCH_DELAY_S),
+        static_from_memory=_flag("CLIP_EXPLORER_STATIC_FROM_MEMORY", static, True),
     )
+
+
+def _flag(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        from core.errors import BadInputError
+
+        raise BadInputError(f"{name} must be 1 or 0 (true/false), not {raw!r}; unset it to use the default.")
+    return value in ("1", "true", "yes", "on")
 
 
 def _seconds(name: str, raw: str | None, default: float) -> float:

@@ -170,3 +170,27 @@ def test_bad_link_shows_message_not_traceback(server, browser, shots):
     page.screenshot(path=str(shots / "06_bad_link.png"), full_page=True)
     no_exception(page)
     ctx.close()
+
+
+def test_server_answers_the_front_end_files_from_memory(server):
+    """`streamlit run dashboard.py` builds the server defined in dashboard.py: Streamlit's, with the front end's code
+    files answered from memory (core.static_cache), byte for byte what Streamlit ships, with its cache headers."""
+    import urllib.request
+    from pathlib import Path
+
+    from streamlit.file_util import get_static_dir
+
+    base, _ = server
+    with urllib.request.urlopen(base + "/") as r:  # Streamlit's own page
+        index = r.read().decode()
+    scripts = re.findall(r'src="\./(static/js/[^"]+\.js)"', index)
+    assert scripts, "index.html names its main script"
+    for rel in scripts[:1] + re.findall(r'href="\./(static/js/[^"]+\.js)"', index)[:3]:
+        with urllib.request.urlopen(f"{base}/{rel}") as r:
+            body, headers = r.read(), r.headers
+        assert body == (Path(get_static_dir()) / rel).read_bytes()
+        assert headers["Cache-Control"] == "public, immutable, max-age=31536000"
+        assert "javascript" in headers["Content-Type"] and headers["ETag"]
+        assert "Accept-Ranges" not in headers  # answered by MemoryStatic, not Starlette's file response
+    with urllib.request.urlopen(base + "/_stcore/health") as r:  # everything else is still Streamlit's
+        assert r.status == 200

@@ -115,3 +115,16 @@ def test_prefetch_delay_setting_reads_seconds_and_refuses_bad_values(monkeypatch
         monkeypatch.setenv("CLIP_EXPLORER_PREFETCH_DELAY", bad)
         with pytest.raises(BadInputError, match="CLIP_EXPLORER_PREFETCH_DELAY must be a number of seconds"):
             get_settings()
+
+
+def test_static_from_memory_setting(monkeypatch):
+    from core.config import get_settings
+    from core.errors import BadInputError
+
+    monkeypatch.delenv("CLIP_EXPLORER_STATIC_FROM_MEMORY", raising=False)
+    assert get_settings().static_from_memory is True
+    monkeypatch.setenv("CLIP_EXPLORER_STATIC_FROM_MEMORY", "0")
+    assert get_settings().static_from_memory is False
+    monkeypatch.setenv("CLIP_EXPLORER_STATIC_FROM_MEMORY", "maybe")
+    with pytest.raises(BadInputError, match="must be 1 or 0"):
+        get_settings()

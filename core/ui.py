@@ -182,9 +182,11 @@ def sidebar_context() -> Context:
                                 "weights on this machine; type any id, e.g. RN50x4@/models/RN50x4.pt.",
                                 format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
         write_url({"model": model_id})
-        if model_id == "demo":
-            with st.expander("What the demo model can and cannot show", icon=":material/info:"):
-                st.markdown(resources.demo_capabilities())
+        if model_id == "demo":  # the text is drawn only once opened: otherwise it costs every first load ≈ 0.1 s
+            info = st.expander("What the demo model can and cannot show", icon=":material/info:", key="demo_info",
+                               on_change="rerun")
+            if info.open:
+                info.markdown(resources.demo_capabilities())
     with error_box():  # in the main area: a model that cannot load explains why there
         resources.get_model(model_id)
     with st.sidebar:

@@ -4,7 +4,8 @@ A page's first load in a new browser fetches about 120 hashed JavaScript and CSS
 Starlette's ``StaticFiles``, which stats, opens and reads every file on worker threads: several thread hand-offs per
 file, each waiting for the GIL while the server also runs the page's script. On the 2-core test machine that made
 each small file take 40-70 ms during a first load (3-7 ms when the server is idle). Served from memory, a file is
-one response without a thread; first loads got ≈ 0.25 s faster (``docs/dashboard.md``, First loads).
+one response without a thread; first renders took 0.90-0.99 of the time (two A/B runs, ``bench_browser.py
+--baseline static``; ``docs/dashboard.md``, First loads).
 
 Only files that exist under ``<directory>/static/`` when the server starts are served here, looked up by their
 exact URL path (nothing from the request is joined to a file path); everything else, and every method other than
@@ -35,9 +36,6 @@ class MemoryStatic:
         self._paths = {"/" + p.relative_to(root).as_posix(): p
                        for p in (root / "static").rglob("*") if p.is_file()}
         self._cache: dict[str, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
-
-    def __contains__(self, path: str) -> bool:
-        return path in self._paths
 
     def _entry(self, path: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         entry = self._cache.get(path)

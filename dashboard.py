@@ -44,14 +44,19 @@ def main() -> None:
     page.run()
 
 
-if __name__ == "__main__":  # a visitor's run
-    main()
-else:  # `streamlit run dashboard.py` building its server: Streamlit's, plus the front end's files from memory
+def server_middleware() -> list:
+    """What ``streamlit run`` wraps Streamlit's server in: the front end's files answered from memory
+    (``core.static_cache``) unless ``CLIP_EXPLORER_STATIC_FROM_MEMORY=0``."""
     from starlette.middleware import Middleware
     from streamlit.file_util import get_static_dir
 
     from core.config import get_settings
     from core.static_cache import MemoryStatic
 
-    app = st.App(__file__, middleware=[Middleware(MemoryStatic, directory=get_static_dir())]
-                 if get_settings().static_from_memory else [])
+    return [Middleware(MemoryStatic, directory=get_static_dir())] if get_settings().static_from_memory else []
+
+
+if __name__ == "__main__":  # a visitor's run
+    main()
+else:  # `streamlit run dashboard.py` building its server: Streamlit's, plus the middleware above
+    app = st.App(__file__, middleware=server_middleware())

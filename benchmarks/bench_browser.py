@@ -3,22 +3,29 @@ neuron-to-neuron switch time on the neuron card, measured in headless Chromium.
 
     .venv/bin/python benchmarks/bench_browser.py              # starts its own server on the demo model
     .venv/bin/python benchmarks/bench_browser.py --url http://127.0.0.1:8501   # an already running app
+    .venv/bin/python benchmarks/bench_browser.py --plain      # first renders also in a browser with no automation
 
 "First render" = from navigation start until the page's script run is over and its output stopped
 changing (every element in place, images decoded), in a fresh browser context, after a warm-up visit
 that loads the model and the collection; and, in one tab that already shows the app, from a click on a sidebar
-page link until that page settled (the front end stays loaded). Targets: first render < 2 s, neuron switch
+page link until that page settled (the front end stays loaded). With ``--plain``, first renders are also timed
+in a Chromium that no automation is attached to (``page_probe``). Targets: first render < 2 s, neuron switch
 (p50) < 300 ms.
 Figures are printed with their ratio to the target (< 1.0 meets it).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +102,35 @@ def first_render(browser, base: str, path: str, ctx=None) -> tuple[float, float]
     if errors:
         raise RuntimeError(f"{path} shows an exception")
     return settled_ms / 1000, boot_ms / 1000  # performance.now() counts from the navigation start
+
+
+def plain_render(base: str, path: str, reports: Path, timeout: float = 120) -> tuple[float, float]:
+    """Like ``first_render``, in a Chromium that no automation is attached to, as a person's browser is
+    (``page_probe``; the server must be ``benchmarks/probe_app.py`` writing to ``reports``): a new browser process
+    on a new, empty profile, which opens the page 2 s after its own start; the page times itself and reports."""
+    token = uuid.uuid4().hex
+    opener = "<script>setTimeout(() => { location.href = %s; }, 2000)</script>" % json.dumps(f"{base}{path}#{token}")
+    profile = tempfile.mkdtemp(prefix="bench_profile_")
+    proc = subprocess.Popen([CHROMIUM, "--headless", *CHROMIUM_ARGS, f"--user-data-dir={profile}",
+                             "--window-size=1400,1600", "data:text/html," + urllib.parse.quote(opener)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            mine = [r for r in map(json.loads, reports.read_text().splitlines() if reports.exists() else [])
+                    if r.get("token") == token]
+            if mine:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"{path}: no report from the page in {timeout:.0f} s (see the server log)")
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+    if mine[0]["errors"]:
+        raise RuntimeError(f"{path} shows an exception")
+    return mine[0]["settled"] / 1000, mine[0]["boot"] / 1000
 
 
 NAV = {"neuron search": "Zero-shot neuron search", "conditional probability": "Conditional probability",
@@ -248,6 +284,21 @@ def baseline_switches(browser, tmp: Path, args, base: str, name: str) -> None:
               f"(ours / baseline: {p_ours / p_theirs:.2f})")
 
 
+def plain_first_renders(browser, base: str, reports: Path, repeats: int) -> None:
+    """First renders of each page in Chromium driven by Playwright (``first_render``) and in Chromium with no
+    automation attached (``plain_render``), alternating one by one on the same server."""
+    for page, path in PAGES.items():
+        driven, plain = [], []
+        for _ in range(repeats):
+            driven.append(first_render(browser, base, path)[0])
+            plain.append(plain_render(base, path, reports)[0])
+        p_driven, p_plain = statistics.median(driven), statistics.median(plain)
+        print(f"first render, {page} (medians of {repeats}, alternating): no automation attached {p_plain:.2f} s "
+              f"(ratio to 2 s: {p_plain / FIRST_RENDER_TARGET_S:.2f}); driven by Playwright {p_driven:.2f} s "
+              f"(plain / driven: {p_plain / p_driven:.2f}); runs {', '.join(f'{x:.2f}' for x in plain)} / "
+              f"{', '.join(f'{x:.2f}' for x in driven)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="benchmark a running app instead of starting one")
@@ -260,7 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                          "it off; neuron switches); prefetch = likely next cards built at once instead of after "
                          "CLIP_EXPLORER_PREFETCH_DELAY (neuron switches); static = the front end's files served by "
                          "Streamlit from disk instead of from memory (first renders) (repeatable)")
+    ap.add_argument("--plain", action="store_true",
+                    help="also time first renders in a Chromium that no automation is attached to (a person's "
+                         "browser), side by side with Playwright's; the server then runs benchmarks/probe_app.py, "
+                         "the dashboard with a timing script in its pages")
     args = ap.parse_args(argv)
+    if args.url and (args.plain or args.baseline):
+        ap.error("--plain and --baseline start their own servers: leave out --url")
+    if args.plain and args.baseline:
+        ap.error("run --plain and --baseline separately (--plain's server adds its timing script to every page)")
     from playwright.sync_api import sync_playwright
 
     proc = None
@@ -268,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         base = args.url.rstrip("/")
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bench_browser_"))
-        proc, base = start_server(tmp / "artifacts", tmp / "streamlit.log", model=args.model)
+        reports = tmp / "page-reports.jsonl"
+        proc, base = start_server(tmp / "artifacts", tmp / "streamlit.log", model=args.model,
+                                  **({"script": "benchmarks/probe_app.py", "env": {"BENCH_PROBE_OUT": str(reports)}}
+                                     if args.plain else {}))
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -283,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 full = [r[0] for r in runs]
                 print(f"{name:<26}{full[0]:>18.2f}{full[0] / FIRST_RENDER_TARGET_S:>14.2f}{runs[0][1]:>19.2f}   "
                       f"{', '.join(f'{r:.2f}' for r in full)} (median {statistics.median(full):.2f})")
+            if args.plain:
+                plain_first_renders(browser, base, reports, args.repeats + 2)
             warm = browser.new_context(viewport={"width": 1400, "height": 1600})
             first_render(browser, base, "/", warm)  # this browser has opened the app once: its HTTP cache holds the front end
             print("same, in a new tab of a browser that opened the app before (front end in its HTTP cache): " + ", ".join(
@@ -297,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"neuron switch (next, new unit each time), press to complete card in the page: p50 {p50 * 1000:.0f} ms "
                   f"(ratio to 300 ms: {p50 / SWITCH_TARGET_S:.2f}), p90 {p90 * 1000:.0f} ms, n={len(sw)}; "
                   f"as the driver saw it (its click call to its check): p50 {statistics.median(drv) * 1000:.0f} ms")
-            for name in args.baseline if not args.url else []:
+            for name in args.baseline:
                 measure = baseline_first_renders if BASELINES[name][2] == "first" else baseline_switches
                 measure(browser, tmp, args, base, name)
             browser.close()

@@ -28,16 +28,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(artifacts: Path, log: Path, *, model: str | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the dashboard headless on a free loopback port; wait for /_stcore/health."""
+def start_server(artifacts: Path, log: Path, *, model: str | None = None, script: str = "dashboard.py",
+                 env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard (``script``, a server definition of it) headless on a free loopback port, with ``env``
+    added to the environment; wait for /_stcore/health."""
     port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", CLIP_EXPLORER_ARTIFACTS=str(artifacts), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", CLIP_EXPLORER_ARTIFACTS=str(artifacts), PYTHONUNBUFFERED="1",
+               **(env or {}))
     env.pop("CLIP_EXPLORER_COLLECTIONS", None)
     if model:
         env["CLIP_EXPLORER_MODEL"] = model
     else:
         env.pop("CLIP_EXPLORER_MODEL", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)

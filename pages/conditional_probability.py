@@ -96,7 +96,7 @@ def main() -> None:
     has_labels = any(str(x).strip() for x in (resources.row_labels(*ctx.art, None, None) or []))
     classes, prompt, source = label_inputs(ctx, has_labels)
     sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt, top)
-    frac = condprob.category_fractions(sample)
+    frac = resources.condprob_fractions(*ctx.art, unit, buckets, per, classes, prompt, top)
     event = ui.altair("conditional_probability_chart", frac, on_select="rerun", key="cp_chart",
                       selection_mode=charts.BUCKET_SELECTION)
     bucket = pick_bucket(event, frac)

@@ -80,3 +80,22 @@ def test_empty_state_without_a_collection(empty_env):
     at = app("pages/conditional_probability.py").run()
     assert not at.exception and not _errors(at)
     assert any("No collection is indexed" in i.value for i in at.info)
+
+
+def test_fractions_are_computed_once_per_input(app_env, monkeypatch):
+    """The stacked fractions come from ``resources.condprob_fractions`` (cached): a rerun with the same inputs,
+    e.g. a bucket picked, does not repeat the pandas pipeline; new inputs compute it again."""
+    from core import condprob
+
+    computed = []
+    real = condprob.category_fractions
+    monkeypatch.setattr(condprob, "category_fractions", lambda df: computed.append(len(df)) or real(df))
+    at = app("pages/conditional_probability.py")
+    at.query_params.update({"buckets": "7", "per": "13"})  # inputs no other test uses (the cache is per process)
+    at.run()
+    assert len(computed) == 1 and not at.exception
+    options = at.selectbox(key="cp_bucket").options
+    at.selectbox(key="cp_bucket").set_value(int(options[0].split(":")[0])).run()  # same inputs, another bucket
+    assert len(computed) == 1 and not at.exception and _charts(at)
+    at.slider(key="cp_per").set_value(12).run()  # new inputs: computed again
+    assert len(computed) == 2 and not at.exception

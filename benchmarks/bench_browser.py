@@ -1,5 +1,6 @@
 """Browser benchmark of the dashboard: first render of each page (model already cached) and the
-neuron-to-neuron switch time on the neuron card, measured in headless Chromium.
+neuron-to-neuron switch time on the neuron card, and the search page's answer to a new query, measured in
+headless Chromium.
 
     .venv/bin/python benchmarks/bench_browser.py              # starts its own server on the demo model
     .venv/bin/python benchmarks/bench_browser.py --url http://127.0.0.1:8501   # an already running app
@@ -208,6 +209,35 @@ def switch_times(browser, base: str, n: int, start: int = 10, pause_ms: int = 30
     return in_page, driver
 
 
+QUERIES = ("apple banana car dog tree house music ocean flag clock spider smile guitar bread horse rocket chair lamp "
+           "river cloud candle tiger bridge camera pizza violin mountain shoe train butterfly crown anchor robot "
+           "castle snake kite coffee umbrella rabbit tractor").split()  # each searched once per server (cached after)
+
+
+def search_times(browser, base: str, words: list[str]) -> list[float]:
+    """Per query on the search page: seconds from the Enter key press (its event's timestamp) to the page settled
+    with the results (``SETTLED_JS``); each word should be new to the server, whose results are cached."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = ctx.new_page()
+    page.goto(base + "/neuron_search?q=flower")
+    page.evaluate(SETTLED_JS, [700, 120_000])
+    page.evaluate("document.addEventListener('keydown', (e) => { if (e.key === 'Enter') window.__down = e.timeStamp; },"
+                  " true)")
+    box = page.get_by_test_id("stTextInputField").first
+    out = []
+    for word in words:
+        box.fill(word)
+        box.press("Enter")
+        page.wait_for_function("(w) => new URLSearchParams(location.search).get('q') === w", arg=word,
+                               timeout=120_000)
+        settled = page.evaluate(SETTLED_JS, [700, 120_000])
+        if page.locator("[data-testid='stException']").count():
+            raise RuntimeError(f"searching {word!r} shows an exception")
+        out.append((settled - page.evaluate("window.__down")) / 1000)
+    ctx.close()
+    return out
+
+
 def wait_for_examples(browser, base: str) -> None:
     """Wait until the neuron card shows dataset examples, i.e. the collection's first-use index is built."""
     ctx = browser.new_context()
@@ -227,6 +257,7 @@ BASELINES = {  # --baseline NAME: a second server that differs in one setting (e
     "gc": ({"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}, "Streamlit's default gc.collect() after every run", "switch"),
     "prefetch": ({"CLIP_EXPLORER_PREFETCH_DELAY": "0"}, "next cards prefetched at once, not after 0.35 s", "switch"),
     "static": ({"CLIP_EXPLORER_STATIC_FROM_MEMORY": "0"}, "front-end files served by Streamlit from disk", "first"),
+    "threads": ({"CLIP_EXPLORER_SERVER_THREADS": str(os.cpu_count() or 1)}, "torch given every core", "search"),
 }
 
 
@@ -299,6 +330,23 @@ def plain_first_renders(browser, base: str, reports: Path, repeats: int) -> None
               f"{', '.join(f'{x:.2f}' for x in driven)}")
 
 
+def baseline_searches(browser, tmp: Path, args, base: str, name: str) -> None:
+    """Search queries on this server and on the baseline server, in alternating batches of words new to both."""
+    proc, other = baseline_server(tmp, args, name, browser)
+    ours, theirs = [], []
+    try:
+        words = QUERIES[10:]  # the main run searched the first ten on this server
+        for r in range(3):
+            batch = words[r * 8:(r + 1) * 8]
+            ours.extend(search_times(browser, base, batch))
+            theirs.extend(search_times(browser, other, batch))
+    finally:
+        stop_server(proc)
+    p_ours, p_theirs = statistics.median(ours), statistics.median(theirs)
+    print(f"A/B search, Enter to results, alternating batches (n={len(ours)} each): this app p50 {p_ours * 1000:.0f} ms; "
+          f"{BASELINES[name][1]}: p50 {p_theirs * 1000:.0f} ms (ours / baseline: {p_ours / p_theirs:.2f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", help="benchmark a running app instead of starting one")
@@ -310,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                          "gc = Streamlit's default post-run gc.collect() (the repo's .streamlit/config.toml turns "
                          "it off; neuron switches); prefetch = likely next cards built at once instead of after "
                          "CLIP_EXPLORER_PREFETCH_DELAY (neuron switches); static = the front end's files served by "
-                         "Streamlit from disk instead of from memory (first renders) (repeatable)")
+                         "Streamlit from disk instead of from memory (first renders); threads = torch given every "
+                         "core instead of CLIP_EXPLORER_SERVER_THREADS (search queries) (repeatable)")
     ap.add_argument("--plain", action="store_true",
                     help="also time first renders in a Chromium that no automation is attached to (a person's "
                          "browser), side by side with Playwright's; the server then runs benchmarks/probe_app.py, "
@@ -361,8 +410,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"neuron switch (next, new unit each time), press to complete card in the page: p50 {p50 * 1000:.0f} ms "
                   f"(ratio to 300 ms: {p50 / SWITCH_TARGET_S:.2f}), p90 {p90 * 1000:.0f} ms, n={len(sw)}; "
                   f"as the driver saw it (its click call to its check): p50 {statistics.median(drv) * 1000:.0f} ms")
+            found = search_times(browser, base, QUERIES[:10])
+            print(f"search (a new concept typed, Enter to complete results): p50 {statistics.median(found) * 1000:.0f} ms,"
+                  f" max {max(found) * 1000:.0f} ms, n={len(found)}")
             for name in args.baseline:
-                measure = baseline_first_renders if BASELINES[name][2] == "first" else baseline_switches
+                measure = {"first": baseline_first_renders, "switch": baseline_switches,
+                           "search": baseline_searches}[BASELINES[name][2]]
                 measure(browser, tmp, args, base, name)
             browser.close()
     finally:

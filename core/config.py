@@ -23,6 +23,14 @@ MAX_IMAGE_PIXELS = 89_478_485
 DEFAULT_PREFETCH_DELAY_S = 0.35
 
 
+def default_server_threads() -> int:
+    """torch's intra-op threads in the dashboard's server: all cores but one. The server's event loop (and, run
+    locally, the browser) needs a core while a page's script runs the model; with every core given to torch, its
+    OpenMP threads spin-wait through each small op and a query's text encoding took 75-220 ms instead of 3-9 ms
+    (2-core machine, ``bench_browser.py --baseline threads``)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings.
@@ -40,6 +48,9 @@ class Settings:
             (``CLIP_EXPLORER_PREFETCH_DELAY``, default 0.35; ``core.resources.prefetch_cards``).
         static_from_memory: whether the dashboard's server answers the front end's code files from memory
             (``CLIP_EXPLORER_STATIC_FROM_MEMORY``, default 1; ``core.static_cache``; 0 = Streamlit's own serving).
+        server_threads: torch's intra-op threads in the dashboard's server, set when it loads its first model
+            (``CLIP_EXPLORER_SERVER_THREADS``, default: the cores but one; ``default_server_threads``). The CLI
+            and the benchmarks keep torch's own default.
     """
 
     artifacts_dir: Path
@@ -49,10 +60,12 @@ class Settings:
     weights_dir: Path
     prefetch_delay_s: float = DEFAULT_PREFETCH_DELAY_S
     static_from_memory: bool = True
+    server_threads: int = 1
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
-        "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY")
+        "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY",
+        "CLIP_EXPLORER_SERVER_THREADS")
 
 
 def get_settings() -> Settings:
@@ -63,7 +76,7 @@ def get_settings() -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
-    artifacts_env, collections_env, model, device, weights, delay, static = env
+    artifacts_env, collections_env, model, device, weights, delay, static, threads = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
@@ -73,6 +86,7 @@ def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
         weights_dir=Path(weights or REPO_ROOT / "weights").resolve(),
         prefetch_delay_s=_seconds("CLIP_EXPLORER_PREFETCH_DELAY", delay, DEFAULT_PREFETCH_DELAY_S),
         static_from_memory=_flag("CLIP_EXPLORER_STATIC_FROM_MEMORY", static, True),
+        server_threads=_threads("CLIP_EXPLORER_SERVER_THREADS", threads),
     )
 
 
@@ -100,3 +114,14 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
         raise BadInputError(f"{name} must be a number of seconds between 0 and 60, not {raw!r}; unset it to use "
                             f"the default ({default} s).")
     return value
+
+
+def _threads(name: str, raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return default_server_threads()
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1024:
+        from core.errors import BadInputError
+
+        raise BadInputError(f"{name} must be a whole number of threads (1 or more), not {raw!r}; unset it to use "
+                            f"the default ({default_server_threads()}: the cores but one).")
+    return int(raw)

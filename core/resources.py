@@ -26,9 +26,13 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------- models ---------------------------------------------
 @st.cache_resource(max_entries=2, show_spinner="Loading the model (once per server process) ...")
 def get_model(model_id: str):
-    """The shared, frozen ``LoadedModel`` for ``model_id`` (at most two stay in memory)."""
+    """The shared, frozen ``LoadedModel`` for ``model_id`` (at most two stay in memory). Sets torch's intra-op
+    threads for this server process first (``Settings.server_threads``: the cores but one)."""
+    import torch
+
     from core.models import load_model
 
+    torch.set_num_threads(get_settings().server_threads)
     return load_model(model_id)
 
 

@@ -117,6 +117,37 @@ def test_prefetch_delay_setting_reads_seconds_and_refuses_bad_values(monkeypatch
             get_settings()
 
 
+def test_server_threads_setting_is_applied_when_the_server_loads_a_model(monkeypatch):
+    """The dashboard's server gives torch all cores but one (``Settings.server_threads``), set by
+    ``resources.get_model``; bad values are refused with the variable's name."""
+    import os
+
+    import torch
+
+    from core import resources
+    from core.config import get_settings
+    from core.errors import BadInputError
+    from tests.conftest import TINY_RN, register_tiny_configs
+
+    register_tiny_configs()
+    monkeypatch.delenv("CLIP_EXPLORER_SERVER_THREADS", raising=False)
+    assert get_settings().server_threads == max(1, (os.cpu_count() or 1) - 1)
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("CLIP_EXPLORER_SERVER_THREADS", bad)
+        with pytest.raises(BadInputError, match="CLIP_EXPLORER_SERVER_THREADS must be a whole number"):
+            get_settings()
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    monkeypatch.setenv("CLIP_EXPLORER_SERVER_THREADS", str(want))
+    resources.get_model.clear()
+    try:
+        resources.get_model(f"{TINY_RN}/random")
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)
+        resources.get_model.clear()
+
+
 def test_static_from_memory_setting(monkeypatch):
     from core.config import get_settings
     from core.errors import BadInputError

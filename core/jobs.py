@@ -5,10 +5,11 @@ it, and a failed job is restarted on the next request. ``core.resources`` starts
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
@@ -40,11 +41,13 @@ _JOBS_LOCK = threading.Lock()
 
 
 def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]], object], *,
-              on_finish: Callable[[], None] | None = None) -> Job:
+              on_finish: Callable[[], None] | None = None, threads: int | None = None) -> Job:
     """Start ``work(progress)`` in a daemon thread, or return the job already running/finished for ``key``.
 
     A failed job is restarted on the next call (the extraction it runs is resumable). ``on_finish`` runs when
-    the work ends, successfully or not (e.g. to refresh a cache that lists its output).
+    the work ends, successfully or not (e.g. to refresh a cache that lists its output). ``threads``: torch's
+    intra-op threads while the job runs (``job_threads``), e.g. every core for a long batch job in a server that
+    otherwise keeps a core free for its event loop (``Settings.server_threads``).
     """
     with _JOBS_LOCK:
         job = _JOBS.get(key)
@@ -55,7 +58,8 @@ def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]],
 
     def _run() -> None:
         try:
-            job.result = work(job.progress)
+            with job_threads(threads):
+                job.result = work(job.progress)
         except BaseException as err:  # noqa: BLE001 - reported to every watching session
             logger.exception("job %s failed", key)
             job.error = err
@@ -66,6 +70,34 @@ def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]],
 
     threading.Thread(target=_run, name=f"job:{key}", daemon=True).start()
     return job
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_ASKED: list[int] = []  # what the running jobs asked for
+_THREADS_BEFORE = [0]  # torch's setting before the first of them started
+
+
+@contextlib.contextmanager
+def job_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads at ``threads`` (at least) while the block runs; the setting from before the first
+    such block returns when the last one ends. torch's setting is process-wide, so overlapping jobs share the
+    largest request. ``None`` leaves it alone."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    with _THREADS_LOCK:
+        if not _THREADS_ASKED:
+            _THREADS_BEFORE[0] = torch.get_num_threads()
+        _THREADS_ASKED.append(int(threads))
+        torch.set_num_threads(max(_THREADS_ASKED))
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_ASKED.remove(int(threads))
+            torch.set_num_threads(max(_THREADS_ASKED) if _THREADS_ASKED else _THREADS_BEFORE[0])
 
 
 def get_job(key: str) -> Job | None:

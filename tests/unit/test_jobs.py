@@ -39,3 +39,42 @@ def test_failed_job_reports_error_runs_on_finish_and_restarts():
 def test_cancel_event_is_shared_per_key():
     assert cancel_event("t-cancel") is cancel_event("t-cancel")
     assert cancel_event("t-cancel") is not cancel_event("t-other")
+
+
+def _new_thread_threads() -> int:
+    """torch's intra-op threads as a thread started now sees them (each thread takes the process-wide setting on
+    its first use of torch; a Streamlit script run is such a thread)."""
+    import torch
+
+    out = []
+    t = threading.Thread(target=lambda: out.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    return out[0]
+
+
+def test_a_job_runs_with_the_threads_it_asks_for_and_the_setting_returns_after_the_last_one():
+    import torch
+
+    before = _new_thread_threads()
+    want = before + 1
+    gates = {k: threading.Event() for k in ("a", "b")}
+    seen = {}
+
+    def work(name):
+        def run(progress):
+            seen[name] = torch.get_num_threads()
+            gates[name].wait(5)
+        return run
+
+    a = start_job("t-threads-a", "test", work("a"), threads=want)
+    b = start_job("t-threads-b", "test", work("b"), threads=want)
+    plain = start_job("t-threads-none", "test", lambda progress: None)  # no request: nothing changes
+    assert plain.finished.wait(5)
+    gates["a"].set()
+    assert a.finished.wait(5)
+    assert _new_thread_threads() == want  # b still runs
+    gates["b"].set()
+    assert b.finished.wait(5)
+    assert seen == {"a": want, "b": want} and _new_thread_threads() == before
+    assert a.error is None and b.error is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,8 @@ def default_server_threads() -> int:
     """torch's intra-op threads in the dashboard's server: all cores but one. The server's event loop (and, run
     locally, the browser) needs a core while a page's script runs the model; with every core given to torch, its
     OpenMP threads spin-wait through each small op and a query's text encoding took 75-220 ms instead of 3-9 ms
-    (2-core machine, ``bench_browser.py --baseline threads``)."""
+    (timed inside the server on the 2-core test machine; ``bench_browser.py --baseline threads`` measures the
+    search it slowed)."""
     return max(1, (os.cpu_count() or 1) - 1)
 
 
@@ -60,7 +61,7 @@ class Settings:
     weights_dir: Path
     prefetch_delay_s: float = DEFAULT_PREFETCH_DELAY_S
     static_from_memory: bool = True
-    server_threads: int = 1
+    server_threads: int = field(default_factory=default_server_threads)
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",

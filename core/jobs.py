@@ -80,8 +80,9 @@ _THREADS_BEFORE = [0]  # torch's setting before the first of them started
 @contextlib.contextmanager
 def job_threads(threads: int | None) -> Iterator[None]:
     """torch's intra-op threads at ``threads`` (at least) while the block runs; the setting from before the first
-    such block returns when the last one ends. torch's setting is process-wide, so overlapping jobs share the
-    largest request. ``None`` leaves it alone."""
+    such block returns when the last one ends. ``torch.set_num_threads`` sets the calling thread and the value
+    every thread started later takes on its first use of torch (each Streamlit script run is a new thread), so
+    overlapping jobs share the largest request. ``None`` leaves it alone."""
     if threads is None:
         yield
         return

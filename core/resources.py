@@ -230,12 +230,21 @@ def similar_by_direction(model_id: str, layer: str, unit: int, top: int = 8) -> 
 
 # ---------------------------------------------------------------- search ---------------------------------------------
 @st.cache_data(max_entries=256, show_spinner=False)
+def text_embedding(model_id: str, text: str) -> np.ndarray:
+    """The query's (D,) embedding (the int8 text tower where there is one, as ``core.search.text_to_neurons``):
+    encoded once for both the neuron ranking and the nearest images."""
+    from core.embed import encode_text
+
+    return encode_text(get_model(model_id), [text], fast=True)[0].numpy()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 def text_to_neurons(model_id: str, layer: str, text: str, top: int, unit_std: tuple | None = None) -> pd.DataFrame:
     """Neurons ranked by their direction's match with the text (zero-shot neuron search)."""
-    from core.search import text_to_neurons as _search
+    from core.search import neurons_for_embedding
 
     std = np.asarray(unit_std, dtype=np.float32) if unit_std is not None else None
-    return _search(get_model(model_id), text, layer=layer, top=top, unit_std=std)
+    return neurons_for_embedding(get_model(model_id), text_embedding(model_id, text), layer, top, std)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -252,9 +261,11 @@ def nearest_images(path: str, model_id: str, mtime: float, text: str | None, ima
                    top: int) -> pd.DataFrame:
     """Collection images nearest the text or image query (FAISS kNN over the image embeddings)."""
     from core.images import open_image
-    from core.search import query_images
+    from core.search import images_for_embedding, query_images
 
     art, index = get_artifact(path, model_id, mtime)
+    if text and not image_bytes:
+        return images_for_embedding(get_model(model_id), art, index, text_embedding(model_id, text), top)
     image = open_image(image_bytes) if image_bytes else None
     return query_images(get_model(model_id), art, index, text=text or None, image=image, top=top)
 

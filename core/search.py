@@ -136,8 +136,17 @@ def text_to_neurons(loaded, text: str, layer: str | None = None, top: int = 10,
     Raises:
         BadInputError: empty text, bad ``top`` or ``unit_std`` of the wrong length.
     """
+    return neurons_for_embedding(loaded, encode_text(loaded, [text], fast=not exact)[0], layer, top, unit_std,
+                                 most_negative=most_negative)
+
+
+def neurons_for_embedding(loaded, query, layer: str | None = None, top: int = 10,
+                          unit_std: np.ndarray | None = None, *, most_negative: bool = False) -> pd.DataFrame:
+    """``text_to_neurons`` for a query already embedded: ``query`` is its (D,) L2-normalised text embedding
+    (``core.embed.encode_text``), so one encoding can serve the neuron ranking and the image kNN
+    (``images_for_embedding``). Same arguments and result otherwise."""
     layer = resolve_layer(loaded, layer or article_layer(loaded)).id
-    t = encode_text(loaded, [text], fast=not exact)[0]  # (D,)
+    t = torch.as_tensor(np.asarray(query, dtype=np.float32).reshape(-1))  # (D,)
     raw = neuron_directions(loaded, layer, normalize=False)  # (C, D)
     weight = (raw @ t).numpy()  # (C,)
     cosine = (neuron_directions(loaded, layer) @ t).numpy()
@@ -218,15 +227,22 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
     """
     if (text is None) == (image is None):
         raise BadInputError("Give exactly one query: a text or an image.")
-    check_model(artifact.manifest, loaded, artifact.path)
-    if index.rows != artifact.rows:
-        raise BadInputError(f"The index has {index.rows} rows but the artifact {artifact.rows}; rebuild the index.")
     if text is not None:
         q = encode_text(loaded, [text], fast=not exact).numpy()
     else:
         pixels = loaded.preprocess(_as_image(image)).unsqueeze(0)
         with torch.inference_mode():
             q = F.normalize(loaded.model.encode_image(pixels.to(loaded.device)).float(), dim=-1).cpu().numpy()
+    return images_for_embedding(loaded, artifact, index, q, top)
+
+
+def images_for_embedding(loaded, artifact, index, query, top: int = 10) -> pd.DataFrame:
+    """``query_images`` for a query already embedded: ``query`` is its (D,) or (1, D) L2-normalised embedding in
+    the joint space. Same checks and result otherwise."""
+    check_model(artifact.manifest, loaded, artifact.path)
+    if index.rows != artifact.rows:
+        raise BadInputError(f"The index has {index.rows} rows but the artifact {artifact.rows}; rebuild the index.")
+    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
     scores, rows = index.search(q, _check_top(top, index.rows))
     rows, scores = rows[0], scores[0]
     keep = rows >= 0

@@ -169,6 +169,24 @@ def test_charts_are_built_once_per_input(app_env, monkeypatch):
     assert built == [5, 4] and not at.exception
 
 
+def test_a_search_encodes_its_query_once(app_env, monkeypatch):
+    """The ranked neurons and the nearest images come from one encoding of the query (``resources.text_embedding``);
+    a rerun with the same query encodes nothing."""
+    from core import embed
+
+    encoded = []
+    real = embed.encode_text
+    monkeypatch.setattr(embed, "encode_text", lambda loaded, texts, **kw: encoded.append(list(texts)) or real(
+        loaded, texts, **kw))
+    at = app("pages/neuron_search.py")
+    at.query_params.update({"q": "a striped boat"})  # a query no other test searches (the cache is per process)
+    at.run()
+    assert encoded == [["a striped boat"]] and not at.exception
+    assert len(tile_grids(at)) >= 2  # neuron thumbnails and the nearest images were both drawn
+    at.run()
+    assert encoded == [["a striped boat"]]
+
+
 def test_search_empty_and_whitespace_query_is_not_an_error(app_env):
     at = app("pages/neuron_search.py").run()
     at.text_input(key="query").input("   ").run()

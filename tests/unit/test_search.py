@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from core.errors import ArtifactMismatchError, BadInputError
 from core.extract import run_extraction
 from core.index import build_index
-from core.search import (DirectionUnavailableError, image_to_neurons, neuron_directions, query_images,
-                         text_to_neurons)
+from core.search import (DirectionUnavailableError, image_to_neurons, images_for_embedding, neuron_directions,
+                         neurons_for_embedding, query_images, text_to_neurons)
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,21 @@ def test_query_images_by_image_and_text(tiny_rn, tiny_vit, indexed):
         query_images(tiny_rn, art, idx, text="x", image=art.image_path(0))
     with pytest.raises(ArtifactMismatchError):
         query_images(tiny_vit, art, idx, text="a boat")
+
+
+def test_one_embedding_serves_the_neuron_ranking_and_the_image_knn(tiny_rn, tiny_vit, indexed):
+    """The dashboard encodes a query once and ranks neurons and images from that embedding: the same results as
+    ``text_to_neurons`` / ``query_images`` with the text, and the same checks."""
+    from core.embed import encode_text
+
+    art, idx = indexed
+    t = encode_text(tiny_rn, ["a boat"], fast=True)[0].numpy()
+    std = art.unit_std
+    pd.testing.assert_frame_equal(neurons_for_embedding(tiny_rn, t, top=7, unit_std=std),
+                                  text_to_neurons(tiny_rn, "a boat", top=7, unit_std=std))
+    pd.testing.assert_frame_equal(images_for_embedding(tiny_rn, art, idx, t, top=5),
+                                  query_images(tiny_rn, art, idx, text="a boat", top=5))
+    with pytest.raises(ArtifactMismatchError):
+        images_for_embedding(tiny_vit, art, idx, t[:16], top=5)
+    with pytest.raises(BadInputError):
+        neurons_for_embedding(tiny_rn, t, top=0)

@@ -33,8 +33,8 @@ def start_server(artifacts: Path, log: Path, *, model: str | None = None, script
     """Start the dashboard (``script``, a server definition of it) headless on a free loopback port, with ``env``
     added to the environment; wait for /_stcore/health."""
     port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", CLIP_EXPLORER_ARTIFACTS=str(artifacts), PYTHONUNBUFFERED="1",
-               **(env or {}))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLIP_EXPLORER_ARTIFACTS": str(artifacts), "PYTHONUNBUFFERED": "1",
+           **(env or {})}  # a caller's value wins, whichever variable it sets
     env.pop("CLIP_EXPLORER_COLLECTIONS", None)
     if model:
         env["CLIP_EXPLORER_MODEL"] = model

@@ -121,15 +121,21 @@ def bind_url(key: str, param: str, parse: Callable[[str | None], urlstate.Parsed
 
 
 def write_url(params: dict) -> None:
-    """Write the view state into the URL (only values that changed; empty values removed)."""
+    """Write the view state into the URL (empty values removed), in one update and only if it changed.
+
+    Each assignment to ``st.query_params`` sends the browser its own message, which the front end applies with a
+    history update and a render: a page's first run writes a dozen parameters."""
+    old = st.query_params.to_dict()
+    new = dict(old)
     for param, value in params.items():
         text = "" if value is None else str(value)
         if text:
-            if st.query_params.get(param) != text:
-                st.query_params[param] = text
-        elif param in st.query_params:
-            del st.query_params[param]
+            new[param] = text
+        else:
+            new.pop(param, None)
         st.session_state[f"_url:{param}"] = text or None
+    if new != old:
+        st.query_params.from_dict(new)
 
 
 def remember(key: str) -> None:
@@ -197,7 +203,7 @@ def sidebar_context() -> Context:
         bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
                  lambda v: v in layer_ids)
         layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")
-        write_url({"layer": layer})
+        write_url({"collection": coll["name"] if coll else None, "layer": layer})  # one URL update for both
         units = int(layers.set_index("id").at[layer, "units"])
         st.caption(f"{units} units in this layer")
         _index_folder_expander(model_id, coll)
@@ -220,7 +226,6 @@ def _collection_picker(model_id: str, settings) -> dict | None:
     if not options:
         st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
                 f"`python -m core extract --model {model_id} --images DIR`.")
-        write_url({"collection": None})
         return None
     labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
     if pending:
@@ -229,9 +234,7 @@ def _collection_picker(model_id: str, settings) -> dict | None:
              lambda v: v in options)
     name = st.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
     if pending and name == "demo":
-        write_url({"collection": "demo"})
-        return {"pending": True}
-    write_url({"collection": name})
+        return {"pending": True, "name": "demo"}
     return found.set_index("name").loc[name].to_dict() | {"name": name}
 
 

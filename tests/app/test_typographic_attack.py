@@ -119,3 +119,30 @@ def test_without_a_collection_the_page_asks_for_an_upload(empty_env):
     assert at.radio(key="ta_source").value == "upload"
     assert any("Upload a picture" in i.value for i in at.info)
     assert at.text_area(key="ta_classes").value.startswith("bird, fish")  # the demo categories
+
+
+def test_a_run_updates_the_url_once(app_env, monkeypatch):
+    """The page's view state goes to the browser as one URL update per run (each update is a message the front
+    end applies with a history change and a render), and none when nothing changed."""
+    from streamlit.runtime.state.query_params import QueryParams
+
+    sent: list[str] = []
+    real = QueryParams._send_query_param_msg
+
+    def counting(self):
+        sent.append("msg")
+        real(self)
+
+    monkeypatch.setattr(QueryParams, "_send_query_param_msg", counting)
+    at = app(PAGE).run()
+    assert not at.exception and not _errors(at)
+    # the sidebar's model, then its collection and layer together, then the page's dozen parameters (picture,
+    # text, style, colours, classes, Stroop, ...) at once: 14 updates before
+    assert len(sent) == 3
+    assert _qp(at, "text") == "cat" and _qp(at, "style") == "sticker" and _qp(at, "color") == "000000"
+    sent.clear()
+    at.run()
+    assert sent == []  # the same view: the URL is left alone
+    at.text_input(key="ta_text").set_value("dog").run()
+    assert len(sent) == 1 and _qp(at, "text") == "dog"
+    assert _qp(at, "style") == "sticker"  # the other parameters stay

@@ -4,6 +4,8 @@
 - Pages never import torch, open_clip or faiss (they deal in ids, DataFrames, charts, images).
 - Only ``core/resources.py`` holds ``st.cache_*`` decorators.
 - Pure core modules never import the Streamlit adapters.
+- No page relies on Streamlit's "magic" (a bare expression written to the page): ``.streamlit/config.toml`` turns it
+  off, so such a line would silently show nothing.
 """
 from __future__ import annotations
 
@@ -67,3 +69,26 @@ def test_checker_flags_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import streamlit as st\nfrom torch import nn\n")
     assert {"streamlit", "torch"} <= _top(_imports(bad))
+
+
+def _magic_lines(path: Path) -> list[int]:
+    """Lines that Streamlit's magic would have written to the page: bare expressions other than calls, awaits,
+    yields and string constants (docstrings)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Expr)
+            and not isinstance(n.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom))
+            and not (isinstance(n.value, ast.Constant) and isinstance(n.value.value, str))]
+
+
+@pytest.mark.parametrize("path", PAGES + [REPO / "dashboard.py"], ids=_rel)
+def test_no_page_relies_on_magic(path):
+    config = (REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "magicEnabled = false" in config
+    assert not _magic_lines(path), f"{_rel(path)}: bare expressions at lines {_magic_lines(path)} show nothing; " \
+        "write them with st.write"
+
+
+def test_magic_checker_flags_a_bare_expression(tmp_path):
+    bad = tmp_path / "page.py"
+    bad.write_text('"""doc"""\nimport streamlit as st\nx = 1\nx\nst.write(x)\n"a string"\n')
+    assert _magic_lines(bad) == [4]

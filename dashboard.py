@@ -14,13 +14,23 @@ import streamlit as st
 
 
 def main() -> None:
+    shell().run()
+
+
+def shell():
+    """Page config, logging, the navigation and the shared sidebar; returns the page to run.
+
+    ``benchmarks/shell_app.py`` shows exactly this with no page, to time the shell's own first load."""
+    from pathlib import Path
+
     from core import ui
 
+    here = Path(__file__).resolve().parent  # pages by absolute path: the same whichever script calls this
     st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    lookup = st.Page("pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:", default=True,
-                     url_path="lookup")  # served at "/"; "/neuron_lookup" and "/lookup" links reach it too
+    lookup = st.Page(here / "pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:",
+                     default=True, url_path="lookup")  # served at "/"; "/neuron_lookup" and "/lookup" links reach it too
 
     def lookup_alias() -> None:
         """/neuron_lookup?... (the default page's own name) shows the lookup page with the link's state."""
@@ -28,20 +38,20 @@ def main() -> None:
 
     pages = [
         lookup,
-        st.Page("pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
-        st.Page("pages/conditional_probability.py", title="Conditional probability",
+        st.Page(here / "pages/neuron_search.py", title="Zero-shot neuron search", icon=":material/manage_search:"),
+        st.Page(here / "pages/conditional_probability.py", title="Conditional probability",
                 icon=":material/stacked_bar_chart:"),
-        st.Page("pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
-        st.Page("pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
-        st.Page("pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
-        st.Page("pages/interventions.py", title="Interventions", icon=":material/build:"),
+        st.Page(here / "pages/typographic_attack.py", title="Typographic attacks", icon=":material/text_fields:"),
+        st.Page(here / "pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
+        st.Page(here / "pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
+        st.Page(here / "pages/interventions.py", title="Interventions", icon=":material/build:"),
         st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
     ]
     page = st.navigation(pages)
     with st.sidebar:
         st.markdown("**CLIP neuron explorer** · [Multimodal Neurons](https://distill.pub/2021/multimodal-neurons/)")
     ui.shell_context()
-    page.run()
+    return page
 
 
 def server_middleware() -> list:

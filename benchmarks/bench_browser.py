@@ -10,7 +10,8 @@ headless Chromium.
 changing (every element in place, images decoded), in a fresh browser context, after a warm-up visit
 that loads the model and the collection; and, in one tab that already shows the app, from a click on a sidebar
 page link until that page settled (the front end stays loaded). With ``--plain``, first renders are also timed
-in a Chromium that no automation is attached to (``page_probe``). Targets: first render < 2 s, neuron switch
+in a Chromium that no automation is attached to (``page_probe``), beside the floors every page starts from: an
+empty Streamlit app and the dashboard's shell with no page (``FLOORS``). Targets: first render < 2 s, neuron switch
 (p50) < 300 ms.
 Figures are printed with their ratio to the target (< 1.0 meets it).
 """
@@ -330,6 +331,39 @@ def plain_first_renders(browser, base: str, reports: Path, repeats: int) -> None
               f"{', '.join(f'{x:.2f}' for x in driven)}")
 
 
+FLOORS = {"empty Streamlit app (one title)": "empty_app.py", "dashboard shell, no page (sidebar pickers, model and "
+          "collection loaded)": "shell_app.py"}
+
+
+def floor_renders(browser, tmp: Path, args, base: str, reports: Path, repeats: int) -> None:
+    """Plain first renders of the floors every page starts from (``FLOORS``: Streamlit's own, then the dashboard's
+    shell), each on its own server over the same artifacts, alternating one by one with the lookup page."""
+    servers = {}
+    try:
+        for name, script in FLOORS.items():
+            proc, url = start_server(tmp / "artifacts", tmp / f"streamlit-{script}.log", model=args.model,
+                                     script="benchmarks/probe_app.py",
+                                     env={"BENCH_PROBE_OUT": str(reports),
+                                          "BENCH_PROBE_SCRIPT": str(REPO / "benchmarks" / script)})
+            servers[name] = (proc, url)
+            first_render(browser, url, PAGES["neuron lookup"])  # warm-up: model, collection (the shell's)
+        runs = {name: [] for name in [*FLOORS, "neuron lookup"]}
+        for _ in range(repeats):
+            for name in runs:
+                url = servers[name][1] if name in servers else base
+                runs[name].append(plain_render(url, PAGES["neuron lookup"], reports)[0])
+    finally:
+        for proc, _ in servers.values():
+            stop_server(proc)
+    med = {name: statistics.median(r) for name, r in runs.items()}
+    names = list(runs)
+    for i, name in enumerate(names):
+        step = f"; + {med[name] - med[names[i - 1]]:.2f} s over the line above" if i else ""
+        print(f"floor, no automation attached (medians of {repeats}, alternating): {name} {med[name]:.2f} s "
+              f"(ratio to 2 s: {med[name] / FIRST_RENDER_TARGET_S:.2f}{step}); runs "
+              f"{', '.join(f'{x:.2f}' for x in runs[name])}")
+
+
 def baseline_searches(browser, tmp: Path, args, base: str, name: str) -> None:
     """Search queries on this server and on the baseline server, in alternating batches of words new to both."""
     proc, other = baseline_server(tmp, args, name, browser)
@@ -396,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{', '.join(f'{r:.2f}' for r in full)} (median {statistics.median(full):.2f})")
             if args.plain:
                 plain_first_renders(browser, base, reports, args.repeats + 2)
+                floor_renders(browser, tmp, args, base, reports, args.repeats + 2)
             warm = browser.new_context(viewport={"width": 1400, "height": 1600})
             first_render(browser, base, "/", warm)  # this browser has opened the app once: its HTTP cache holds the front end
             print("same, in a new tab of a browser that opened the app before (front end in its HTTP cache): " + ", ".join(

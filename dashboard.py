@@ -23,7 +23,7 @@ def shell():
     ``benchmarks/shell_app.py`` shows exactly this with no page, to time the shell's own first load."""
     from pathlib import Path
 
-    from core import ui
+    import ui
 
     here = Path(__file__).resolve().parent  # pages by absolute path: the same whichever script calls this
     st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
@@ -56,12 +56,12 @@ def shell():
 
 def server_middleware() -> list:
     """What ``streamlit run`` wraps Streamlit's server in: the front end's files answered from memory
-    (``core.static_cache``) unless ``CLIP_EXPLORER_STATIC_FROM_MEMORY=0``."""
+    (``ui.static_cache``) unless ``CLIP_EXPLORER_STATIC_FROM_MEMORY=0``."""
     from starlette.middleware import Middleware
     from streamlit.file_util import get_static_dir
 
     from core.config import get_settings
-    from core.static_cache import MemoryStatic
+    from ui.static_cache import MemoryStatic
 
     return [Middleware(MemoryStatic, directory=get_static_dir())] if get_settings().static_from_memory else []
 

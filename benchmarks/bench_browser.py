@@ -45,7 +45,7 @@ FIRST_RENDER_TARGET_S = 2.0
 SWITCH_TARGET_S = 0.3
 
 # The page's images, including those the neuron card draws inside its components' shadow roots, and the
-# units the card's blocks show (``core.card.tagged``).
+# units the card's blocks show (``ui.html.tagged``).
 PAGE_JS = """
 window.__images = () => Array.from(document.images).concat(
   ...Array.from(document.querySelectorAll("[data-testid='stBidiComponentIsolated']"))

@@ -58,9 +58,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from core.extract import run_extraction
-    from core.images import open_image
-    from core.models import load_model
+    from core.model.loading import load_model
+    from core.pipeline.extract import run_extraction
+    from core.pipeline.images import open_image
 
     if args.tiny:
         from tests.conftest import register_tiny_configs

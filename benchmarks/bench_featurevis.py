@@ -35,7 +35,7 @@ def _bare_step(loaded, steps: int) -> float:
 def _render_step(loaded, steps: int, facet: str | None = None) -> float:
     from core.featurevis import channel, render
     from core.featurevis.facets import faceted_objective
-    from core.hooks import article_layer
+    from core.model.hooks import article_layer
 
     obj = channel(article_layer(loaded), 0)
     if facet:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from core.models import load_model
+    from core.model.loading import load_model
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, batch 1, {args.steps} steps x {args.repeats} repeats")

@@ -44,8 +44,8 @@ def make_images(root: Path, n: int) -> None:
 def child(images: str, n: int, out: str, workers: int) -> None:
     import csv
 
-    from core.extract import run_extraction
-    from core.models import load_model, register_config
+    from core.model.loading import load_model, register_config
+    from core.pipeline.extract import run_extraction
 
     register_config("bench-rn", BENCH_RN)
     loaded = load_model("bench-rn/random")

@@ -10,8 +10,8 @@ Parts, each measured side by side in this one run:
   2. merge: the finalize step both engines share (streaming top/bottom-k + stats + compaction) over work files
      of N rows with the model's shapes, in a fresh process per N; peak RSS and the RSS added by the merge.
   3. index: at ``--index-rows``: build time, peak RSS added, single-query latency and recall@10 against
-     streaming exact search for flat (exact), IVF-Flat (``core.index``'s auto above 50k) and IVF-PQ
-     (``core.merge``), each index memory-mapped as the pages load it.
+     streaming exact search for flat (exact), IVF-Flat (``core.pipeline.index``'s auto above 50k) and IVF-PQ
+     (``core.pipeline.merge``), each index memory-mapped as the pages load it.
 Rows for parts 2-3 are synthetic (clustered embeddings, random activations), written chunk by chunk through
 the real work files; what is measured is the real merge and index code.
 """
@@ -72,8 +72,8 @@ def make_images(root: Path, n: int, size: int = 48, seed: int = 0) -> Path:
 
 def synthetic_plan(out: Path, rows: int, units: int, dim: int, chunk_rows: int, topk: int):
     """A ``Collection`` and extraction plan for ``rows`` synthetic images with the given shapes."""
-    from core.collections import Collection
-    from core.store import FORMAT_VERSION
+    from core.pipeline.collection import Collection
+    from core.pipeline.store import FORMAT_VERSION
 
     root = (out.parent / "synthetic-images").resolve()
     keys = [f"c{i % 10}/{i:07d}.png" for i in range(rows)]
@@ -93,11 +93,11 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
 
     Embeddings are ``clusters`` unit-norm centres plus a 16-dimensional within-cluster spread and a little
     isotropic noise, re-normalised (low intrinsic dimension, as image embeddings have; uniform random vectors
-    would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.partial.finalize``.
+    would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.pipeline.partial.finalize``.
     """
-    from core.extract import PARTIAL_DIR, prepare_out
-    from core.partial import open_work, work_file
-    from core.store import write_json_atomic
+    from core.pipeline.extract import PARTIAL_DIR, prepare_out
+    from core.pipeline.partial import open_work, work_file
+    from core.pipeline.store import write_json_atomic
 
     coll, plan = synthetic_plan(out, rows, units, dim, chunk_rows, topk)
     prepare_out(out, plan, True)
@@ -124,8 +124,8 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
 
 
 def synthetic_artifact(out: Path, rows: int, units: int, dim: int, **kw):
-    """A complete synthetic artifact: ``synthetic_work`` + the real merge (``core.partial.finalize``)."""
-    from core.partial import finalize
+    """A complete synthetic artifact: ``synthetic_work`` + the real merge (``core.pipeline.partial.finalize``)."""
+    from core.pipeline.partial import finalize
 
     coll, plan, state = synthetic_work(out, rows, units, dim, **kw)
     return finalize(out, plan, coll, state)
@@ -143,7 +143,7 @@ DEMO_ARCH_CONFIG = {  # scripts/train_demo_model.py's MODEL_CONFIG: the demo arc
 def load_bench_model(model_id: str):
     """The demo model; while its weights are not built yet, the same architecture with random weights."""
     from core.errors import WeightsUnavailableError
-    from core.models import load_model, register_config
+    from core.model.loading import load_model, register_config
 
     try:
         return load_model(model_id)
@@ -158,8 +158,8 @@ def load_bench_model(model_id: str):
 def bench_throughput(loaded, n: int, tmp: Path, batch_size: int, chunk_rows: int) -> dict:
     import ray
 
-    from core.extract import run_extraction
-    from core.ray_engine import ensure_ray, run_extraction_ray
+    from core.pipeline.extract import run_extraction
+    from core.pipeline.ray_engine import ensure_ray, run_extraction_ray
 
     imgs = make_images(tmp / "images", n)
     t0 = time.perf_counter()
@@ -195,11 +195,11 @@ def _child(args: list[str]) -> dict:
 
 def child_merge(out: str, rows: int, units: int, dim: int, chunk_rows: int, topk: int) -> dict:
     """In a fresh process: the shared finalize step over existing synthetic work files."""
-    from core.extract import PARTIAL_DIR
-    from core.partial import finalize
-
     import open_clip  # noqa: F401  (imported by the manifest writer: not part of the merge's own memory)
     import PIL  # noqa: F401
+
+    from core.pipeline.extract import PARTIAL_DIR
+    from core.pipeline.partial import finalize
 
     out_p = Path(out)
     state = json.loads((out_p / PARTIAL_DIR / "state.json").read_text())
@@ -214,11 +214,11 @@ def child_merge(out: str, rows: int, units: int, dim: int, chunk_rows: int, topk
 
 def child_index(out: str, kind: str, queries: int, threads: int) -> dict:
     """In a fresh process: build one index kind from the artifact, save, load mmapped, time queries, recall."""
-    from core.index import EmbeddingIndex, build_index, load_index
-    from core.merge import build_pq_index, recall_at_k, recall_queries
-    from core.store import open_artifact
-
     import faiss
+
+    from core.pipeline.index import EmbeddingIndex, build_index, load_index
+    from core.pipeline.merge import build_pq_index, recall_at_k, recall_queries
+    from core.pipeline.store import open_artifact
 
     faiss.omp_set_num_threads(threads)
     faiss.IndexFlatIP(4).search(np.zeros((1, 4), np.float32), 1)  # load faiss/OpenMP before the baseline
@@ -281,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         loaded = load_bench_model(a.model)
-        from core.extract import _probe
-        from core.hooks import article_layer, resolve_layer
+        from core.model.hooks import article_layer, resolve_layer
+        from core.pipeline.extract import _probe
 
         shapes = _probe(loaded, resolve_layer(loaded, article_layer(loaded)))
         figures["model"] = {"id": loaded.id, "units": shapes["units"], "embed_dim": shapes["embed_dim"]}

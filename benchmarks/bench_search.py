@@ -1,8 +1,8 @@
 """Search latency: text -> neurons (2,560 units of RN50x4) and FAISS exact vs IVF at several sizes.
 
-1. Text -> neurons: ``core.search.text_to_neurons`` on RN50x4 (random init: the same shapes and text
+1. Text -> neurons: ``core.analyses.search.text_to_neurons`` on RN50x4 (random init: the same shapes and text
    tower as the real weights) after warm-up; p50/p90 over distinct queries. Target p50 < 20 ms on CPU. The default path
-   (int8 text tower, ``core.fast_text``) and ``exact=True`` (float32) run interleaved in one loop.
+   (int8 text tower, ``core.model.fast_text``) and ``exact=True`` (float32) run interleaved in one loop.
 2. Image kNN: IndexFlatIP vs IndexIVFFlat (nlist = 4*sqrt(N), default nprobe) over clustered synthetic
    640-d embeddings; per-query latency and recall@10 against exact search, to place ``APPROX_THRESHOLD``.
 
@@ -31,10 +31,10 @@ WORDS = ("spider", "a photo of a cat", "Barack Obama", "the Eiffel tower", "happ
 def text_latency(model_id: str) -> None:
     """p50 of text -> neurons with the default (int8 text tower on CPU) and with ``exact=True`` (float32),
     interleaved query by query so load drift hits both alike; plus how well the two rankings agree."""
-    from core import fast_text
-    from core.embed import encode_text
-    from core.models import load_model
-    from core.search import text_to_neurons
+    from core.analyses.search import text_to_neurons
+    from core.model import fast_text
+    from core.model.embed import encode_text
+    from core.model.loading import load_model
 
     loaded = load_model(model_id)
     t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def clustered(n: int, d: int, seed: int = 0):
 def knn(sizes: list[int], d: int = 640, queries: int = 200) -> None:
     import numpy as np
 
-    from core.index import APPROX_THRESHOLD, EmbeddingIndex
+    from core.pipeline.index import APPROX_THRESHOLD, EmbeddingIndex
 
     print(f"\nimage kNN, D={d}, top-10, one query at a time (APPROX_THRESHOLD now {APPROX_THRESHOLD})")
     print("     N   flat ms/query   ivf ms/query   ivf recall@10   ivf build s")

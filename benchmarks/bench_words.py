@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python benchmarks/bench_words.py [--model demo] [--threads 2]
 
 Times, side by side in one run and in a scratch artifacts folder (no cache hit):
   * rasterising every word in every rendering variant (PIL only);
-  * the full ``core.words.word_activations`` (raster + forward + per-unit spatial max + chunked save);
+  * the full ``core.analyses.words.word_activations`` (raster + forward + per-unit spatial max + chunked save);
   * a second call (served from the on-disk cache).
 Prints the figures and the ratio of the full scoring time to the 60 s target.
 """
@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     os.environ["CLIP_EXPLORER_ARTIFACTS"] = tempfile.mkdtemp(prefix="bench-words-")
-    from core import words as W
-    from core.models import load_model
+    from core.analyses import words as W
+    from core.model.loading import load_model
 
     loaded = load_model(args.model)
     vocab = W.load_vocabulary()[: args.words] if args.words else W.load_vocabulary()

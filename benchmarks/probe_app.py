@@ -12,11 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 import streamlit as st  # noqa: E402
+from bench_browser import SETTLED_JS  # noqa: E402
+from page_probe import PageProbe, report_script  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 import dashboard  # noqa: E402
-from bench_browser import SETTLED_JS  # noqa: E402
-from page_probe import PageProbe, report_script  # noqa: E402
 
 app = st.App(os.environ.get("BENCH_PROBE_SCRIPT") or dashboard.__file__, middleware=[
     Middleware(PageProbe, script=report_script(SETTLED_JS), out=os.environ["BENCH_PROBE_OUT"]),

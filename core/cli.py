@@ -98,6 +98,6 @@ def model_id_from_args(args) -> str | None:
 
 
 def load_model_from_args(args):
-    from core.models import load_model
+    from core.model.loading import load_model
 
     return load_model(model_id_from_args(args))

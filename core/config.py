@@ -13,7 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 DEMO_MODEL_DIR = ASSETS_DIR / "demo"
 DEFAULT_MODEL_ID = "demo"
-MODEL_MENU_FILE = Path(__file__).resolve().parent / "model_menu.json"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MODEL_MENU_FILE = DATA_DIR / "model_menu.json"
 
 # Images larger than this many pixels are refused (Pillow's own decompression-bomb limit is 89.5 MP).
 MAX_IMAGE_PIXELS = 89_478_485
@@ -46,9 +47,9 @@ class Settings:
         weights_dir: where local weight files are looked up (``CLIP_EXPLORER_WEIGHTS``,
             default ``<repo>/weights``).
         prefetch_delay_s: seconds the neuron card waits before it builds the cards likely opened next
-            (``CLIP_EXPLORER_PREFETCH_DELAY``, default 0.35; ``core.resources.prefetch_cards``).
+            (``CLIP_EXPLORER_PREFETCH_DELAY``, default 0.35; ``ui.resources.prefetch_cards``).
         static_from_memory: whether the dashboard's server answers the front end's code files from memory
-            (``CLIP_EXPLORER_STATIC_FROM_MEMORY``, default 1; ``core.static_cache``; 0 = Streamlit's own serving).
+            (``CLIP_EXPLORER_STATIC_FROM_MEMORY``, default 1; ``ui.static_cache``; 0 = Streamlit's own serving).
         server_threads: torch's intra-op threads in the dashboard's server, set when it loads its first model
             (``CLIP_EXPLORER_SERVER_THREADS``, default: the cores but one; ``default_server_threads``). The CLI
             and the benchmarks keep torch's own default.

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import attacks, resources, ui, urlstate
-from core.zeroshot import default_template, parse_class_list
+import ui
+from core.analyses import attacks
+from core.analyses.zeroshot import default_template, parse_class_list
+from ui import resources, urlstate
 
 STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
 TOP = 8
@@ -49,7 +51,7 @@ def main() -> None:
         st.info("Index a labelled collection first (sidebar **Index a folder**: sub-folders are the classes), or "
                 "run `python -m core attack-eval --model MODEL` on the demo corpus from a shell.")
         st.stop()
-    classes = resources.collection_classes(*ctx.art)
+    classes = resources.collection_classes(ctx.artifact)
     if len(classes) < 2:
         st.info(f"Collection '{ctx.collection}' has no class labels; the attack evaluation needs pictures in class "
                 "sub-folders.")
@@ -62,10 +64,9 @@ def main() -> None:
         st.info("Switch on **Run the evaluation** to attack the collection.")
         ui.share_link(params)
         st.stop()
-    bar = st.progress(0.0, text="attacking ...")
-    res = resources.attack_eval(*ctx.art, words, styles, area / 100, limit, tuple(classes), prompt,
-                                _progress=lambda d, t: bar.progress(min(1.0, d / max(t, 1)), text=f"{d} / {t}"))
-    bar.empty()
+    job = resources.attack_eval_job(ctx.artifact, words, styles, area / 100, limit, tuple(classes), prompt)
+    ui.watch_job(job, unit="attacks")  # progress while it runs (any session may watch it), then its result
+    res = job.result
     m = res.meta
     st.markdown(f"**{m['correct']} of {m['images']}** pictures classified correctly before the attack "
                 f"({m['clean_accuracy']:.0%}); only those are attacked.")

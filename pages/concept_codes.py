@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import resources, ui, urlstate
-from core.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
+import ui
+from core.analyses.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
+from ui import resources, urlstate
 
 KINDS = list(PROMPT_SETS)
 THUMBS = 4
@@ -56,7 +57,7 @@ def atlas_section(ctx: ui.Context, kind: str) -> None:
     k = int(st.number_input("Factors", 2, 12, 4, key="cc_atlas_k"))
     if not st.toggle("Build the atlas", key="cc_atlas_on"):
         return
-    from core.zeroshot import parse_class_list
+    from core.analyses.zeroshot import parse_class_list
 
     concepts = tuple(parse_class_list(text))
     atlas = resources.concept_atlas(ctx.model_id, ctx.layer, concepts, k, kind)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, condprob, resources, ui, urlstate
-from core.zeroshot import default_template, parse_class_list
+import ui
+from core import charts
+from core.analyses import condprob
+from core.analyses.zeroshot import default_template, parse_class_list
+from ui import resources, urlstate
 
 SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot labels from categories I type"}
 
@@ -85,7 +88,7 @@ def main() -> None:
     ui.show_url_problems()
     if ctx.path is None:
         st.info("No collection is indexed for this model yet: index one in the sidebar (**Index a folder**) "
-                f"or run `python -m core extract --model {ctx.model_id} --help`.")
+                f"or run `python -m core index --model {ctx.model_id} --help`.")
         st.stop()
     if not ctx.has_examples:
         st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`; pick that layer in "
@@ -93,10 +96,10 @@ def main() -> None:
         st.stop()
     unit = ui.unit_picker(ctx)
     buckets, per, top = bucket_inputs()
-    has_labels = any(str(x).strip() for x in (resources.row_labels(*ctx.art, None, None) or []))
+    has_labels = any(str(x).strip() for x in (resources.row_labels(ctx.artifact, None, None) or []))
     classes, prompt, source = label_inputs(ctx, has_labels)
-    sample = resources.condprob_sample(*ctx.art, unit, buckets, per, classes, prompt, top)
-    frac = resources.condprob_fractions(*ctx.art, unit, buckets, per, classes, prompt, top)
+    sample = resources.condprob_sample(ctx.artifact, unit, buckets, per, classes, prompt, top)
+    frac = resources.condprob_fractions(ctx.artifact, unit, buckets, per, classes, prompt, top)
     event = ui.altair("conditional_probability_chart", frac, on_select="rerun", key="cp_chart",
                       selection_mode=charts.BUCKET_SELECTION)
     bucket = pick_bucket(event, frac)
@@ -105,7 +108,7 @@ def main() -> None:
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
-    dist = resources.condprob_distributions(*ctx.art, unit, classes, prompt, top)
+    dist = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
     ui.altair("category_distribution_chart", dist)
     ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")
     ui.share_link(params)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import interventions, resources, ui, urlstate
-from core.demo import CATEGORIES
-from core.zeroshot import default_template, parse_class_list
+import ui
+from core.analyses import interventions
+from core.analyses.zeroshot import default_template, parse_class_list
+from core.pipeline.demo import CATEGORIES
+from ui import resources, urlstate
 
 OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify ×k", "set": "set to a value",
        "add": "add a value"}
@@ -42,7 +44,7 @@ def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: flo
     labels = tuple(parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels")))
     template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
     if op == "mean" and value is None:
-        value = resources.unit_mean(*ctx.art, unit)
+        value = resources.unit_mean(ctx.artifact, unit)
     res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, labels, template)
     d = res.to_dict()
     left, right = st.columns([1, 2])

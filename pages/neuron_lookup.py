@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import resources, ui
+import ui
+from ui import resources
 
 SIMILAR = 8
-CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # core.card.build_card's
+CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
 
 
 def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
@@ -19,7 +20,7 @@ def dataset_section(ctx: ui.Context, data) -> None:
     """Top / most negative / across-the-range dataset examples (one element)."""
     if ctx.path is None:
         st.info("No collection is indexed for this model yet, so there are no dataset examples: pick or index "
-                "one in the sidebar (**Index a folder**), or run `python -m core extract --help`.")
+                "one in the sidebar (**Index a folder**), or run `python -m core index --help`.")
         return
     if not ctx.has_examples:
         st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`, not `{ctx.layer}`: "
@@ -67,7 +68,7 @@ def render_card(ctx: ui.Context) -> None:
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"`{ctx.layer}:{unit}` · {ctx.model_id}" + (f" · {ctx.collection} ({ctx.rows} images)"
                                                            if ctx.collection else ""))
-    data = resources.neuron_card_data(*ctx.art, unit, **CARD) if ctx.has_examples else None
+    data = resources.neuron_card_data(ctx.artifact, unit, **CARD) if ctx.has_examples else None
     left, right = st.columns([3, 2], gap="large")
     with left:
         dataset_section(ctx, data)
@@ -76,7 +77,7 @@ def render_card(ctx: ui.Context) -> None:
         ui.share_link(ctx.params(unit=unit))
     feature_visualization_section(ctx, unit)
     if data is not None:  # while the card is read, build the ones most likely opened next
-        resources.prefetch_cards(*ctx.art, ui.likely_next_units(unit, ctx.units - 1), **CARD)
+        resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 
 
 with ui.error_box():

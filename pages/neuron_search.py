@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import resources, ui, urlstate
+import ui
+from ui import resources, urlstate
 
 THUMBS = 4
 
@@ -33,8 +34,8 @@ def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, sc
         ranked = resources.image_to_neurons(ctx.model_id, ctx.layer, image, top)
         score = "activation"
     else:
-        std = resources.unit_std_key(*ctx.art) if scaled and ctx.has_examples else None
-        ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, std)
+        scale_by = ctx.artifact if scaled and ctx.has_examples else None
+        ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, scale_by)
         score = "score"
     ui.altair("neuron_scores_chart", ranked, score=score)
     ui.neuron_result_list(ctx, ranked, score, THUMBS)
@@ -61,7 +62,7 @@ def main() -> None:
         if ctx.path is None:
             st.info("Index a collection (sidebar) to see the images nearest the query.")
         else:
-            ui.image_grid(ctx, resources.nearest_images(*ctx.art, text if image is None else None, image, 12),
+            ui.image_grid(ctx, resources.nearest_images(ctx.artifact, text if image is None else None, image, 12),
                           outline=False, caption="score")
     ui.share_link(ctx.params(q=text or None, top=top, scaled="1" if scaled else None))
 

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_file
 
     from core import config
-    from core.evaluate import evaluate
-    from core.models import load_model
+    from core.analyses.evaluate import evaluate
+    from core.model.loading import load_model
 
     src = Path(args.weights)
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,19 +4,28 @@
 
 Set DEMO_DIR to measure another export of the demo model (e.g. an intermediate training checkpoint).
 """
-import json, os, sys, time
+import json
+import os
+import sys
+import time
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-import numpy as np, torch
+import numpy as np
+import torch
+
 torch.set_num_threads(1)
 from core import config as _cfg
+
 if os.environ.get("DEMO_DIR"):
     _cfg.DEMO_MODEL_DIR = Path(os.environ["DEMO_DIR"])
-from core.models import load_model
-from core.demo import CATEGORIES
-from core import concepts as cc, interventions as iv, paper
-from core.hooks import article_layer, resolve_layer
+from core.analyses import concepts as cc
+from core.analyses import interventions as iv
+from core.analyses import paper
+from core.model.hooks import article_layer, resolve_layer
+from core.model.loading import load_model
+from core.pipeline.demo import CATEGORIES
 
 out = {}
 m = load_model(sys.argv[1] if len(sys.argv) > 1 else "demo")
@@ -46,7 +55,8 @@ surv_r = iv.causal_survey(m, list(CATEGORIES), units=rand_units, template="a dra
 out["causal_random_units"] = {"units": len(surv_r), "passed": int(surv_r["passed"].sum()),
                               "mean_sign_agreement": round(float(surv_r["sign_agreement"].mean()), 3)}
 # ablation: most active unit vs random unit on held-out pictures
-from core.demo import load_corpus_image
+from core.pipeline.demo import load_corpus_image
+
 ids = iv.demo_image_ids(32)
 flip_top, flip_rand, dp_top, dp_rand = 0, 0, [], []
 layer = article_layer(m)

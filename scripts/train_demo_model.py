@@ -30,8 +30,8 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core import raster  # noqa: E402
-from core.demo import CATEGORIES, load_corpus_index, load_corpus_rgba  # noqa: E402
+from core.analyses import raster  # noqa: E402
+from core.pipeline.demo import CATEGORIES, load_corpus_index, load_corpus_rgba  # noqa: E402
 
 logger = logging.getLogger("train_demo_model")
 
@@ -196,9 +196,9 @@ class Batcher:
 def neutral_vocabulary(min_len: int = 3) -> list[str]:
     """Common English words (assets/vocab) for unrelated stickers: 3 (``min_len``) to 8 letters, no category
     word or plural,
-    none of the evaluation's control words (``core.evaluate.NEUTRAL_WORDS`` stay unseen)."""
-    from core.evaluate import NEUTRAL_WORDS
-    from core.words import load_vocabulary
+    none of the evaluation's control words (``core.analyses.evaluate.NEUTRAL_WORDS`` stay unseen)."""
+    from core.analyses.evaluate import NEUTRAL_WORDS
+    from core.analyses.words import load_vocabulary
 
     banned = set(NEUTRAL_WORDS) | set(CATEGORIES) | {c + "s" for c in CATEGORIES} | {c + "es" for c in CATEGORIES}
     return [w for w in load_vocabulary() if w.isalpha() and w.islower() and min_len <= len(w) <= 8 and w not in banned]
@@ -275,7 +275,7 @@ def make_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> torch.op
 @torch.no_grad()
 def quick_eval(model, tokenizer, args) -> dict:
     """Held-out picture zero-shot top-1 and held-out-font reading (for the progress log only)."""
-    from core.demo import load_corpus_image
+    from core.pipeline.demo import load_corpus_image
 
     model.eval()
     df = load_corpus_index()

@@ -21,7 +21,7 @@ TINY_CONFIGS = {
 
 
 def register_tiny_configs() -> None:
-    from core.models import register_config
+    from core.model.loading import register_config
 
     for name, cfg in TINY_CONFIGS.items():
         register_config(name, cfg)
@@ -31,7 +31,7 @@ def register_tiny_configs() -> None:
 def tiny_rn():
     """A tiny ModifiedResNet CLIP (attention pool; 4 stages of 1 block; 64 px), random init, seeded."""
     register_tiny_configs()
-    from core.models import load_model
+    from core.model.loading import load_model
 
     return load_model(f"{TINY_RN}/random")
 
@@ -40,7 +40,7 @@ def tiny_rn():
 def tiny_vit():
     """A tiny ViT CLIP (2 blocks, width 32, 32 px), random init, seeded."""
     register_tiny_configs()
-    from core.models import load_model
+    from core.model.loading import load_model
 
     return load_model(f"{TINY_VIT}/random")
 

@@ -37,15 +37,15 @@ def _pct(v) -> str:
 def run(args) -> int:
     import logging
 
-    from core import attack_lab, raster
-    from core.attack_lab import attack_eval, parse_attack_words
+    from core.analyses import attack_lab, raster
+    from core.analyses.attack_lab import attack_eval, parse_attack_words
+    from core.analyses.zeroshot import build_classifier
     from core.cli import load_model_from_args, print_json
     from core.commands.stroop import write_json
-    from core.zeroshot import build_classifier
 
     loaded = load_model_from_args(args)
     if args.index:
-        from core.store import open_artifact
+        from core.pipeline.store import open_artifact
 
         pics = attack_lab.from_artifact(open_artifact(args.index, expect=loaded), limit=args.limit, seed=args.seed)
     else:

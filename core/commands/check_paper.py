@@ -40,7 +40,7 @@ def _print(check) -> None:
 
 
 def run(args) -> int:
-    from core import paper
+    from core.analyses import paper
     from core.cli import load_model_from_args, model_id_from_args, print_json
     from core.errors import BadInputError, WeightsUnavailableError
 

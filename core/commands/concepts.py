@@ -34,10 +34,10 @@ def _units(text: str) -> list[int]:
 
 
 def run(args) -> int:
-    from core import concepts as cc
+    from core.analyses import concepts as cc
     from core.cli import load_model_from_args, print_json
     from core.errors import BadInputError
-    from core.hooks import article_layer
+    from core.model.hooks import article_layer
 
     if args.atlas is None and not args.concepts:
         raise BadInputError("Name at least one concept, e.g. `python -m core concepts surprised happy`.")

@@ -26,8 +26,8 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
+    from core.analyses.evaluate import evaluate
     from core.cli import load_model_from_args, print_json
-    from core.evaluate import evaluate
 
     result = evaluate(load_model_from_args(args), seed=args.seed)
     if args.out:

@@ -23,12 +23,12 @@ def configure(parser) -> None:
     parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
                         help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
-                        "compressed IVF-PQ for millions of images (core/merge.py), recall@10 measured")
+                        "compressed IVF-PQ for millions of images (core/pipeline/merge.py), recall@10 measured")
     parser.add_argument("--overwrite", action="store_true", help="discard an existing artifact or unfinished run")
     parser.add_argument("--chunk-rows", type=int, default=1024, help="rows per committed chunk (resume granularity)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
-    # scale-out (core/ray_engine.py, docs/scaling.md); Ray is imported only with --engine ray
+    # scale-out (core/pipeline/ray_engine.py, docs/scaling.md); Ray is imported only with --engine ray
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local (default) or ray: model actors on a Ray cluster, same artifact")
     parser.add_argument("--address", default=None, help="Ray cluster address (auto, ray://head:10001); "
@@ -42,8 +42,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from core.cli import load_model_from_args, print_json
-    from core.extract import run_extraction
-    from core.index import ensure_index
+    from core.pipeline.extract import run_extraction
+    from core.pipeline.index import ensure_index
 
     loaded = load_model_from_args(args)
     bar = tqdm(total=0, unit="img", desc="extracting", file=sys.stderr, disable=args.no_progress or None,
@@ -56,11 +56,11 @@ def run(args) -> int:
 
     try:
         if args.engine == "ray":
-            from core.ray_engine import run_from_args
+            from core.pipeline.ray_engine import run_from_args
 
             art = run_from_args(loaded, args, progress)
         else:
-            from core.ray_engine import read_image_list  # folder, table, or shards (no Ray import)
+            from core.pipeline.ray_engine import read_image_list  # folder, table, or shards (no Ray import)
 
             art = run_extraction(loaded, read_image_list(args.images), args.out, layer=args.layer,
                                  batch_size=args.batch_size,
@@ -69,7 +69,7 @@ def run(args) -> int:
     finally:
         bar.close()
     if args.index_kind == "ivfpq":
-        from core.merge import ensure_pq_index
+        from core.pipeline.merge import ensure_pq_index
 
         idx = ensure_pq_index(art)
     else:

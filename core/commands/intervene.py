@@ -26,19 +26,19 @@ def configure(parser) -> None:
 
 
 def _labels(text):
-    from core.zeroshot import parse_class_list
+    from core.analyses.zeroshot import parse_class_list
 
     return None if text is None else parse_class_list(text)
 
 
 def run(args) -> int:
-    from core import interventions as iv
+    from core.analyses import interventions as iv
     from core.cli import load_model_from_args, print_json
     from core.errors import BadInputError
 
     loaded = load_model_from_args(args)
     if args.causal:
-        from core.demo import CATEGORIES
+        from core.pipeline.demo import CATEGORIES
 
         res = iv.causal_check(loaded, args.unit, _labels(args.labels) or list(CATEGORIES),
                               template=args.template or "{}", delta=args.delta, blank=args.blank)
@@ -55,11 +55,11 @@ def run(args) -> int:
         return 0
     if not args.image:
         raise BadInputError("Give an image file, or --causal for the blank-image check.")
-    from core.images import open_image
+    from core.pipeline.images import open_image
 
     value = args.value
     if args.op == "mean" and value is None and args.artifact:
-        from core.store import open_artifact
+        from core.pipeline.store import open_artifact
 
         value = iv.unit_mean(open_artifact(args.artifact, expect=loaded), args.unit)
     edit = iv.make_edit(args.unit, args.op, value)

@@ -16,7 +16,7 @@ def run(args) -> int:
     from dataclasses import asdict
 
     from core.cli import load_model_from_args, print_json
-    from core.hooks import article_layer, list_layers
+    from core.model.hooks import article_layer, list_layers
 
     loaded = load_model_from_args(args)
     layers = list_layers(loaded)

@@ -12,7 +12,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from core.cli import print_json
-    from core.models import list_menu
+    from core.model.loading import list_menu
 
     rows = list_menu()
     if args.all:

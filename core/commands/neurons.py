@@ -21,9 +21,9 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from core.analyses.search import image_to_neurons, text_to_neurons
     from core.cli import load_model_from_args, print_json
-    from core.search import image_to_neurons, text_to_neurons
-    from core.store import open_artifact
+    from core.pipeline.store import open_artifact
 
     loaded = load_model_from_args(args)
     art = open_artifact(args.index, expect=loaded, layer=args.layer) if args.index else None

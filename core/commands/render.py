@@ -27,7 +27,7 @@ def configure(parser) -> None:
 
 def neuron_arg(loaded, text: str) -> str:
     """``UNIT`` alone means a unit of the article's layer."""
-    from core.hooks import article_layer, resolve_neuron
+    from core.model.hooks import article_layer, resolve_neuron
 
     text = text.strip()
     if text.lstrip("-").isdigit():
@@ -46,7 +46,7 @@ def run(args) -> int:
     from core.featurevis.cache import cached_render
     from core.featurevis.facets import faceted_objective
     from core.featurevis.render import render
-    from core.hooks import NeuronRef
+    from core.model.hooks import NeuronRef
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

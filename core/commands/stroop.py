@@ -8,7 +8,7 @@ HELP = "the Stroop experiment: colour words drawn in congruent and incongruent i
 
 
 def configure(parser) -> None:
-    from core.stroop import COLORS, STROOP_TEMPLATE
+    from core.analyses.stroop import COLORS, STROOP_TEMPLATE
 
     add_model_args(parser)
     parser.add_argument("--colors", nargs="+", default=list(COLORS), metavar="COLOR",
@@ -20,10 +20,10 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from core import raster
+    from core.analyses import raster
+    from core.analyses.stroop import check_colors, run_stroop
+    from core.analyses.zeroshot import build_classifier
     from core.cli import load_model_from_args, print_json
-    from core.stroop import check_colors, run_stroop
-    from core.zeroshot import build_classifier
 
     colors = check_colors(args.colors)
     loaded = load_model_from_args(args)

@@ -18,10 +18,10 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from core.analyses.words import nearest_words, neuron_words
     from core.cli import load_model_from_args, print_json
     from core.commands.render import neuron_arg
     from core.errors import BadInputError
-    from core.words import nearest_words, neuron_words
 
     if not args.neuron and not args.near:
         raise BadInputError("Give --neuron LAYER:UNIT (top/bottom words) or --near WORD (nearest words).")

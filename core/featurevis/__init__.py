@@ -5,8 +5,7 @@ own normalisation, hooks only on the layers an objective names and always remove
 """
 from __future__ import annotations
 
-from core.featurevis.objectives import (Objective, as_objective, channel, direction, diversity, facet, faceted,
-                                        neuron)
+from core.featurevis.objectives import Objective, as_objective, channel, direction, diversity, facet, faceted, neuron
 from core.featurevis.render import RenderResult, render, score_images
 
 __all__ = ["Objective", "RenderResult", "as_objective", "channel", "direction", "diversity", "facet", "faceted",

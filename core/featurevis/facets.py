@@ -3,7 +3,7 @@
 A facet is a logistic-regression probe (theme vs everything else) on the spatially pooled
 activations of an earlier layer (the last layer3 block output for ResNets). Shipped facets:
 ``text`` (rendered words vs demo-corpus pictures) and one per demo-corpus category
-(``core.demo.CATEGORIES``: that label vs the other labels). Features and probes are cached on disk
+(``core.pipeline.demo.CATEGORIES``: that label vs the other labels). Features and probes are cached on disk
 under ``<artifacts>/featurevis/facets/<model fingerprint>/``. No streamlit.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from core.config import get_settings
 from core.errors import BadInputError, with_suggestions
 from core.featurevis.cache import atomic_write_bytes, atomic_write_json
 from core.featurevis.objectives import Objective, as_objective, faceted
-from core.hooks import capture, list_layers
+from core.model.hooks import capture, list_layers
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class FacetProbe:
 
 def facet_names() -> list[str]:
     """All facets this build ships: ``text`` plus the demo corpus categories."""
-    from core.demo import CATEGORIES
+    from core.pipeline.demo import CATEGORIES
 
     return [TEXT_FACET, *CATEGORIES]
 
@@ -80,9 +80,9 @@ def _facet_dir(loaded) -> Path:
 
 def _image_pool(image_size: int, seed: int = 0):
     """(images, kinds, labels, splits): corpus pictures (stratified sample) plus rendered words."""
-    from core.demo import load_corpus_image, load_corpus_index
-    from core.raster import render_word
-    from core.words import load_vocabulary
+    from core.analyses.raster import render_word
+    from core.analyses.words import load_vocabulary
+    from core.pipeline.demo import load_corpus_image, load_corpus_index
 
     df = load_corpus_index()
     rng = np.random.default_rng(seed)
@@ -106,7 +106,7 @@ def _image_pool(image_size: int, seed: int = 0):
 @torch.inference_mode()
 def pooled_features(loaded, layer: str, images, *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
     """Spatially pooled activations (N, C) float32 of ``layer`` for PIL images."""
-    from core.embed import preprocess_batch
+    from core.model.embed import preprocess_batch
 
     out = []
     for i in range(0, len(images), batch_size):

@@ -199,7 +199,7 @@ def as_objective(spec: Objective | str) -> Objective:
     """An Objective as is, or a ``"layer:unit"`` string as ``channel(layer, unit)``."""
     if isinstance(spec, Objective):
         return spec
-    from core.hooks import NeuronRef
+    from core.model.hooks import NeuronRef
 
     ref = NeuronRef.parse(spec)
     return channel(ref.layer, ref.unit)

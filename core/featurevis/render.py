@@ -21,7 +21,7 @@ from core.errors import BadInputError
 from core.featurevis.objectives import Objective, as_objective
 from core.featurevis.params import make_param
 from core.featurevis.transforms import Transform, compose, make_transforms
-from core.hooks import resolve_layer
+from core.model.hooks import resolve_layer
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ def _restore(old: dict[str, str | None]) -> None:
 @pytest.fixture(scope="session")
 def indexed_artifacts(tmp_path_factory, tiny_rn) -> Path:
     """<tmp>/artifacts with a 12-image collection 'shapes' indexed by tiny-rn/random (+ its FAISS index)."""
-    from core.extract import run_extraction
-    from core.index import ensure_index
+    from core.pipeline.extract import run_extraction
+    from core.pipeline.index import ensure_index
 
     root = tmp_path_factory.mktemp("dash") / "artifacts"
     folder = make_image_folder(root / "collections" / "shapes", n_per_class=4, size=64)
@@ -85,7 +85,7 @@ def charts(at) -> list:
 
 
 def html_blocks(at) -> dict[str, str]:
-    """The HTML of each ``core.ui.html_block`` (an ``st.components.v2`` element) of an AppTest run, by key."""
+    """The HTML of each ``ui.html_block`` (an ``st.components.v2`` element) of an AppTest run, by key."""
     import json
 
     out = {}
@@ -96,7 +96,7 @@ def html_blocks(at) -> dict[str, str]:
 
 
 def tile_grids(at) -> list[list[tuple[str, str]]]:
-    """The dataset-example grids of an AppTest run (``core.card.grid_html`` blocks, inside ``st.html`` elements
+    """The dataset-example grids of an AppTest run (``ui.html.grid_html`` blocks, inside ``st.html`` elements
     or ``html_block`` components) as lists of (JPEG data URI, caption), in page order."""
     import html
     import re
@@ -109,7 +109,7 @@ def tile_grids(at) -> list[list[tuple[str, str]]]:
 
 
 def html_table(at, key: str):
-    """The table (``core.card.table_html``) in the ``html_block`` ``key`` as a DataFrame of its cell texts."""
+    """The table (``ui.html.table_html``) in the ``html_block`` ``key`` as a DataFrame of its cell texts."""
     import html
     import re
 

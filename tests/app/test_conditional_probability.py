@@ -1,10 +1,9 @@
 """AppTest of the conditional-probability page on the tiny model and the indexed 'shapes' collection."""
 from __future__ import annotations
 
-from tests.app.conftest import app, html_table
+from tests.app.conftest import app, html_table, tile_grids
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
-from tests.app.conftest import tile_grids
 
 
 def _images(at):
@@ -85,7 +84,7 @@ def test_empty_state_without_a_collection(empty_env):
 def test_fractions_are_computed_once_per_input(app_env, monkeypatch):
     """The stacked fractions come from ``resources.condprob_fractions`` (cached): a rerun with the same inputs,
     e.g. a bucket picked, does not repeat the pandas pipeline; new inputs compute it again."""
-    from core import condprob
+    from core.analyses import condprob
 
     computed = []
     real = condprob.category_fractions

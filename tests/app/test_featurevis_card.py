@@ -11,7 +11,7 @@ SMALL = ("cat", "dog", "pizza", "house", "tree", "spider", "yellow", "france", "
 @pytest.fixture
 def quick(monkeypatch):
     """Short renders and a small vocabulary so the background jobs finish in seconds."""
-    from core import words
+    from core.analyses import words
     from core.featurevis import strip
 
     monkeypatch.setattr(strip, "STRIP_STEPS", 6)
@@ -23,7 +23,7 @@ def _strip(at) -> str:
 
 
 def _table(html: str, title: str) -> list[list[str]]:
-    """Header and rows of a ``core.card.table_html`` table."""
+    """Header and rows of a ``ui.html.table_html`` table."""
     import html as h
     import re
 

@@ -20,7 +20,7 @@ def _errors(at) -> list[str]:
 
 
 def _chips(html: str, score: str) -> list[int]:
-    """The units of one row of similar-neuron chips (``core.card.chips_html``)."""
+    """The units of one row of similar-neuron chips (``ui.html.chips_html``)."""
     import re
 
     row = html.split(f'data-chips="{score}"', 1)[1].split("</div>", 1)[0]
@@ -44,7 +44,9 @@ def test_lookup_card_shows_examples_chart_labels_and_link(app_env):
     assert len(grids) == 3  # top, most negative, across the range
     assert len(grids[0]) == 12 and all(cap for _, cap in grids[0])
     assert all(uri.startswith("data:image/jpeg;base64,/9j/") for uri, _ in grids[0])  # JPEG bytes inline
-    import base64, io
+    import base64
+    import io
+
     from PIL import Image
     tile = Image.open(io.BytesIO(base64.b64decode(grids[0][0][0].split(",", 1)[1])))
     assert tile.size == (110, 110)  # encoded at the size it is shown: fewer bytes per neuron switch
@@ -84,7 +86,7 @@ def test_lookup_prefetches_the_cards_likely_opened_next(app_env):
     (after the settings' ``prefetch_delay_s``); "random" then opens the one drawn, whose card is ready."""
     import time
 
-    from core import resources
+    from ui import resources
 
     at = app("pages/neuron_lookup.py").run()
     deadline = time.time() + 20
@@ -95,8 +97,8 @@ def test_lookup_prefetches_the_cards_likely_opened_next(app_env):
     units = at.number_input(key="unit").max + 1
     drawn = at.session_state["_next_random_unit"]
     expected = {4, 6, drawn}
-    built = lambda: {k[3] for k, fut in list(resources.CARDS._items.items())
-                     if k[0].endswith("shapes") and fut.done() and not fut.cancelled()}
+    built = lambda: {k[1] for k, fut in list(resources.CARDS._items.items())
+                     if k[0].path.endswith("shapes") and fut.done() and not fut.cancelled()}
     deadline = time.time() + 20
     while not expected <= built() and time.time() < deadline:
         time.sleep(0.05)
@@ -172,7 +174,7 @@ def test_charts_are_built_once_per_input(app_env, monkeypatch):
 def test_a_search_encodes_its_query_once(app_env, monkeypatch):
     """The ranked neurons and the nearest images come from one encoding of the query (``resources.text_embedding``);
     a rerun with the same query encodes nothing."""
-    from core import embed
+    from core.model import embed
 
     encoded = []
     real = embed.encode_text
@@ -211,7 +213,7 @@ def test_search_by_uploaded_image_and_bad_uploads(app_env):
 
 
 def test_read_upload_limits():
-    from core import ui
+    import ui
     from core.errors import BadInputError
 
     big = SimpleNamespace(name="big.png", getvalue=lambda: b"0" * (ui.UPLOAD_MAX_BYTES + 1))
@@ -247,7 +249,11 @@ def test_empty_state_explains_how_to_index(empty_env):
     at = app("pages/neuron_lookup.py").run()
     assert not at.exception and not _errors(at)
     text = " ".join(i.value for i in at.info)
-    assert "python -m core extract" in text
+    assert "python -m core index" in text
+    from core.cli import COMMANDS
+
+    named = re.findall(r"python -m core ([\w-]+)", text + " ".join(i.value for i in at.sidebar.info))
+    assert named and set(named) <= set(COMMANDS), f"the page names commands the CLI does not have: {named}"
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1  # zero-shot labels still work without a collection
 

@@ -174,7 +174,7 @@ def test_bad_link_shows_message_not_traceback(server, browser, shots):
 
 def test_server_answers_the_front_end_files_from_memory(server):
     """`streamlit run dashboard.py` builds the server defined in dashboard.py: Streamlit's, with the front end's code
-    files answered from memory (core.static_cache), byte for byte what Streamlit ships, with its cache headers."""
+    files answered from memory (ui.static_cache), byte for byte what Streamlit ships, with its cache headers."""
     import urllib.request
     from pathlib import Path
 

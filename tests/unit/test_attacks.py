@@ -1,4 +1,4 @@
-"""Typographic attacks (core.attacks): pure pieces plus single-image and dataset runs on a tiny model."""
+"""Typographic attacks (core.analyses.attacks): pure pieces plus single-image and dataset runs on a tiny model."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import attack_lab, attacks, raster
+from core.analyses import attack_lab, attacks, raster
+from core.analyses.zeroshot import build_classifier
 from core.errors import BadInputError
-from core.hooks import article_layer, capture
-from core.zeroshot import build_classifier
+from core.model.hooks import article_layer, capture
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_cli_attack_eval_json_over_an_index(tiny_rn, image_folder, tmp_path, cap
     import json
 
     from core.cli import main
-    from core.extract import run_extraction
+    from core.pipeline.extract import run_extraction
 
     run_extraction(tiny_rn, image_folder, tmp_path / "idx", workers=0, topk=4)
     rc = main(["attack-eval", "--model", "tiny-rn/random", "--index", str(tmp_path / "idx"), "--words", "dog",

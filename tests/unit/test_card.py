@@ -1,4 +1,4 @@
-"""core.card: the neuron card's collection part in one call, on a real tiny artifact (tiny ResNet, 12 images)."""
+"""The neuron card's collection part in one call, on a real tiny artifact (tiny ResNet, 12 images)."""
 from __future__ import annotations
 
 import base64
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import card, neuron_card
+from core.analyses import neuron_card
 from core.errors import UnitOutOfRangeError
-from core.extract import run_extraction
-from core.store import open_artifact
+from core.pipeline.extract import run_extraction
+from core.pipeline.store import open_artifact
 from tests.conftest import make_image_folder
+from ui import html as card
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def art(tiny_rn, tmp_path_factory):
 
 def test_build_card_matches_the_separate_analyses(art):
     unit = 3
-    data = card.build_card(art, unit, top_k=5, bottom_k=3, buckets=4, per_bucket=1, similar=4, width=64)
+    data = neuron_card.build_card(art, unit, top_k=5, bottom_k=3, buckets=4, per_bucket=1, similar=4, width=64)
     values = np.asarray(art.max[:, unit], dtype=np.float32)
     assert data.unit == unit
     assert list(data.top.rows) == [int(r) for r in art.top_rows(unit, 5)]  # beyond the stored top-4: recomputed
@@ -44,8 +45,8 @@ def test_build_card_matches_the_separate_analyses(art):
 
 def test_build_card_with_a_precomputed_standardization_is_identical(art):
     z = neuron_card.standardize(art.max)
-    a = card.build_card(art, 1, similar=5)
-    b = card.build_card(art, 1, similar=5, standardized=z)
+    a = neuron_card.build_card(art, 1, similar=5)
+    b = neuron_card.build_card(art, 1, similar=5, standardized=z)
     assert a.top == b.top and a.across == b.across and a.similar.equals(b.similar)
 
 
@@ -60,12 +61,12 @@ def test_standardized_correlation_equals_numpy(art):
 
 def test_unknown_unit_is_a_clear_error(art):
     with pytest.raises(UnitOutOfRangeError, match=f"0..{art.units - 1}"):
-        card.build_card(art, art.units)
+        neuron_card.build_card(art, art.units)
 
 
 def test_html_escapes_every_text_and_keeps_the_tiles():
-    g = card.Grid((0, 1), (b"\xff\xd8a", b"\xff\xd8b"), ("<b>cat</b> +1", 'dog "x"'), 32)
-    out = card.tagged(7, card.sections_html([("Top <examples>", "note & more", g), ("Empty", None, card.Grid((), (), (), 32))]))
+    g = neuron_card.Grid((0, 1), (b"\xff\xd8a", b"\xff\xd8b"), ("<b>cat</b> +1", 'dog "x"'), 32)
+    out = card.tagged(7, card.sections_html([("Top <examples>", "note & more", g), ("Empty", None, neuron_card.Grid((), (), (), 32))]))
     assert out.startswith('<div data-card-unit="7">')
     assert "<b>cat</b>" not in out and "&lt;b&gt;cat&lt;/b&gt;" in out and "Top &lt;examples&gt;" in out
     uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', out)
@@ -124,10 +125,10 @@ def test_server_threads_setting_is_applied_when_the_server_loads_a_model(monkeyp
 
     import torch
 
-    from core import resources
     from core.config import get_settings
     from core.errors import BadInputError
     from tests.conftest import TINY_RN, register_tiny_configs
+    from ui import resources
 
     register_tiny_configs()
     monkeypatch.delenv("CLIP_EXPLORER_SERVER_THREADS", raising=False)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core import charts
-from core import neuron_card as nc
+from core.analyses import neuron_card as nc
 
 
 def _fields(spec):

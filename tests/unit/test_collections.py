@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.collections import discover_collections, ensure_demo_index, read_collection
 from core.errors import BadInputError
+from core.pipeline.collection import discover_collections, read_collection
+from core.pipeline.demo import ensure_demo_index
 from tests.conftest import make_image_folder
 
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.concepts import (EMOTION_PROMPTS, atlas_for, code_concept, concept_atlas, concept_vectors, kkt_violation,
-                           neuron_directions, nmf, nonneg_lasso, prompts_for, sparse_code)
+from core.analyses.concepts import (
+    EMOTION_PROMPTS,
+    atlas_for,
+    code_concept,
+    concept_atlas,
+    concept_vectors,
+    kkt_violation,
+    neuron_directions,
+    nmf,
+    nonneg_lasso,
+    prompts_for,
+    sparse_code,
+)
 from core.errors import BadInputError
 
 
@@ -135,7 +146,7 @@ def test_cli_concepts_json_codes_and_atlas(tiny_rn, capsys):
 
 
 def test_l1_logistic_finds_the_informative_features_and_is_sparse():
-    from core.concepts import l1_logistic
+    from core.analyses.concepts import l1_logistic
 
     rng = np.random.default_rng(6)
     y = np.repeat([0, 1, 2], 30)
@@ -151,7 +162,7 @@ def test_l1_logistic_finds_the_informative_features_and_is_sparse():
 
 
 def test_contrastive_codes_on_the_tiny_resnet(tiny_rn):
-    from core.concepts import contrastive_codes
+    from core.analyses.concepts import contrastive_codes
 
     df = contrastive_codes(tiny_rn, ["happy", "sad", "angry"], lam=0.01, top=3)
     assert list(df.columns) == ["concept", "rank", "unit", "weight", "relative"]

@@ -1,11 +1,11 @@
-"""Conditional-probability tables (core.condprob): pure numpy/pandas."""
+"""Conditional-probability tables (core.analyses.condprob): pure numpy/pandas."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core import condprob
+from core.analyses import condprob
 from core.errors import BadInputError
 
 

@@ -1,11 +1,11 @@
 """Typographic-attack and Stroop figures of the embedded demo model, checked against eval-demo's.
 
 ``attack-eval`` and ``eval-demo`` share the pictures (the demo corpus's held-out split), the zero-shot
-classifier ("a drawing of a {}"), the article's 8-spot drawing (``core.raster``) and the rate
-definitions (``core.attacks.flip_rates``); they differ only in which attack words each picture gets
+classifier ("a drawing of a {}"), the article's 8-spot drawing (``core.analyses.raster``) and the rate
+definitions (``core.analyses.attacks.flip_rates``); they differ only in which attack words each picture gets
 (every listed word vs three random ones) and the font (one held-out font vs a random held-out one).
 So the clean figures must match exactly and the attack rates within sampling error. The Stroop
-figure is one implementation (``core.stroop.stroop_figure``) behind both commands: exact match.
+figure is one implementation (``core.analyses.stroop.stroop_figure``) behind both commands: exact match.
 The checks hold whatever the figures are (the first demo was at chance, the shipped one falls for stickers).
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import math
 import pytest
 
 from core import cli
-from core.demo import CATEGORIES
-from core.raster import HELDOUT_FONTS
+from core.analyses.raster import HELDOUT_FONTS
+from core.pipeline.demo import CATEGORIES
 
 WORDS = list(CATEGORIES[:6])
 

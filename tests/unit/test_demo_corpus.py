@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import demo
+from core.pipeline import demo
 
 REPO = Path(__file__).resolve().parents[2]
 OPENCLIPART = Path("/usr/share/openclipart/png")
@@ -140,7 +140,7 @@ def test_capabilities_note_states_figures_and_limits():
     import json
 
     from core.config import ASSETS_DIR
-    from core.demo import capabilities_note
+    from core.pipeline.demo import capabilities_note
 
     metrics = json.loads((ASSETS_DIR / "demo" / "metrics.json").read_text())
     note = capabilities_note()

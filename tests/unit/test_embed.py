@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.embed import encode_text
 from core.errors import BadInputError
+from core.model.embed import encode_text
 
 
 def test_trimmed_text_encoding_matches_open_clip(tiny_rn):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from core import cli, config
-from core.demo import CATEGORIES
+from core.pipeline.demo import CATEGORIES
 
 FIGURES = ("zero_shot_top1", "zero_shot_top1_balanced", "zero_shot_top5", "reading", "typographic_attack",
            "multimodal_units", "neuron_search")
@@ -45,7 +45,7 @@ def test_zero_shot_meets_the_bar(result):
 
 
 def test_reading_in_heldout_fonts_meets_the_bar(result):
-    from core.raster import HELDOUT_FONTS, TRAIN_FONTS
+    from core.analyses.raster import HELDOUT_FONTS, TRAIN_FONTS
 
     assert set(result["reading"]["fonts"]) == set(HELDOUT_FONTS)
     assert not set(HELDOUT_FONTS) & set(TRAIN_FONTS)
@@ -78,9 +78,9 @@ def test_shipped_metrics_match_a_fresh_run(result):
 
 
 def test_human_readable_output(capsys, monkeypatch, result):
-    import core.evaluate
+    import core.analyses.evaluate
 
-    monkeypatch.setattr(core.evaluate, "evaluate", lambda loaded, seed=0: result)  # printing only
+    monkeypatch.setattr(core.analyses.evaluate, "evaluate", lambda loaded, seed=0: result)  # printing only
     assert cli.main(["eval-demo"]) == 0
     out = capsys.readouterr().out
     assert "zero_shot_top1" in out and "chance" in out

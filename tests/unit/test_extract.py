@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from core.errors import ArtifactError, ArtifactMismatchError
-from core.extract import run_extraction
-from core.hooks import capture, reduce_positions
-from core.images import open_image
-from core.store import ARRAYS, PARTIAL_DIR, open_artifact
+from core.model.hooks import capture, reduce_positions
+from core.pipeline.extract import run_extraction
+from core.pipeline.images import open_image
+from core.pipeline.store import ARRAYS, PARTIAL_DIR, open_artifact
 from tests.conftest import make_image_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,7 +206,7 @@ def test_interrupted_run_refuses_to_load_then_resumes_to_identical_bytes(tiny_rn
 
 def test_crash_during_finalize_never_leaves_a_valid_looking_artifact(tiny_rn, image_folder, tmp_path, monkeypatch):
     ref = run_extraction(tiny_rn, image_folder, tmp_path / "ref", workers=0, chunk_rows=4)
-    import core.partial as partial
+    import core.pipeline.partial as partial
 
     def boom(*a, **k):
         raise _Crash()

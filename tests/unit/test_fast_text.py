@@ -1,4 +1,4 @@
-"""core.fast_text: the int8 text tower agrees with float32, never touches the shared model, and is opt-out."""
+"""core.model.fast_text: the int8 text tower agrees with float32, never touches the shared model, and is opt-out."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from core import fast_text
-from core.demo import CATEGORIES
-from core.embed import _encode_trimmed, encode_text, tokenize
-from core.models import fingerprint, load_model
+from core.model import fast_text
+from core.model.embed import _encode_trimmed, encode_text, tokenize
+from core.model.loading import fingerprint, load_model
+from core.pipeline.demo import CATEGORIES
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_only_big_cpu_text_towers_use_it_and_the_env_switch_turns_it_off(demo, t
 
 
 def test_text_to_neurons_default_is_int8_and_exact_is_float32(tiny_rn, monkeypatch, capsys):
+    from core.analyses.search import text_to_neurons
     from core.cli import main
-    from core.search import text_to_neurons
 
     monkeypatch.setattr(fast_text, "MIN_PARAMS", 0)
     fast = text_to_neurons(tiny_rn, "a striped cat", top=20)

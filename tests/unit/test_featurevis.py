@@ -198,7 +198,7 @@ def test_strip_renders_missing_items_and_cancels_cleanly(tiny_rn, artifacts):
 
 
 def test_render_on_a_vit(tiny_vit):
-    from core.hooks import article_layer
+    from core.model.hooks import article_layer
 
     layer = article_layer(tiny_vit)  # last MLP hidden units, (B, L, D)
     r = render(tiny_vit, f"{layer}:3", steps=12, seed=0)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the demo weights are shipped: no skip if missing
 
 UNITS = (7, 120, 333)
@@ -14,7 +13,7 @@ STEPS = 96
 
 @pytest.fixture(scope="module")
 def demo():
-    from core.models import load_model
+    from core.model.loading import load_model
 
     return load_model("demo")
 
@@ -22,7 +21,7 @@ def demo():
 @pytest.fixture(scope="module")
 def held_out_mean_image(demo) -> torch.Tensor:
     """The mean picture of the demo collection's held-out split, at the model's input size: (1, 3, S, S)."""
-    from core.demo import load_corpus_image, load_corpus_index
+    from core.pipeline.demo import load_corpus_image, load_corpus_index
 
     df = load_corpus_index()
     ids = df.loc[df["split"] == "test", "id"].tolist()
@@ -34,7 +33,7 @@ def held_out_mean_image(demo) -> torch.Tensor:
 @pytest.mark.parametrize("unit", UNITS)
 def test_render_beats_noise_and_the_collection_mean(demo, held_out_mean_image, unit):
     from core.featurevis import channel, render, score_images
-    from core.hooks import article_layer
+    from core.model.hooks import article_layer
 
     obj = channel(article_layer(demo), unit)
     r = render(demo, obj, steps=STEPS, seed=0)
@@ -48,8 +47,8 @@ def test_render_beats_noise_and_the_collection_mean(demo, held_out_mean_image, u
 
 
 def test_facet_probes_beat_chance_on_held_out_demo_images(demo, tmp_path, monkeypatch):
-    from core.demo import CATEGORIES
     from core.featurevis import facets
+    from core.pipeline.demo import CATEGORIES
 
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path / "artifacts"))
     text = facets.train_facet(demo, "text")

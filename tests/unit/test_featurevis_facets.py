@@ -7,7 +7,6 @@ import pytest
 from core.errors import BadInputError
 from core.featurevis import facets, render
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

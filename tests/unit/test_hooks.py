@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.errors import BadNeuronIdError, LayerNotFoundError, UnitOutOfRangeError
-from core.hooks import NeuronRef, article_layer, capture, list_layers, reduce_positions, resolve_neuron
+from core.model.hooks import NeuronRef, article_layer, capture, list_layers, reduce_positions, resolve_neuron
 
 
 def _no_hooks_left(model):

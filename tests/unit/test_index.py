@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.index as ci
+import core.pipeline.index as ci
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
-from core.extract import run_extraction
-from core.index import EmbeddingIndex, build_index, ensure_index, load_index
+from core.pipeline.extract import run_extraction
+from core.pipeline.index import EmbeddingIndex, build_index, ensure_index, load_index
 
 
 def _data(n=3000, d=16, seed=0):

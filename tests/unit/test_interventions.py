@@ -10,10 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
+from core.analyses.interventions import (
+    Edit,
+    InterventionError,
+    blank_image,
+    causal_check,
+    image_features,
+    intervention_effect,
+    make_edit,
+    pool_map,
+)
 from core.errors import LayerNotFoundError, UnitOutOfRangeError
-from core.hooks import capture, patch
-from core.interventions import (Edit, InterventionError, blank_image, causal_check, image_features,
-                                intervention_effect, make_edit, pool_map)
+from core.model.hooks import capture, patch
 
 LAYER = "visual.layer4.0.act3@in"
 BLOCK = "visual.layer4.0"
@@ -192,7 +200,7 @@ def test_causal_chart_and_probs_frame(tiny_rn):
 
 
 def test_intervention_on_a_vit_mlp_layer(tiny_vit):
-    from core.hooks import article_layer
+    from core.model.hooks import article_layer
 
     layer = article_layer(tiny_vit)
     img = _image(2, size=32)

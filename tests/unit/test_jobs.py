@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from core.jobs import cancel_event, get_job, start_job
+from ui.jobs import cancel_event, get_job, start_job
 
 
 def test_one_job_per_key_with_progress_and_result():

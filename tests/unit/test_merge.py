@@ -31,8 +31,8 @@ def test_streaming_topk_equals_full_sort(art):
 
 
 def test_exact_search_streams_blocks_and_matches_faiss_flat(art, monkeypatch):
-    import core.merge as merge
-    from core.index import EmbeddingIndex
+    import core.pipeline.merge as merge
+    from core.pipeline.index import EmbeddingIndex
 
     monkeypatch.setattr(merge, "READ_ROWS", 700)  # several blocks, last one partial
     assert len(list(merge.embedding_blocks(art))) == 5
@@ -46,8 +46,8 @@ def test_exact_search_streams_blocks_and_matches_faiss_flat(art, monkeypatch):
 
 
 def test_pq_index_saved_memory_mapped_and_scored(art):
-    from core.index import load_index
-    from core.merge import PQ_KIND, build_pq_index, ensure_pq_index, recall_at_k
+    from core.pipeline.index import load_index
+    from core.pipeline.merge import PQ_KIND, build_pq_index, ensure_pq_index, recall_at_k
 
     idx = ensure_pq_index(art, nlist=16, m=8)
     meta = json.loads((art.path / "index.json").read_text())
@@ -65,7 +65,7 @@ def test_pq_index_saved_memory_mapped_and_scored(art):
 
 def test_pq_parameters_are_validated(tmp_path):
     from core.errors import BadInputError
-    from core.merge import build_pq_index, pq_factory
+    from core.pipeline.merge import build_pq_index, pq_factory
 
     assert pq_factory(1_000_000, 640)[0] == "IVF1000,PQ128np"
     assert pq_factory(100_000, 128)[2] == 64

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from core.errors import UnknownModelError, WeightsUnavailableError
-from core.models import load_model, parse_model_id
+from core.model.loading import load_model, parse_model_id
 
 
 def test_parse_ids():
@@ -77,7 +77,7 @@ def test_preprocess_composites_alpha_on_white(tiny_rn):
 
 def test_rn50x4_article_shapes():
     """The article's model (random init): 2,560 units on 9x9 at 288 px; directions 640x2560."""
-    from core.hooks import article_layer, capture
+    from core.model.hooks import article_layer, capture
 
     m = load_model("RN50x4/random")
     layer = article_layer(m)

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import neuron_card as nc
+from core.analyses import neuron_card as nc
 from core.errors import BadInputError, UnitOutOfRangeError
 
 
 def test_vocabulary_has_demo_categories_and_no_duplicates():
-    from core.demo import CATEGORIES
+    from core.pipeline.demo import CATEGORIES
 
     vocab = nc.load_vocabulary()
     assert len(vocab) >= 300 and len(set(vocab)) == len(vocab)

@@ -5,10 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.analyses.paper import (
+    chance_pass_rate,
+    check_paper,
+    check_table,
+    is_article_model,
+    load_paper_units,
+    require_article_model,
+    self_check,
+    self_consistency,
+    summarize,
+    vocabulary,
+)
 from core.errors import BadInputError, WeightsUnavailableError
-from core.paper import (chance_pass_rate, check_paper, check_table, is_article_model, load_paper_units,
-                        require_article_model, self_check, self_consistency, summarize,
-                        vocabulary)
 
 
 def test_paper_units_file_matches_the_methods_digest():
@@ -85,7 +94,7 @@ def test_check_paper_runs_the_table_on_an_rn50x4_shaped_model(tiny_rn, monkeypat
     """The article path end to end with an injected word-activation function (no real weights here)."""
     import dataclasses
 
-    from core.models import ModelSpec
+    from core.model.loading import ModelSpec
 
     fake = dataclasses.replace(tiny_rn, spec=ModelSpec("file", "RN50x4", path=None))
     assert is_article_model(fake)
@@ -106,7 +115,7 @@ def test_check_paper_runs_the_table_on_an_rn50x4_shaped_model(tiny_rn, monkeypat
 
 
 def test_self_check_on_a_real_tiny_model(tiny_rn, tmp_path, monkeypatch):
-    """Real rastering (core.words) and hooked forwards: true pairs pass, the shuffled pairs fail."""
+    """Real rastering (core.analyses.words) and hooked forwards: true pairs pass, the shuffled pairs fail."""
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
     words = ["cat", "dog", "boat", "tree", "house", "clock", "fish", "bird"]
     true, fake = self_check(tiny_rn, candidates=words)
@@ -148,8 +157,8 @@ def test_cli_self_consistency_json(tiny_rn, tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_data_file_layer_exists_in_open_clip_rn50x4():
     """The data file's layer id names open_clip's RN50x4 pre-ReLU sum with 2560 units (random init, ~25 s)."""
-    from core.hooks import article_layer, resolve_layer
-    from core.models import load_model
+    from core.model.hooks import article_layer, resolve_layer
+    from core.model.loading import load_model
 
     loaded = load_model("RN50x4/random")
     paper = load_paper_units()

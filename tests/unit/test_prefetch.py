@@ -1,4 +1,4 @@
-"""core.prefetch.FutureCache: values built once, in the background or on demand, with bounded memory and queue."""
+"""ui.prefetch.FutureCache: values built once, in the background or on demand, with bounded memory and queue."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from core.prefetch import FutureCache
+from ui.prefetch import FutureCache
 
 
 def test_get_builds_once_and_evicts_least_recently_used():

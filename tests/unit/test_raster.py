@@ -1,11 +1,11 @@
-"""Word rendering, sticker labels and the article's attack pattern (core.raster)."""
+"""Word rendering, sticker labels and the article's attack pattern (core.analyses.raster)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from core import raster
+from core.analyses import raster
 from core.errors import CoreError
 
 

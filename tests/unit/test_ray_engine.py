@@ -58,8 +58,8 @@ def collection(tmp_path):
 
 
 def local_artifact(loaded, images, out):
-    from core.extract import run_extraction
-    from core.index import ensure_index
+    from core.pipeline.extract import run_extraction
+    from core.pipeline.index import ensure_index
 
     with torch_threads(1):
         art = run_extraction(loaded, images, out, batch_size=BATCH, workers=0, chunk_rows=CHUNK, topk=TOPK)
@@ -86,8 +86,8 @@ def assert_same_artifact(a: Path, b: Path) -> None:
 
 def test_cli_ray_engine_matches_local_after_worker_kill(ray_local, tiny_rn, collection, tmp_path, monkeypatch):
     from core.cli import main
-    from core.ray_engine import CRASH_ENV
-    from core.store import open_artifact
+    from core.pipeline.ray_engine import CRASH_ENV
+    from core.pipeline.store import open_artifact
 
     local = local_artifact(tiny_rn, collection, tmp_path / "local")
     marker = tmp_path / "worker-killed"
@@ -107,7 +107,7 @@ def test_cli_ray_engine_matches_local_after_worker_kill(ray_local, tiny_rn, coll
 
 
 def test_workers_that_cannot_be_placed_are_refused(ray_local):
-    from core.ray_engine import RayUnavailableError, _pool_size
+    from core.pipeline.ray_engine import RayUnavailableError, _pool_size
 
     assert _pool_size(None, 1, 0) == 2 and _pool_size(1, 1, 0) == 1
     with pytest.raises(RayUnavailableError, match="--num-gpus-per-worker 1: the cluster has 0 GPUs"):
@@ -119,12 +119,12 @@ def test_workers_that_cannot_be_placed_are_refused(ray_local):
 def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_path):
     """Driver loop without Ray: half the chunks done by an interrupted local run, the rest by the actor class,
     a duplicate (retried) chunk result ignored -> the finished artifact equals the local one."""
-    from core.collections import read_collection
-    from core.extract import PARTIAL_DIR, make_plan, prepare_out, run_extraction
-    from core.partial import finalize, open_work
-    from core.hooks import article_layer, resolve_layer
-    from core.ray_engine import _commit_chunks, chunk_descriptors
-    from core.ray_worker import ChunkMapper, ModelRef
+    from core.model.hooks import article_layer, resolve_layer
+    from core.pipeline.collection import read_collection
+    from core.pipeline.extract import PARTIAL_DIR, make_plan, prepare_out, run_extraction
+    from core.pipeline.partial import finalize, open_work
+    from core.pipeline.ray_engine import _commit_chunks, chunk_descriptors
+    from core.pipeline.ray_worker import ChunkMapper, ModelRef
 
     local = local_artifact(tiny_rn, collection, tmp_path / "local")
     out = tmp_path / "mixed"
@@ -163,7 +163,7 @@ def test_worker_refuses_other_weights(tiny_rn):
     from dataclasses import replace
 
     from core.errors import ArtifactMismatchError
-    from core.ray_worker import ModelRef
+    from core.pipeline.ray_worker import ModelRef
 
     ref = replace(ModelRef.of(tiny_rn), fingerprint="0" * 16)
     with pytest.raises(ArtifactMismatchError, match="same weights"):
@@ -186,10 +186,10 @@ def test_image_list_from_table_shards(tiny_rn, tmp_path):
     import pandas as pd
 
     from core.cli import main
-    from core.collections import read_collection
     from core.errors import BadInputError
-    from core.ray_engine import read_image_list
-    from core.store import open_artifact
+    from core.pipeline.collection import read_collection
+    from core.pipeline.ray_engine import read_image_list
+    from core.pipeline.store import open_artifact
 
     for part, classes in (("a", ("cat", "dog")), ("b", ("boat",))):
         make_image_folder(tmp_path / "data" / part, n_per_class=3, classes=classes, seed=len(part))

@@ -6,11 +6,18 @@ import pandas as pd
 import pytest
 import torch
 
+from core.analyses.search import (
+    DirectionUnavailableError,
+    image_to_neurons,
+    images_for_embedding,
+    neuron_directions,
+    neurons_for_embedding,
+    query_images,
+    text_to_neurons,
+)
 from core.errors import ArtifactMismatchError, BadInputError
-from core.extract import run_extraction
-from core.index import build_index
-from core.search import (DirectionUnavailableError, image_to_neurons, images_for_embedding, neuron_directions,
-                         neurons_for_embedding, query_images, text_to_neurons)
+from core.pipeline.extract import run_extraction
+from core.pipeline.index import build_index
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,7 @@ def test_vit_directions_are_the_direct_path(tiny_vit):
 
 
 def test_rn50x4_directions_are_640_by_2560():
-    from core.models import load_model
+    from core.model.loading import load_model
 
     m = load_model("RN50x4/random")
     d = neuron_directions(m)
@@ -54,7 +61,7 @@ def test_rn50x4_directions_are_640_by_2560():
 
 
 def test_text_to_neurons_scores_v_of_t_and_scales_by_std(tiny_rn):
-    from core.embed import encode_text
+    from core.model.embed import encode_text
 
     df = text_to_neurons(tiny_rn, "a cat", top=256)
     t = encode_text(tiny_rn, ["a cat"])[0]
@@ -96,7 +103,7 @@ def test_query_images_by_image_and_text(tiny_rn, tiny_vit, indexed):
     assert df["score"].is_monotonic_decreasing and sorted(df["row"]) == list(range(12))
     txt = query_images(tiny_rn, art, idx, text="a boat", top=12)
     emb = art.embeddings.astype(np.float32)
-    from core.embed import encode_text
+    from core.model.embed import encode_text
 
     want = np.argsort(-(emb / np.linalg.norm(emb, axis=1, keepdims=True)) @ encode_text(tiny_rn, ["a boat"])[0].numpy(),
                       kind="stable")
@@ -110,7 +117,7 @@ def test_query_images_by_image_and_text(tiny_rn, tiny_vit, indexed):
 def test_one_embedding_serves_the_neuron_ranking_and_the_image_knn(tiny_rn, tiny_vit, indexed):
     """The dashboard encodes a query once and ranks neurons and images from that embedding: the same results as
     ``text_to_neurons`` / ``query_images`` with the text, and the same checks."""
-    from core.embed import encode_text
+    from core.model.embed import encode_text
 
     art, idx = indexed
     t = encode_text(tiny_rn, ["a boat"], fast=True)[0].numpy()

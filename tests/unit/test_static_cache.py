@@ -1,9 +1,9 @@
-"""core.static_cache.MemoryStatic: the front end's files answered from memory, everything else passed on."""
+"""ui.static_cache.MemoryStatic: the front end's files answered from memory, everything else passed on."""
 from __future__ import annotations
 
 import asyncio
 
-from core.static_cache import CACHE_CONTROL, MemoryStatic
+from ui.static_cache import CACHE_CONTROL, MemoryStatic
 
 
 def _call(app, method: str, path: str, root_path: str = "") -> tuple[int, dict, bytes]:

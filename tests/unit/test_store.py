@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from core.errors import ArtifactError, ArtifactMismatchError, UnitOutOfRangeError
-from core.extract import run_extraction
-from core.store import MANIFEST, RowFile, list_artifacts, open_artifact
+from core.pipeline.extract import run_extraction
+from core.pipeline.store import MANIFEST, RowFile, list_artifacts, open_artifact
 from tests.conftest import make_image_folder
 
 

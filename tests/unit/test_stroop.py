@@ -1,12 +1,12 @@
-"""The Stroop experiment (core.stroop): pure scoring plus a run on a tiny real model."""
+"""The Stroop experiment (core.analyses.stroop): pure scoring plus a run on a tiny real model."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core import stroop
+from core.analyses import stroop
+from core.analyses.zeroshot import build_classifier
 from core.errors import BadInputError
-from core.zeroshot import build_classifier
 
 
 def test_trials_cover_every_pair_plus_controls():

@@ -97,7 +97,7 @@ def test_conflict_stickers_caption_pictures_as_the_written_word(tmp_path):
 def test_neutral_stickers_keep_the_pictures_caption(tmp_path):
     """--neutral 1: every labelled picture carries an unrelated word (never an evaluation control word) and keeps
     its own concept and a picture caption."""
-    from core.evaluate import NEUTRAL_WORDS
+    from core.analyses.evaluate import NEUTRAL_WORDS
 
     vocab = train.neutral_vocabulary()
     assert len(vocab) > 1000 and not set(vocab) & (set(NEUTRAL_WORDS) | set(train.CATEGORIES))

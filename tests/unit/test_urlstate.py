@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core import urlstate
+from ui import urlstate
 
 
 def test_choice_valid_and_absent():

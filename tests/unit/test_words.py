@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import words
+from core.analyses import words
 from core.errors import BadInputError, UnitOutOfRangeError
 
 LAYER = "visual.layer4.0.act3@in"
@@ -42,7 +42,7 @@ def test_word_rasters_are_deterministic():
 
 
 def test_score_words_matches_a_plain_forward(tiny_rn):
-    from core.hooks import capture
+    from core.model.hooks import capture
 
     acts = words.score_words(tiny_rn, ["cat", "dog"], LAYER)
     assert acts.shape == (2, 256) and acts.dtype == np.float32

@@ -1,13 +1,13 @@
-"""Zero-shot classification (core.zeroshot) on a tiny real open_clip model."""
+"""Zero-shot classification (core.analyses.zeroshot) on a tiny real open_clip model."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from core import zeroshot
-from core.embed import encode_text
+from core.analyses import zeroshot
 from core.errors import BadInputError
+from core.model.embed import encode_text
 
 
 def test_parse_class_list():
@@ -50,7 +50,7 @@ def test_classifier_probabilities(tiny_rn):
     assert p.shape == (3, 3)
     assert np.allclose(p.sum(1), 1.0)
     # probabilities follow the model's own logits: softmax(scale * cos)
-    from core.embed import encode_images, preprocess_batch
+    from core.model.embed import encode_images, preprocess_batch
     emb = encode_images(tiny_rn, preprocess_batch(tiny_rn, imgs)).numpy()
     logits = zeroshot.logit_scale(tiny_rn) * emb @ clf.text_emb.T
     assert (p.argmax(1) == logits.argmax(1)).all()

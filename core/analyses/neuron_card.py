@@ -1,0 +1,333 @@
+"""The analyses behind the neuron card: pure numpy/pandas/PIL functions, unit-tested without a UI.
+
+Samples across the activation range by std-dev bucket, the activation histogram, similar neurons
+(by text-direction cosine and by activation correlation), zero-shot labels from a phrase
+vocabulary, and the geometry that outlines the most-activating cell on a dataset example. ``build_card`` puts
+them together for one unit of an indexed collection in one call (rows picked, tiles rendered and captioned), so a
+neuron switch is a single cache lookup and the cards likely opened next can be built ahead.
+Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageOps
+
+from core.config import DATA_DIR
+from core.errors import BadInputError, UnitOutOfRangeError
+from core.pipeline.images import open_image
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FILE = DATA_DIR / "zero_shot_vocab.txt"
+TILE_PX = 128  # the article's dataset-example tiles are 128 px
+OUTLINE = (255, 140, 0)
+
+
+def _check_unit(unit: int, units: int) -> None:
+    if not 0 <= unit < units:
+        raise UnitOutOfRangeError(f"Unit {unit} is out of range: valid units are 0..{units - 1}.")
+
+
+def load_vocabulary(path: str | Path = VOCAB_FILE) -> list[str]:
+    """The zero-shot labelling vocabulary: one phrase a line, '#' comments and duplicates dropped."""
+    seen: dict[str, None] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        phrase = line.split("#", 1)[0].strip()
+        if phrase:
+            seen.setdefault(phrase, None)
+    return list(seen)
+
+
+def activation_std(values: np.ndarray) -> float:
+    """Std-dev of a unit's activations over the collection (1.0 for a constant unit, never 0)."""
+    std = float(np.asarray(values, dtype=np.float64).std())
+    return std if std > 1e-12 else 1.0
+
+
+def std_bucket_samples(values: np.ndarray, *, buckets: int = 8, per_bucket: int = 3, seed: int = 0,
+                       std: float | None = None) -> pd.DataFrame:
+    """Examples across a unit's whole activation range (the article's conditional-plot buckets).
+
+    Buckets are uniformly spaced between the most inhibitory and the most excitatory value; from
+    each, up to ``per_bucket`` rows are drawn with a seeded RNG (same inputs, same samples).
+
+    Args:
+        values: (N,) the unit's activation on every row of the collection.
+        buckets: number of uniform buckets.
+        per_bucket: rows sampled per bucket.
+        seed: RNG seed.
+        std: the unit's std (default: computed from ``values``).
+
+    Returns:
+        DataFrame[row, value, z, bucket, lo_z, hi_z] ordered by bucket then value; ``z`` and the bucket
+        edges are in std-devs from zero, as on the article's x axes. Empty buckets contribute no rows.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    cols = ["row", "value", "z", "bucket", "lo_z", "hi_z"]
+    if values.size == 0:
+        return pd.DataFrame(columns=cols)
+    sd = std if std and std > 0 else activation_std(values)
+    edges = np.linspace(values.min(), values.max(), buckets + 1)
+    which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, buckets - 1)  # (N,)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for b in range(buckets):
+        rows = np.flatnonzero(which == b)
+        if rows.size == 0:
+            continue
+        pick = np.sort(rng.choice(rows, size=min(per_bucket, rows.size), replace=False))
+        parts.append(pd.DataFrame({"row": pick, "value": values[pick], "bucket": b,
+                                   "lo_z": edges[b] / sd, "hi_z": edges[b + 1] / sd}))
+    out = pd.concat(parts, ignore_index=True)
+    out["z"] = out["value"] / sd
+    return out.sort_values(["bucket", "value"], ignore_index=True)[cols]
+
+
+def activation_histogram(values: np.ndarray, *, bins: int = 40, std: float | None = None) -> pd.DataFrame:
+    """Histogram of a unit's activations over the collection.
+
+    Returns:
+        DataFrame[lo, hi, count, lo_z, hi_z]: raw bin edges, counts, and edges in std-devs from zero.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return pd.DataFrame(columns=["lo", "hi", "count", "lo_z", "hi_z"])
+    sd = std if std and std > 0 else activation_std(values)
+    counts, edges = np.histogram(values, bins=bins)
+    return pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "count": counts,
+                         "lo_z": edges[:-1] / sd, "hi_z": edges[1:] / sd})
+
+
+def similar_by_direction(directions: np.ndarray, unit: int, *, top: int = 8) -> pd.DataFrame:
+    """Neurons whose text-space directions are closest to ``unit``'s (cosine).
+
+    Args:
+        directions: (C, D) each neuron's direction in the joint embedding space.
+        unit: the reference neuron.
+        top: how many to return (the unit itself excluded).
+
+    Returns:
+        DataFrame[unit, cosine] sorted by cosine, descending.
+    """
+    d = np.asarray(directions, dtype=np.float32)  # (C, D)
+    _check_unit(unit, d.shape[0])
+    norms = np.linalg.norm(d, axis=1)
+    norms[norms < 1e-12] = 1.0
+    cos = (d @ d[unit]) / (norms * norms[unit])  # (C,)
+    return _top_others(cos, unit, top, "cosine")
+
+
+def standardize(acts: np.ndarray) -> np.ndarray:
+    """(N, C) float32 columns centred and scaled to unit std; constant columns become 0.
+
+    Pearson correlation of every unit with unit ``u`` is then ``z.T @ z[:, u] / N``: computing ``z`` once per
+    collection makes each neuron's similar-by-activation list one matrix-vector product.
+    """
+    a = np.asarray(acts, dtype=np.float32)
+    centred = a - a.mean(axis=0)
+    std = np.sqrt((centred ** 2).mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = centred / std
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+
+
+def similar_by_correlation(acts: np.ndarray, unit: int, *, top: int = 8, standardized: bool = False) -> pd.DataFrame:
+    """Neurons whose activations over the collection correlate most with ``unit``'s (Pearson).
+
+    Args:
+        acts: (N, C) per-image activations (e.g. the spatial max), N >= 2; or ``standardize(acts)`` when
+            ``standardized`` is True.
+        unit: the reference neuron.
+        top: how many to return (the unit itself excluded).
+        standardized: ``acts`` is already the output of ``standardize``.
+
+    Returns:
+        DataFrame[unit, correlation] sorted descending; constant units count as 0 correlation.
+    """
+    _check_unit(unit, np.shape(acts)[1])
+    if np.shape(acts)[0] < 2:
+        raise BadInputError("Activation correlation needs a collection of at least 2 images.")
+    z = acts if standardized else standardize(acts)
+    corr = (z.T @ z[:, unit]) / z.shape[0]  # (C,)
+    return _top_others(np.asarray(corr, dtype=np.float64), unit, top, "correlation")
+
+
+def _top_others(scores: np.ndarray, unit: int, top: int, name: str) -> pd.DataFrame:
+    scores = np.asarray(scores, dtype=np.float64).copy()
+    scores[unit] = -np.inf
+    order = np.argsort(-scores, kind="stable")[: max(0, min(top, scores.size - 1))]
+    return pd.DataFrame({"unit": order.astype(int), name: scores[order]})
+
+
+def zero_shot_labels(direction: np.ndarray, phrase_embeddings: np.ndarray, phrases: Sequence[str], *,
+                     top: int = 8) -> pd.DataFrame:
+    """Phrases that best match a neuron's text direction (and those most opposed to it).
+
+    Args:
+        direction: (D,) the neuron's direction in the joint space (``W_img[:, n]``).
+        phrase_embeddings: (P, D) L2-normalised text embeddings of ``phrases``.
+        phrases: the P phrases.
+        top: phrases per side.
+
+    Returns:
+        DataFrame[rank, phrase, score, side] with ``side`` "excites" (highest scores first) then
+        "inhibits" (lowest first); score is the cosine between direction and phrase embedding.
+    """
+    emb = np.asarray(phrase_embeddings, dtype=np.float32)  # (P, D)
+    if emb.shape[0] != len(phrases):
+        raise BadInputError(f"{emb.shape[0]} phrase embeddings for {len(phrases)} phrases.")
+    d = np.asarray(direction, dtype=np.float32)
+    score = emb @ (d / max(float(np.linalg.norm(d)), 1e-12))  # (P,)
+    order = np.argsort(-score, kind="stable")
+    k = min(top, len(phrases))
+    hi, lo = order[:k], order[::-1][:k]
+    names = np.asarray(list(phrases), dtype=object)
+    return pd.DataFrame({"rank": np.arange(2 * k), "phrase": np.concatenate([names[hi], names[lo]]),
+                         "score": np.concatenate([score[hi], score[lo]]).astype(float),
+                         "side": ["excites"] * k + ["inhibits"] * k})
+
+
+def model_view(image: Image.Image, size: int = TILE_PX) -> Image.Image:
+    """The square the model sees (shorter side resized, centre crop, as open_clip's eval transform)."""
+    return ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
+
+
+def cell_box(flat: int, grid: Sequence[int], size: int, *, offset: int = 0) -> tuple[int, int, int, int] | None:
+    """Pixel box of an activation-grid cell on a ``size`` x ``size`` model-view tile.
+
+    Args:
+        flat: the flat argmax position (``h * W + w``; for token layers the token index).
+        grid: (H, W) of the activation map.
+        size: tile side in pixels.
+        offset: leading positions that are not cells (1 for a ViT class token).
+
+    Returns:
+        (x0, y0, x1, y1), or None when the position is not a spatial cell (e.g. the class token).
+    """
+    h, w = int(grid[0]), int(grid[1])
+    idx = int(flat) - offset
+    if h <= 0 or w <= 0 or not 0 <= idx < h * w:
+        return None
+    r, c = divmod(idx, w)
+    return (round(c * size / w), round(r * size / h), round((c + 1) * size / w) - 1, round((r + 1) * size / h) - 1)
+
+
+def outlined_tile(image: Image.Image, flat: int | None, grid: Sequence[int] | None, *, size: int = TILE_PX,
+                  offset: int = 0) -> Image.Image:
+    """A dataset-example tile: the model's view of ``image`` with the most-activating cell outlined."""
+    tile = model_view(image, size)
+    box = cell_box(flat, grid, size, offset=offset) if flat is not None and grid else None
+    if box is not None:
+        ImageDraw.Draw(tile).rectangle(box, outline=OUTLINE, width=max(2, size // 64))
+    return tile
+
+
+# ---------------------------------------------------------------- one unit's card over a collection ----------------
+@dataclass(frozen=True)
+class Grid:
+    """Dataset-example tiles: the rows shown, their JPEG bytes, and one caption per tile."""
+
+    rows: tuple[int, ...]
+    tiles: tuple[bytes, ...]
+    captions: tuple[str, ...]
+    width: int
+
+
+@dataclass(frozen=True)
+class CardData:
+    """The collection part of a neuron card: top, most negative and across-the-range examples, histogram."""
+
+    unit: int
+    top: Grid
+    bottom: Grid
+    across: Grid
+    histogram: pd.DataFrame
+    similar: pd.DataFrame  # units whose activations over the collection correlate most (unit, correlation)
+
+
+def examples_frame(art, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
+    """Top (or most negative) examples of ``unit``: row, key, label, value, argmax."""
+    rows = [int(r) for r in (art.bottom_rows(unit, k) if bottom else art.top_rows(unit, k))]
+    return rows_frame(art, rows, unit)
+
+
+def rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
+    """row, key, label, value (the unit's spatial max) and argmax of the given rows."""
+    idx = np.asarray(rows, dtype=np.int64)
+    labels = art.labels
+    return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
+                         "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
+                         "value": np.asarray(art.max[idx, unit], dtype=np.float32) if rows else [],
+                         "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
+
+
+def unit_values(art, unit: int) -> np.ndarray:
+    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
+    return np.asarray(art.max[:, unit], dtype=np.float32)
+
+
+def bucket_frame(art, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
+    """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
+    df = std_bucket_samples(unit_values(art, unit), buckets=buckets, per_bucket=per_bucket,
+                                        std=float(art.unit_std[unit]))
+    extra = rows_frame(art, df["row"].astype(int).tolist(), unit)
+    return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
+
+
+def render_tiles(art, rows, argmax, size: int = TILE_PX) -> list[bytes]:
+    """``size``-px tiles (JPEG bytes) of ``rows``, the most-activating cell outlined when ``argmax`` is given.
+
+    Encoded bytes at the size they are shown: fewer bytes for the browser to parse and decode on every switch.
+    """
+    grid = art.grid if argmax is not None and len(art.grid) == 2 else None
+    offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
+    out = []
+    for i, row in enumerate(rows):
+        img = outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
+                                        size=size, offset=offset)
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=85)
+        out.append(buf.getvalue())
+    return out
+
+
+def captions(df: pd.DataFrame, column: str = "value") -> list[str]:
+    """Tile captions: the row's label (if any) and its ``column`` value (3 significant digits for floats)."""
+    labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
+    return [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
+            for lab, v in zip(labels, df[column].tolist())]
+
+
+def grid(art, df: pd.DataFrame, *, outline: bool = True, column: str = "value", width: int = 110) -> Grid:
+    """The tiles and captions of the rows of ``df`` (columns row, ``column``, label; argmax when outlined)."""
+    rows = tuple(int(r) for r in df["row"])
+    argmax = tuple(int(a) for a in df["argmax"]) if outline else None
+    return Grid(rows, tuple(render_tiles(art, rows, argmax, width)), tuple(captions(df, column)), width)
+
+
+def build_card(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
+               similar: int = 8, width: int = 110, standardized: np.ndarray | None = None) -> CardData:
+    """The collection part of ``unit``'s card (tiles ``width`` px; most-activating cell outlined on top tiles).
+
+    ``standardized``: ``standardize(art.max)`` if the caller keeps it (else computed here).
+
+    Raises:
+        UnitOutOfRangeError: ``unit`` is not a unit of the artifact.
+        ArtifactError: an image of the collection is missing or escapes its root.
+    """
+    top = grid(art, examples_frame(art, unit, top_k), width=width)
+    bottom = grid(art, examples_frame(art, unit, bottom_k, bottom=True), outline=False, width=width)
+    across = grid(art, bucket_frame(art, unit, buckets, per_bucket), column="z", width=width)
+    hist = activation_histogram(unit_values(art, unit), std=float(art.unit_std[unit]))
+    z = standardized if standardized is not None else standardize(art.max)
+    corr = similar_by_correlation(z, unit, top=similar, standardized=True)
+    return CardData(int(unit), top, bottom, across, hist, corr)
+
+

@@ -1,0 +1,183 @@
+"""The unfinished run's work area (``.partial/`` inside an artifact directory) and its finalization.
+
+``open_work`` creates or resumes the row files and the fsynced ``state.json`` that ``core.pipeline.extract`` (and
+``core.pipeline.ray_engine``) fill chunk by chunk; ``finalize`` compacts away skipped files, computes per-unit stats and
+top/bottom-k rows in one streaming pass, writes the arrays and JSON sidecars, fsyncs them and commits the
+manifest last. Nothing here imports streamlit.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.errors import ArtifactError, BadInputError
+from core.pipeline.collection import Collection
+from core.pipeline.store import ARRAYS, MANIFEST, PARTIAL_DIR, Artifact, RowFile, open_artifact, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+WORK = ("max", "argmax", "mean", "emb")  # the row files of a run, one row per image
+
+
+def open_work(work: Path, plan: dict, n: int) -> dict:
+    """Load the state of an unfinished run with the same plan, or create empty work files."""
+    state_file = work / "state.json"
+    if state_file.is_file():
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            if state.get("plan") == plan and all(work_file(work, k).shape[0] == n for k in WORK):
+                logger.info("resuming: %d of %d chunks already done", len(state["done"]), n_chunks(n, plan))
+                return state
+        except (OSError, ValueError, KeyError, ArtifactError):
+            pass
+        logger.warning("discarding unreadable work state in %s", work)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    dims = {"max": plan["units"], "argmax": plan["units"], "mean": plan["units"], "emb": plan["embed_dim"]}
+    for name in WORK:
+        RowFile.create(work / ARRAYS[name][0], (n, dims[name]), ARRAYS[name][1])
+    state = {"plan": plan, "done": [], "skipped": {}}
+    write_json_atomic(state_file, state)
+    return state
+
+
+def work_file(work: Path, name: str) -> RowFile:
+    return RowFile(work / ARRAYS[name][0])
+
+
+def n_chunks(n: int, plan: dict) -> int:
+    return -(-n // plan["chunk_rows"])
+
+
+class _TopK:
+    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row."""
+
+    def __init__(self, k: int, largest: bool):
+        self.k, self.sign = k, -1.0 if largest else 1.0
+        self.vals: np.ndarray | None = None
+        self.rows: np.ndarray | None = None
+
+    def update(self, vals: np.ndarray, first_row: int) -> None:
+        rows = np.broadcast_to(np.arange(first_row, first_row + len(vals))[:, None], vals.shape)
+        v = vals if self.vals is None else np.concatenate([self.vals, vals])
+        r = rows if self.rows is None else np.concatenate([self.rows, rows])
+        order = np.argsort(self.sign * v, axis=0, kind="stable")[: self.k]  # earlier rows first among ties
+        self.vals, self.rows = np.take_along_axis(v, order, 0), np.take_along_axis(r, order, 0)
+
+    def result(self) -> np.ndarray:
+        return np.ascontiguousarray(self.rows.T.astype(np.int32))  # (C, k)
+
+
+class _Moments:
+    """Per-unit mean and std over row blocks (Chan et al. parallel merge, float64)."""
+
+    def __init__(self, units: int):
+        self.n, self.mean, self.m2 = 0, np.zeros(units), np.zeros(units)
+
+    def update(self, x: np.ndarray) -> None:
+        x = x.astype(np.float64)
+        nb, mb = len(x), x.mean(axis=0)
+        m2b = ((x - mb) ** 2).sum(axis=0)
+        tot = self.n + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * nb / tot
+        self.m2 = self.m2 + m2b + delta ** 2 * self.n * nb / tot
+        self.n = tot
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / max(self.n, 1))
+
+
+def _skipped_entries(coll: Collection, state: dict) -> list[dict]:
+    rows = sorted(int(r) for r in state["skipped"])
+    return list(coll.rejected) + [{"key": coll.keys[r], "reason": state["skipped"][str(r)][0],
+                                   "message": state["skipped"][str(r)][1]} for r in rows]
+
+
+def finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
+    work, n = out / PARTIAL_DIR, len(coll.keys)
+    skipped = _skipped_entries(coll, state)
+    valid = np.setdiff1d(np.arange(n), np.array([int(r) for r in state["skipped"]], dtype=np.int64))
+    if not len(valid):
+        reasons = Counter(s["reason"] for s in skipped)
+        raise BadInputError(f"None of the {n} images in {coll.source} could be read "
+                            f"({', '.join(f'{v} {k}' for k, v in reasons.items())}), e.g. {skipped[0]['message']}")
+    rows, k = len(valid), min(plan["topk"], len(valid))
+    src = {name: work_file(work, name) for name in WORK}
+    dst = {name: RowFile.create(out / ARRAYS[name][0], (rows, src[name].shape[1]), ARRAYS[name][1]) for name in WORK}
+    tops = {f"{w}_{s}": _TopK(k, w == "top") for w in ("top", "bottom") for s in ("max", "mean")}
+    moments = {s: _Moments(plan["units"]) for s in ("max", "mean")}
+    at, step = 0, plan["chunk_rows"]
+    for s in range(0, n, step):
+        local = valid[(valid >= s) & (valid < s + step)] - s
+        if not len(local):
+            continue
+        for name in WORK:
+            block = src[name].read(s, s + step)[local]
+            dst[name].write(at, block)
+            if name in moments:
+                vals = block.astype(np.float32)
+                moments[name].update(vals)
+                tops[f"top_{name}"].update(vals, at)
+                tops[f"bottom_{name}"].update(vals, at)
+        at += len(local)
+    for name, t in tops.items():
+        np.save(out / ARRAYS[name][0], t.result())
+    stats = np.stack([moments["max"].mean, moments["max"].std, moments["mean"].mean, moments["mean"].std])
+    np.save(out / ARRAYS["stats"][0], stats.astype(np.float32))
+    keep = valid.tolist()
+    _write_json(out / "keys.json", [coll.keys[i] for i in keep])
+    for name, col in (("labels.json", coll.labels), ("captions.json", coll.captions)):
+        if col is not None:
+            _write_json(out / name, [col[i] for i in keep])
+        else:
+            (out / name).unlink(missing_ok=True)
+    _write_json(out / "skipped.json", skipped)
+    for fname, _ in ARRAYS.values():
+        _fsync_path(out / fname)
+    write_json_atomic(out / MANIFEST, _manifest(plan, rows, k, skipped))  # the commit point
+    shutil.rmtree(work, ignore_errors=True)
+    logger.info("artifact complete: %s (%d rows, %d skipped)", out, rows, len(skipped))
+    return open_artifact(out)
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _manifest(plan: dict, rows: int, k: int, skipped: list[dict]) -> dict:
+    import open_clip
+    import PIL
+
+    m = {key: v for key, v in plan.items() if key not in ("topk", "chunk_rows")}
+    m.update(rows=rows, topk=k, requested_topk=plan["topk"], chunk_rows=plan["chunk_rows"], key_column="keys.json",
+             files={name: f for name, (f, _) in ARRAYS.items()},
+             skipped=len(skipped), skipped_reasons=dict(Counter(s["reason"] for s in skipped)),
+             versions={"open_clip": open_clip.__version__, "torch": torch.__version__, "numpy": np.__version__,
+                       "pillow": PIL.__version__, "python": sys.version.split()[0]},
+             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=uuid.uuid4().hex,
+             complete=True)
+    return m

@@ -1,0 +1,136 @@
+"""What every page works on (``Context``: model, layer, collection) and the shared sidebar that chooses it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core.config import get_settings
+from ui import errors, resources, url, urlstate, widgets
+from ui.resources import ArtifactKey
+
+SHELL_CTX = "_shell_ctx"
+DEMO_PENDING = "demo (not indexed yet: built on first use)"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every page works on: the model, its layer, and the (optional) indexed collection."""
+
+    model_id: str
+    layer: str
+    units: int
+    collection: str | None = None  # the collection's name (never a path from the URL)
+    artifact: ArtifactKey | None = None  # the collection's artifact, the key of its caches
+    rows: int = 0
+    collection_layer: str | None = None
+
+    @property
+    def path(self) -> str | None:
+        """The collection's artifact directory, if one is picked."""
+        return self.artifact.path if self.artifact is not None else None
+
+    @property
+    def has_examples(self) -> bool:
+        """Whether dataset examples exist for the selected layer."""
+        return self.artifact is not None and self.collection_layer == self.layer
+
+    def params(self, **extra) -> dict:
+        """The shared URL state of this context plus page-specific ``extra`` values."""
+        return {"model": self.model_id, "collection": self.collection, "layer": self.layer, **extra}
+
+
+def page_context() -> Context:
+    """The context chosen in the shell's sidebar, or the sidebar rendered here when the page runs alone."""
+    ctx = st.session_state.get(SHELL_CTX)
+    return ctx if isinstance(ctx, Context) and st.session_state.get("_shell_run") else sidebar_context()
+
+
+def shell_context() -> Context:
+    """Render the shared sidebar pickers from the entrypoint and publish the context to the page."""
+    st.session_state["_shell_run"] = True
+    st.session_state[SHELL_CTX] = None
+    ctx = sidebar_context()
+    st.session_state[SHELL_CTX] = ctx
+    return ctx
+
+
+def sidebar_context() -> Context:
+    """Model, collection and layer pickers (URL-bound) in the sidebar; loads the model (cached)."""
+    settings = get_settings()
+    menu = resources.model_menu(settings.default_model)
+    ids = menu["id"].tolist()
+    avail = dict(zip(menu["id"], menu["available"]))
+    with st.sidebar:
+        # Links may only name menu models (never a file); an id typed into the picker is the user's own choice.
+        url.bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, ids, ids[0]),
+                 lambda v: isinstance(v, str) and bool(v.strip()))
+        model_id = st.selectbox("Model", ids, key="model", accept_new_options=True,
+                                help="The embedded demo model runs offline. Real open_clip models need their "
+                                "weights on this machine; type any id, e.g. RN50x4@/models/RN50x4.pt.",
+                                format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
+        url.write_url({"model": model_id})
+        if model_id == "demo":  # the text is drawn only once opened: otherwise it costs every first load ≈ 0.1 s
+            info = st.expander("What the demo model can and cannot show", icon=":material/info:", key="demo_info",
+                               on_change="rerun")
+            if info.open:
+                info.markdown(resources.demo_capabilities())
+    with errors.error_box():  # in the main area: a model that cannot load explains why there
+        resources.get_model(model_id)
+    with st.sidebar:
+        coll = _collection_picker(model_id, settings)
+        layers = resources.layers(model_id)
+        layer_ids = layers["id"].tolist()
+        default_layer = resources.article_layer(model_id)
+        url.bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
+                 lambda v: v in layer_ids)
+        layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")
+        url.write_url({"collection": coll["name"] if coll else None, "layer": layer})  # one URL update for both
+        units = int(layers.set_index("id").at[layer, "units"])
+        st.caption(f"{units} units in this layer")
+        _index_folder_expander(model_id, coll)
+    if coll is not None and coll.get("pending"):  # first use of the demo model: index its corpus, with progress
+        st.info("First start: indexing the demo collection with the demo model. Other visitors are not blocked; "
+                "this page fills in when it is done.")
+        widgets.watch_job(resources.demo_index_job(model_id))
+        st.stop()
+    if coll is None:
+        return Context(model_id, layer, units)
+    return Context(model_id, layer, units, coll["name"], resources.artifact_key(coll["path"], model_id),
+                   int(coll["rows"]), coll["layer"])
+
+
+def _collection_picker(model_id: str, settings) -> dict | None:
+    found = resources.collections(model_id, str(settings.artifacts_dir))
+    names = found["name"].tolist()
+    pending = model_id == "demo" and "demo" not in names
+    options = names + (["demo"] if pending else [])
+    if not options:
+        st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
+                f"`python -m core index --model {model_id} --images DIR --out artifacts/indexes/NAME`.")
+        return None
+    labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
+    if pending:
+        labels["demo"] = DEMO_PENDING
+    url.bind_url("collection", "collection", lambda raw: urlstate.parse_choice("collection", raw, options, options[0]),
+             lambda v: v in options)
+    name = st.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
+    if pending and name == "demo":
+        return {"pending": True, "name": "demo"}
+    return found.set_index("name").loc[name].to_dict() | {"name": name}
+
+
+def _index_folder_expander(model_id: str, coll: dict | None) -> None:
+    folders = resources.collection_folders()
+    with st.expander("Index a folder", expanded=coll is None):
+        root = get_settings().collections_dir
+        if not folders:
+            st.caption(f"Put a folder of images (sub-folders = labels) under `{root}` to index it here.")
+            return
+        folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {root}")
+        if st.button("Index it", key="index_button"):
+            with errors.error_box():
+                st.session_state["_index_job"] = resources.folder_index_job(model_id, folder).key
+        job = resources.get_job(st.session_state.get("_index_job", ""))
+        if job is not None and not job.finished.is_set():
+            widgets.watch_job(job)

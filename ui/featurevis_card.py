@@ -1,0 +1,74 @@
+"""The neuron card's feature-visualization strip (rendered on demand in the background, cached on disk) and the
+unit's top and bottom rastered words."""
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+
+from ui import html, resources, widgets
+from ui.context import Context
+
+
+def feature_visualization_card(ctx: Context, unit: int) -> None:
+    """Feature visualizations (rendered on demand, then cached) and the unit's top/bottom rastered words.
+
+    Pictures, headings and word tables are one light element each (``html_block``); the render options sit in a
+    popover (mounted only when opened), so a neuron switch re-renders few elements.
+    """
+    from core.analyses import words
+    from core.featurevis import strip
+    from core.featurevis.facets import facet_names
+    from core.featurevis.strip import RenderCancelled, cached_strip, strip_items
+
+    loaded = resources.get_model(ctx.model_id)
+    names = facet_names()
+    st.session_state.setdefault("fv_seeds", 2)
+    st.session_state.setdefault("fv_facets", ["text"] if "text" in names else [])
+    seeds = min(max(int(st.session_state["fv_seeds"] or 1), 1), 4)
+    facets = tuple(f for f in st.session_state["fv_facets"] if f in names)
+    items = strip_items(seeds, facets)
+    results = cached_strip(loaded, ctx.layer, unit, items)
+    note = (f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
+            f"jitter/scale/rotation, {strip.STRIP_STEPS} steps). Facets add a linear-probe prior on an earlier layer "
+            "(paper §2.2): text = rendered words vs pictures, the others = demo-corpus categories.")
+    figures = [(item.label, None if res is None else _png(res.to_pil()[0]), "" if res is None else str(res.objective))
+               for item, res in zip(items, results)]
+    widgets.html_block("fv_strip", html.tagged(unit, html.heading_html("Feature visualization", note)
+                                       + html.figures_html(figures)))
+    row = st.container(horizontal=True, vertical_alignment="center")
+    with row.popover("Render options", icon=":material/tune:", key="fv_options",
+                     help=f"Now: {seeds} seed(s); facets: {', '.join(facets) or 'none'}"):
+        st.number_input("Seeds", min_value=1, max_value=4, key="fv_seeds")
+        st.multiselect("Facets", names, key="fv_facets")
+    key = resources.featurevis_job_key(ctx.model_id, ctx.layer, unit, seeds, facets)
+    job = resources.get_job(key)
+    if any(r is None for r in results) and row.button("Render feature visualizations", key="fv_render"):
+        resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
+        st.rerun()
+    if job is not None and not job.finished.is_set():
+        widgets.watch_cancellable(job, "Rendering (optimisation steps)", key)
+    elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
+        st.error(f"Rendering failed: {job.error}")
+    heading = html.heading_html("Top rastered words", "The 12,000 most common English words drawn as images; a "
+                                "word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
+                                "std-devs from the vocabulary mean.")
+    if not words.is_scored(loaded, ctx.layer):
+        widgets.html_block("fv_words", html.tagged(unit, heading))
+        wjob = resources.get_job(resources.words_job_key(ctx.model_id, ctx.layer))
+        if wjob is not None and not wjob.finished.is_set():
+            widgets.watch_cancellable(wjob, "Scoring words", None)
+        elif st.button("Score the word vocabulary (once per model and layer)", key="words_score"):
+            resources.words_job(ctx.model_id, ctx.layer)
+            st.rerun()
+        return
+    top, bottom = resources.neuron_words(ctx.model_id, ctx.layer, unit, 15)
+    tables = (f'<div style="display:flex;flex-wrap:wrap;gap:24px">{html.table_html(top, "Top words")}'
+              f'{html.table_html(bottom, "Bottom words")}</div>')
+    widgets.html_block("fv_words", html.tagged(unit, heading + tables))
+
+
+def _png(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,121 @@
+"""HTML blocks the dashboard draws with its ``card_view`` component: example grids, neuron chips, headings,
+figures, tables, share links and ranked results. Every text is escaped here; the blocks are then trusted.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.analyses.neuron_card import Grid
+
+
+def grid_html(g: Grid) -> str:
+    """One HTML block for a whole grid (inline JPEG data URIs with captions): a neuron switch re-renders one
+    element per grid instead of one per tile, and the browser fetches nothing."""
+    import base64
+    import html
+
+    cells = "".join(
+        f'<figure style="margin:0;width:{g.width}px"><img alt="{html.escape(c)}" width="{g.width}" '
+        f'height="{g.width}" src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
+        f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
+        for t, c in zip(g.tiles, g.captions))
+    return f'<div data-grid style="display:flex;flex-wrap:wrap;gap:8px;margin-bottom:0.75rem">{cells}</div>'
+
+
+def chips_html(label: str, detail: str, units, scores, score_name: str) -> str:
+    """A labelled row of neuron chips (``<button data-unit>``; the dashboard opens the unit on a click).
+
+    ``label`` is shown bold, ``detail`` after it; each chip reads "unit (score)".
+    """
+    import html
+
+    chips = "".join(f'<button class="chip" data-unit="{int(u)}" title="Open unit {int(u)} ({score_name} {v:.3f})">'
+                    f'{int(u)} ({v:.2f})</button>' for u, v in zip(units, scores))
+    return (f'<p class="chips-label"><b>{html.escape(label)}</b> {html.escape(detail)}</p>'
+            f'<div class="chips" data-chips="{html.escape(score_name)}">{chips}</div>')
+
+
+def tagged(unit: int, html: str) -> str:
+    """``html`` wrapped in an element naming the unit it shows (``data-card-unit``): tests and the browser
+    benchmark read it to tell that a block shows the new neuron."""
+    return f'<div data-card-unit="{int(unit)}">{html}</div>'
+
+
+def sections_html(sections) -> str:
+    """Headed grids as one HTML block: ``sections`` = (heading, note or None, Grid) triples. Headings and
+    notes ride in the same element as their grid, so a neuron switch re-sends and re-renders fewer elements."""
+    return "".join(heading_html(heading, note)
+                   + (grid_html(g) if g.tiles else '<p style="font-size:0.875rem;opacity:0.6">No examples.</p>')
+                   for heading, note, g in sections)
+
+
+def heading_html(heading: str, note: str | None = None) -> str:
+    """A section heading and its grey note, styled like the app's subheaders and captions."""
+    import html
+
+    out = f'<h3 style="margin:0.6rem 0 0.2rem 0;padding:0">{html.escape(heading)}</h3>'
+    if note:
+        out += f'<p style="font-size:0.875rem;opacity:0.6;margin:0 0 0.5rem 0">{html.escape(note)}</p>'
+    return out
+
+
+def figures_html(figures, width: int = 160) -> str:
+    """Pictures with captions in a row: ``figures`` = (caption, PNG bytes or None, detail) triples; a None picture
+    shows "not rendered yet" in its place."""
+    import base64
+    import html
+
+    cells = []
+    for caption, png, detail in figures:
+        if png is None:
+            body = (f'<div data-missing style="width:{width}px;height:{width}px;display:flex;align-items:center;'
+                    f'justify-content:center;border:1px dashed rgba(128,128,128,0.5);font-size:0.8rem;opacity:0.7">'
+                    f'not rendered yet</div>')
+        else:
+            body = (f'<img alt="{html.escape(caption)}" width="{width}" height="{width}" '
+                    f'src="data:image/png;base64,{base64.b64encode(png).decode()}"/>')
+        cells.append(f'<figure style="margin:0;width:{width}px">{body}<figcaption style="font-size:0.8rem;'
+                     f'opacity:0.7">{html.escape(caption)}<br/><code>{html.escape(detail)}</code></figcaption></figure>')
+    return f'<div data-figures style="display:flex;flex-wrap:wrap;gap:12px">{"".join(cells)}</div>'
+
+
+def table_html(df: pd.DataFrame, title: str, *, floats: str = "{:.3f}") -> str:
+    """A small titled table (every cell escaped; floats formatted with ``floats``)."""
+    import html
+
+    def cell(v) -> str:
+        return html.escape(floats.format(v) if isinstance(v, (float, np.floating)) else str(v))
+
+    head = "".join(f'<th style="text-align:left;padding:2px 8px">{html.escape(str(c))}</th>' for c in df.columns)
+    body = "".join("<tr>" + "".join(f'<td style="padding:2px 8px">{cell(v)}</td>' for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return (f'<table data-table="{html.escape(title)}" style="border-collapse:collapse;font-size:0.85rem">'
+            f'<caption style="text-align:left;font-weight:600;padding:2px 8px">{html.escape(title)}</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def share_html(url: str, label: str = "Share this view") -> str:
+    """A share link: the URL (selectable text, escaped) and a copy button (``card_view.js`` copies the text of
+    the ``data-share`` element when a ``data-copy`` button is pressed)."""
+    import html
+
+    return (f'<div class="share"><p class="share-label">{html.escape(label)}</p><div class="share-box">'
+            f'<code data-share>{html.escape(url)}</code>'
+            '<button type="button" class="copy" data-copy title="Copy the link">Copy</button></div></div>')
+
+
+def results_html(results, score_name: str) -> str:
+    """Ranked neurons as one block: per (unit, score, href, grid or None, in_app) a head line (unit, score and an
+    "Open card" link to ``href``) and the unit's top dataset examples (``grid_html``). With ``in_app`` the link
+    also carries ``data-unit``: ``card_view.js`` then opens the card inside the app on a plain click, while
+    ``href`` still serves a new tab or a copied link."""
+    import html
+
+    out = []
+    for unit, value, href, g, in_app in results:
+        attr = f' data-unit="{int(unit)}"' if in_app else ""
+        out.append(f'<div class="result" data-result="{int(unit)}"><p class="result-head"><b>Unit {int(unit)}</b> · '
+                   f'{html.escape(score_name)} {float(value):.3f} <a class="open" href="{html.escape(href)}"{attr}>'
+                   'Open card</a></p>' + (grid_html(g) if g is not None else "") + '</div>')
+    return "".join(out)

@@ -1,0 +1,117 @@
+"""Background jobs shared by every dashboard session: progress, result or error, and a cancel flag.
+
+A job runs once per key in a daemon thread, any number of sessions watch
+it, and a failed job is restarted on the next request. ``ui.resources.jobs`` starts the dashboard's jobs; this
+module uses no streamlit, so tests drive it directly.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """A background job shared by all sessions: progress, result or error, finished flag."""
+
+    key: str
+    title: str
+    done: int = 0
+    total: int = 0
+    result: object = None
+    error: BaseException | None = None
+    started: float = field(default_factory=time.time)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = int(done), int(total)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+_JOBS: dict[str, Job] = {}
+_JOBS_LOCK = threading.Lock()
+
+
+def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]], object], *,
+              on_finish: Callable[[], None] | None = None, threads: int | None = None) -> Job:
+    """Start ``work(progress)`` in a daemon thread, or return the job already running/finished for ``key``.
+
+    A failed job is restarted on the next call (the extraction it runs is resumable). ``on_finish`` runs when
+    the work ends, successfully or not (e.g. to refresh a cache that lists its output). ``threads``: torch's
+    intra-op threads while the job runs (``job_threads``), e.g. every core for a long batch job in a server that
+    otherwise keeps a core free for its event loop (``Settings.server_threads``).
+    """
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is not None and not (job.finished.is_set() and job.error is not None):
+            return job
+        job = Job(key, title)
+        _JOBS[key] = job
+
+    def _run() -> None:
+        try:
+            with job_threads(threads):
+                job.result = work(job.progress)
+        except BaseException as err:  # noqa: BLE001 - reported to every watching session
+            logger.exception("job %s failed", key)
+            job.error = err
+        finally:
+            if on_finish is not None:
+                on_finish()
+            job.finished.set()
+
+    threading.Thread(target=_run, name=f"job:{key}", daemon=True).start()
+    return job
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_ASKED: list[int] = []  # what the running jobs asked for
+_THREADS_BEFORE = [0]  # torch's setting before the first of them started
+
+
+@contextlib.contextmanager
+def job_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads at ``threads`` (at least) while the block runs; the setting from before the first
+    such block returns when the last one ends. ``torch.set_num_threads`` sets the calling thread and the value
+    every thread started later takes on its first use of torch (each Streamlit script run is a new thread), so
+    overlapping jobs share the largest request. ``None`` leaves it alone."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    with _THREADS_LOCK:
+        if not _THREADS_ASKED:
+            _THREADS_BEFORE[0] = torch.get_num_threads()
+        _THREADS_ASKED.append(int(threads))
+        torch.set_num_threads(max(_THREADS_ASKED))
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_ASKED.remove(int(threads))
+            torch.set_num_threads(max(_THREADS_ASKED) if _THREADS_ASKED else _THREADS_BEFORE[0])
+
+
+def get_job(key: str) -> Job | None:
+    """The job started under ``key``, if any."""
+    with _JOBS_LOCK:
+        return _JOBS.get(key)
+
+
+_CANCELS: dict[str, threading.Event] = {}
+
+
+def cancel_event(key: str) -> threading.Event:
+    """The cancel flag of a cancellable job (feature-visualization renders)."""
+    with _JOBS_LOCK:
+        return _CANCELS.setdefault(key, threading.Event())

@@ -1,0 +1,69 @@
+"""URL state: widgets seeded from the link's parameters (validated by ``ui.urlstate``), the view written back into
+the URL, and the share link. A widget's session key is bound to one URL parameter.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from ui import urlstate
+
+PROBLEMS = "_url_problems"
+
+
+def _problems() -> list[str]:
+    return st.session_state.setdefault(PROBLEMS, [])
+
+
+def bind_url(key: str, param: str, parse: Callable[[str | None], urlstate.Parsed],
+             valid: Callable[[object], bool] = lambda v: True) -> None:
+    """Seed widget ``key`` from URL ``param`` before the widget is created.
+
+    A URL value that differs from what this session last wrote (a fresh link, a page link) wins and is
+    validated (problems are shown by ``show_url_problems``); otherwise the widget keeps its value, or a
+    remembered one after a page switch, or the parser's default.
+    """
+    raw = st.query_params.get(param)
+    written = st.session_state.get(f"_url:{param}")
+    keep = f"_keep:{key}"
+    if raw is not None and raw != written:
+        parsed = parse(raw)
+        st.session_state[key] = parsed.value
+        st.session_state[f"_url:{param}"] = raw
+        if parsed.problem:
+            _problems().append(parsed.problem)
+    elif key not in st.session_state or not valid(st.session_state[key]):
+        kept = st.session_state.get(keep)
+        st.session_state[key] = kept if kept is not None and valid(kept) else parse(None).value
+
+
+def write_url(params: dict) -> None:
+    """Write the view state into the URL (empty values removed), in one update and only if it changed.
+
+    Each assignment to ``st.query_params`` sends the browser its own message, which the front end applies with a
+    history update and a render: a page's first run writes a dozen parameters."""
+    old = st.query_params.to_dict()
+    new = dict(old)
+    for param, value in params.items():
+        text = "" if value is None else str(value)
+        if text:
+            new[param] = text
+        else:
+            new.pop(param, None)
+        st.session_state[f"_url:{param}"] = text or None
+    if new != old:
+        st.query_params.from_dict(new)
+
+
+def remember(key: str) -> None:
+    """Keep a page widget's value across page switches (Streamlit drops state of unrendered widgets)."""
+    st.session_state[f"_keep:{key}"] = st.session_state.get(key)
+
+
+def show_url_problems(where=None) -> None:
+    """Show (once) what was wrong with the link's values, as warnings (in ``where``, e.g. a container
+    created above the inputs, so the message sits at the top even though inputs are parsed later)."""
+    target = where if where is not None else st
+    for problem in st.session_state.pop(PROBLEMS, []):
+        target.warning(problem, icon=":material/link_off:")

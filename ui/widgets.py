@@ -1,0 +1,213 @@
+"""Reusable dashboard widgets: the unit picker, example grids, HTML blocks, charts, uploads, ranked-neuron lists,
+progress of background jobs."""
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from core.analyses import neuron_card
+from core.analyses.neuron_card import Grid
+from core.errors import BadInputError, CoreError
+from ui import html, resources, url, urlstate
+from ui.jobs import Job
+
+if TYPE_CHECKING:
+    from ui.context import Context
+
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+UPLOAD_MAX_PIXELS = 25_000_000
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
+LOOKUP_PAGE = "pages/neuron_lookup.py"
+OPEN_CARD = "_open_card"  # the unit whose card a result list's link asked to open (set by its click callback)
+NEXT_RANDOM = "_next_random_unit"
+
+
+def unit_picker(ctx: Context) -> int:
+    """Unit number input with previous / next / random buttons, bound to the URL's ``unit``."""
+    hi = ctx.units - 1
+    url.bind_url("unit", "unit", lambda raw: urlstate.parse_int("unit", raw, 0, hi, 0),
+             lambda v: isinstance(v, int) and 0 <= v <= hi)
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # one block, not five: a cheaper rerender
+    unit = int(row.number_input(f"Unit (0..{hi})", min_value=0, max_value=hi, step=1, key="unit", width=260))
+    row.button("prev", icon=":material/chevron_left:", key="unit_prev", on_click=_step_unit, args=(-1, hi))
+    row.button("next", icon=":material/chevron_right:", key="unit_next", on_click=_step_unit, args=(1, hi))
+    row.button("random", icon=":material/casino:", key="unit_random", on_click=_random_unit, args=(hi,))
+    url.remember("unit")
+    return unit
+
+
+def set_unit(unit: int) -> None:
+    """Widget callback: show another neuron."""
+    st.session_state["unit"] = int(unit)
+
+
+def _step_unit(delta: int, hi: int) -> None:
+    st.session_state["unit"] = (int(st.session_state.get("unit", 0)) + delta) % (hi + 1)
+
+
+def _random_unit(hi: int) -> None:
+    drawn = st.session_state.pop(NEXT_RANDOM, None)
+    st.session_state["unit"] = drawn if isinstance(drawn, int) and 0 <= drawn <= hi else random.randint(0, hi)
+
+
+def likely_next_units(unit: int, hi: int) -> list[int]:
+    """The units a person most likely opens next from ``unit``'s card: the next, the previous, and the next
+    "random" pick (drawn now, so its card can be built ahead; the random button then opens it)."""
+    drawn = st.session_state.get(NEXT_RANDOM)
+    if not (isinstance(drawn, int) and 0 <= drawn <= hi and drawn != unit):
+        drawn = st.session_state[NEXT_RANDOM] = random.randint(0, hi)
+    return [(unit + 1) % (hi + 1), (unit - 1) % (hi + 1), drawn]
+
+
+def similar_chips(unit: int, rows: list[tuple[str, str, pd.DataFrame, str]]) -> None:
+    """Rows of chips for the neurons similar to ``unit``, (label, detail, frame with columns unit and ``score``,
+    score) each, as one light element (``html_block``); a click on a chip opens that neuron's card."""
+    chips = "".join(html.chips_html(label, detail, df["unit"], df[score], score) for label, detail, df, score in rows)
+    html_block("similar", html.tagged(unit, chips), on_open=set_unit)
+
+
+def html_block(key: str, markup: str, *, on_open: Callable[[int], None] | None = None) -> None:
+    """Trusted HTML (built by ``ui.html``, every text escaped) drawn straight into the page by the
+    ``card_view`` component: unlike ``st.html`` no sanitiser pass and no React element per part, so a neuron
+    switch repaints it cheaply. A click on an element with ``data-unit`` calls ``on_open(unit)``."""
+    callback = None
+    if on_open is not None:
+        def callback() -> None:
+            picked = (st.session_state.get(key) or {}).get("open")
+            if picked is not None:
+                on_open(int(picked))
+    _card_view()(key=key, data={"html": markup}, on_open_change=callback)
+
+
+@functools.cache
+def _card_view():
+    web = Path(__file__).resolve().parent / "web"
+    return st.components.v2.component("clip_explorer.card_view", js=(web / "card_view.js").read_text(),
+                                      css=(web / "card_view.css").read_text())
+
+
+def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
+               width: int = 110) -> None:
+    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined) as one element."""
+    if df.empty:
+        st.caption("No examples.")
+        return
+    st.html(html.grid_html(_tile_grid(ctx, df, outline=outline, caption=caption, width=width)))
+
+
+def _tile_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
+               width: int = 110) -> Grid:
+    """``neuron_card.grid`` with the process-wide tile cache (``resources.tiles``)."""
+    rows = tuple(int(r) for r in df["row"])
+    argmax = tuple(int(a) for a in df["argmax"]) if outline else None
+    tiles = resources.tiles(ctx.artifact, rows, argmax, width)
+    return Grid(rows, tuple(tiles), tuple(neuron_card.captions(df, caption)), width)
+
+
+def table(df: pd.DataFrame, title: str, *, key: str, floats: str = "{:.2f}") -> None:
+    """A small read-only table as a ``card_view`` block (``ui.html.table_html``): cheaper for a page's first load
+    than ``st.dataframe``, whose grid code is the largest a page fetches."""
+    html_block(key, html.table_html(df, title, floats=floats))
+
+
+def grid_sections(key: str, unit: int, *sections: tuple[str, str | None, Grid]) -> None:
+    """``unit``'s headed dataset-example grids ((heading, note, grid) triples) as one element
+    (``ui.html.sections_html``)."""
+    html_block(key, html.tagged(unit, html.sections_html(sections)))
+
+
+def chart(kind: str, df: pd.DataFrame) -> None:
+    """Render ``df`` with a cached chart template (``core.charts`` builder, data-free) at full width."""
+    st.vega_lite_chart(df, resources.chart_template(kind), width="stretch")
+
+
+def altair(builder: str, df: pd.DataFrame, *, key: str | None = None, on_select="ignore",
+           selection_mode: str | None = None, **options):
+    """``st.altair_chart(core.charts.<builder>(df, **options), width="stretch")`` with the spec built once per
+    distinct input (``resources.chart_spec``). Returns the chart's selection state like ``st.altair_chart``."""
+    spec = resources.chart_spec(builder, df, tuple(sorted(options.items())))
+    return st.vega_lite_chart(spec, width="stretch", key=key, on_select=on_select, selection_mode=selection_mode)
+
+
+def read_upload(uploaded) -> bytes:
+    """Validate an ``st.file_uploader`` file: size, type, pixel count, decodability.
+
+    Returns:
+        The file's bytes (hashable for the cached search functions).
+
+    Raises:
+        BadInputError: too large, not an image, or too many pixels; the message says the limits.
+    """
+    from core.pipeline.images import open_image
+
+    data = uploaded.getvalue()
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise BadInputError(f"'{uploaded.name}' is {len(data) / 1e6:.1f} MB; the limit is "
+                            f"{UPLOAD_MAX_BYTES // (1024 * 1024)} MB. Use a smaller image.")
+    open_image(data, max_pixels=UPLOAD_MAX_PIXELS)  # raises BadImageError (a BadInputError) with the reason
+    return data
+
+
+def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: int, key: str = "results") -> None:
+    """Ranked neurons, each with its score, its top dataset examples and an "Open card" link, as one light
+    element (``ui.html.results_html``). Inside the dashboard a plain click on a link opens the card without
+    reloading the app (the block's trigger, then ``st.switch_page``); the link's address serves new tabs."""
+    in_shell = bool(st.session_state.get("_shell_run"))
+    picked = st.session_state.pop(OPEN_CARD, None)
+    if in_shell and picked is not None:
+        st.switch_page(LOOKUP_PAGE, query_params=_str_params(ctx.params(unit=int(picked))))
+    results = []
+    for rec in ranked.to_dict("records"):
+        unit = int(rec["unit"])
+        g = None
+        if ctx.has_examples:
+            g = _tile_grid(ctx, resources.examples(ctx.artifact, unit, thumbs, False), width=72)
+        results.append((unit, rec[score], "lookup" + urlstate.query_string(ctx.params(unit=unit)), g, in_shell))
+    html_block(key, html.results_html(results, score),
+               on_open=(lambda unit: st.session_state.__setitem__(OPEN_CARD, unit)) if in_shell else None)
+
+
+def _str_params(params: dict) -> dict[str, str]:
+    return {k: str(v) for k, v in params.items() if v is not None}
+
+
+def share_link(params: dict) -> None:
+    """A copyable link to the current view, with a copy button (a ``card_view`` block: no code highlighter
+    to load, which ``st.code`` costs a page's first load)."""
+    html_block("share_link", html.share_html((st.context.url or "") + urlstate.query_string(params)))
+
+
+# ---------------------------------------------------------------- background jobs ------------------------------------
+def watch_job(job: Job, *, unit: str = "images") -> None:
+    """Show a background job's progress (``done / total unit``) until it finishes, then rerun (other sessions are
+    never blocked); a failed job shows its error and stops the page."""
+    if job.finished.is_set():
+        if job.error is not None:
+            if isinstance(job.error, CoreError):
+                st.error(f"{job.title} failed: {job.error}")
+            else:
+                st.error(f"{job.title} failed ({type(job.error).__name__}: {job.error}); see the server log.")
+            st.stop()
+        return
+    with st.status(f"{job.title} ...", expanded=True) as status:
+        bar = st.progress(0.0, text="starting ...")
+        while not job.finished.wait(0.5):
+            bar.progress(job.fraction, text=f"{job.done} / {job.total or '?'} {unit}")
+        status.update(label=f"{job.title}: done", state="complete")
+    st.rerun()
+
+
+def watch_cancellable(job: Job, what: str, cancel_key: str | None) -> None:
+    """Progress of a running job with a Cancel button (a click reruns the script and sets the flag)."""
+    if cancel_key is not None and st.button("Cancel", key=f"cancel_{cancel_key}"):
+        resources.cancel_event(cancel_key).set()
+    bar = st.progress(job.fraction, text=what)
+    while not job.finished.wait(0.5):
+        bar.progress(job.fraction, text=f"{what}: {job.done} / {job.total or '?'}")
+    st.rerun()

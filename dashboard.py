@@ -1,7 +1,7 @@
 """Dashboard entrypoint: ``streamlit run dashboard.py`` (or ``./run.sh dashboard``).
 
 Page config, logging, navigation over ``pages/`` and the shared sidebar (model, collection, layer
-pickers, all bound to the URL). Pages do the rest; each also runs on its own (style §3).
+pickers, all bound to the URL). Pages do the rest; each also runs on its own.
 
 The file has two roles. ``streamlit run`` finds the server definition below (``app = st.App(...)``) and imports
 this file as a module to build the server; every visitor's run then executes it as ``__main__``: the app.

@@ -4,7 +4,7 @@ Usage::
 
     python scripts/train_demo_model.py [--steps 1500] [--workdir artifacts/demo_train] [--out assets/demo]
 
-Recipe (docs/demo-model.md, /work/shared/notes/miniclip-feasibility.md run D64k16o5): an open_clip
+Recipe (docs/demo-model.md, docs/demo-research-log.md): an open_clip
 CLIP with a ModifiedResNet [1,1,1,1] width-16 image tower at 64 px and a 3-layer text transformer,
 trained from scratch with a symmetric InfoNCE loss whose positives are all batch items of the same
 concept. Half of every batch is freshly rendered words (training fonts only), half clip art, of

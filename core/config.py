@@ -18,18 +18,15 @@ MODEL_MENU_FILE = DATA_DIR / "model_menu.json"
 
 # Images larger than this many pixels are refused (Pillow's own decompression-bomb limit is 89.5 MP).
 MAX_IMAGE_PIXELS = 89_478_485
-# The neuron card builds the cards likely opened next this long after it was sent: the browser draws it meanwhile,
-# and on a machine it shares with the server a build (~50 ms of CPU each on the 2-core test box) slowed that drawing
-# (bench_browser.py --baseline prefetch measures both side by side; figures in the README).
+# The neuron card builds the cards likely opened next this long after it was sent, so the builds do not compete with
+# the browser drawing it (``bench_browser.py --baseline prefetch`` compares delays; docs/performance.md).
 DEFAULT_PREFETCH_DELAY_S = 0.35
 
 
 def default_server_threads() -> int:
-    """torch's intra-op threads in the dashboard's server: all cores but one. The server's event loop (and, run
-    locally, the browser) needs a core while a page's script runs the model; with every core given to torch, its
-    OpenMP threads spin-wait through each small op and a query's text encoding took 75-220 ms instead of 3-9 ms
-    (timed inside the server on the 2-core test machine; ``bench_browser.py --baseline threads`` measures the
-    search it slowed)."""
+    """torch's intra-op threads in the dashboard's server: all cores but one, so the server's event loop (and, run
+    locally, the browser) keeps a core while a page's script runs the model; torch's OpenMP threads spin-wait
+    through small ops and would otherwise take it (``bench_browser.py --baseline threads`` compares)."""
     return max(1, (os.cpu_count() or 1) - 1)
 
 

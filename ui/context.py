@@ -70,7 +70,7 @@ def sidebar_context() -> Context:
                                 "weights on this machine; type any id, e.g. RN50x4@/models/RN50x4.pt.",
                                 format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
         url.write_url({"model": model_id})
-        if model_id == "demo":  # the text is drawn only once opened: otherwise it costs every first load ≈ 0.1 s
+        if model_id == "demo":  # drawn only once opened: its markdown would cost every first load
             info = st.expander("What the demo model can and cannot show", icon=":material/info:", key="demo_info",
                                on_change="rerun")
             if info.open:

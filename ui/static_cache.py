@@ -2,10 +2,8 @@
 
 A page's first load in a new browser fetches about 120 hashed JavaScript and CSS files. Streamlit serves them with
 Starlette's ``StaticFiles``, which stats, opens and reads every file on worker threads: several thread hand-offs per
-file, each waiting for the GIL while the server also runs the page's script. On the 2-core test machine that made
-each small file take 40-70 ms during a first load (3-7 ms when the server is idle). Served from memory, a file is
-one response without a thread; first renders took 0.90-0.99 of the time (two A/B runs, ``bench_browser.py
---baseline static``; ``docs/dashboard.md``, First loads).
+file, each waiting for the GIL while the server also runs the page's script. Served from memory, a file is one
+response without a thread (``bench_browser.py --baseline static`` compares; figures in docs/performance.md).
 
 Only files that exist under ``<directory>/static/`` when the server starts are served here, looked up by their
 exact URL path (nothing from the request is joined to a file path); everything else, and every method other than

@@ -1,8 +1,8 @@
-"""An int8 copy of a CLIP text tower for interactive queries on CPU (text -> neurons in < 20 ms for RN50x4).
+"""An int8 copy of a CLIP text tower for interactive queries on CPU.
 
 A one-word query through RN50x4's 12-layer, width-640 text transformer is a chain of (L x 640) x (640 x N)
 matrix products with L ~ 7 tokens: it reads 236 MB of float32 weights per query and is bound by memory
-bandwidth (~50 ms on 2 CPU cores). PyTorch's dynamic int8 quantization (fbgemm: int8 weights, activations
+bandwidth. PyTorch's dynamic int8 quantization (fbgemm: int8 weights, activations
 quantized per call) reads a quarter of that and runs the same products 3-5x faster.
 
 ``torch.ao.quantization.quantize_dynamic`` converts ``nn.Linear`` only, and open_clip's attention is an

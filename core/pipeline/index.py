@@ -22,10 +22,8 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "index.faiss"
 META_FILE = "index.json"
 KINDS = ("auto", "flat", "ivf")
-# Exact search is linear in N: ~0.3 ms per 1k rows of 640-d per query on an idle 2-core machine (100k: ~32 ms),
-# so below 50k it stays under ~16 ms and exactness wins. bench_search.py (loaded machine, D=640, top-10): flat
-# 63/132/204 ms vs IVF 1.9/7.7/12.6 ms at 10k/50k/100k rows, IVF recall@10 0.99-1.00 at nprobe = nlist/8.
-# IVF training costs ~30 s at 50k, so the switch is deferred to where exact queries get slow.
+# Exact search is linear in N; below this many rows it stays fast enough that exactness wins, and IVF's training
+# cost is deferred to where exact queries get slow (``bench_search.py`` measures both; docs/performance.md).
 APPROX_THRESHOLD = 50_000
 READ_CHUNK = 16_384
 

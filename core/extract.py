@@ -178,7 +178,11 @@ def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
         if foreign:
             raise BadInputError(f"--out {out} is not empty and is not an artifact (it holds {', '.join(foreign[:5])}); "
                                 "choose a new or empty directory.")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInputError(f"--out {out}: cannot create the directory ({err.strerror}); choose a writable path.") \
+            from err
     return None
 
 

@@ -1,7 +1,7 @@
 """``python -m core images``: the images of an indexed collection nearest to a text or an image."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "images"
 HELP = "search an indexed collection by text or image (kNN over the image embeddings)"
@@ -12,7 +12,7 @@ def configure(parser) -> None:
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--query", help="text, e.g. 'a photo of a cat'")
     query.add_argument("--image", help="image file")
-    parser.add_argument("--top", type=int, default=10, help="number of images (default 10)")
+    parser.add_argument("--top", type=INT, default=10, help="number of images (default 10)")
     add_model_args(parser)
     parser.set_defaults(model=None)
     parser.add_argument("--exact", action="store_true",

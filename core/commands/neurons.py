@@ -1,7 +1,7 @@
 """``python -m core neurons``: zero-shot neuron search (text) or the units firing most on an image."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "neurons"
 HELP = "rank neurons for a text query (zero-shot neuron search) or an image"
@@ -13,7 +13,7 @@ def configure(parser) -> None:
     query.add_argument("--query", help="text, e.g. 'spider'")
     query.add_argument("--image", help="image file")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer)")
-    parser.add_argument("--top", type=int, default=10, help="number of neurons (default 10)")
+    parser.add_argument("--top", type=INT, default=10, help="number of neurons (default 10)")
     parser.add_argument("--index", default=None, help="artifact directory: scale by each unit's activation std")
     parser.add_argument("--exact", action="store_true",
                         help="encode the query in float32 (default on CPU for big text towers: int8, ~4x faster)")

@@ -199,7 +199,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         try:
-            return i, self.preprocess(open_image(self.root / self.keys[i])), None
+            return i, self.preprocess(open_image(self.root / self.keys[i], within=self.root)), None
         except BadImageError as err:
             problem = (err.reason, str(err))
         except Exception as err:  # a preprocessing failure must not stop the run either

@@ -32,6 +32,29 @@ class BadImageError(BadInputError):
         self.reason = reason
 
 
+def to_8bit(arr: np.ndarray, *, is_float: bool) -> np.ndarray:
+    """Map a 16-bit, 32-bit or float grey image to uint8 without losing it to black.
+
+    Float pictures in [0, 1] are scaled by 255 and integers already in 0..255 are kept; anything else
+    (12/16-bit sensor data, float radiance or depth, negative values) is stretched min-max over its finite
+    values. NaN and infinities become 0; a constant picture keeps its value clipped to 0..255.
+    """
+    finite = np.isfinite(arr)
+    if not finite.any():
+        return np.zeros(arr.shape, np.uint8)
+    vals = arr[finite]
+    lo, hi = float(vals.min()), float(vals.max())
+    if is_float and lo >= 0.0 and hi <= 1.0:
+        out = arr * 255.0
+    elif lo >= 0.0 and hi <= 255.0 and not is_float:
+        out = arr
+    elif hi > lo:
+        out = (arr - lo) * (255.0 / (hi - lo))
+    else:
+        out = np.full(arr.shape, lo)
+    return np.clip(np.where(finite, out, 0.0), 0, 255).round().astype(np.uint8)
+
+
 def to_rgb_on_white(img: Image.Image) -> Image.Image:
     """Convert any PIL image to 8-bit RGB, compositing transparency onto white.
 
@@ -41,11 +64,8 @@ def to_rgb_on_white(img: Image.Image) -> Image.Image:
     Returns:
         An RGB image of the same size.
     """
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = float(arr.max()) if arr.size else 0.0
-        scale = 255.0 / 65535.0 if hi > 255 else 1.0
-        img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        img = Image.fromarray(to_8bit(np.asarray(img, dtype=np.float64), is_float=img.mode == "F"), mode="L")
     if img.mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

@@ -22,6 +22,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from core.cli import model_id_from_args, print_json
+    from core.commands.neurons import query_fields, query_notice
     from core.index import load_index
     from core.models import load_model
     from core.search import query_images
@@ -30,13 +31,14 @@ def run(args) -> int:
     manifest = read_manifest(_path(args.index))
     loaded = load_model(model_id_from_args(args) or manifest["model_id"])
     art = open_artifact(args.index, expect=loaded)
+    query = query_notice(loaded, args.query) if args.query is not None else None
     df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top,
                       exact=args.exact)
     if args.json:
         rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                 for r in df.to_dict(orient="records")]
         print_json({"index": str(art.path), "model": art.model_id, "query": args.query, "image": args.image,
-                    "images": rows})
+                    **query_fields(query), "images": rows})
         return 0
     print(df[["rank", "score", "label", "key"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0

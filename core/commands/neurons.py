@@ -26,6 +26,7 @@ def run(args) -> int:
     from core.store import open_artifact
 
     loaded = load_model_from_args(args)
+    query = query_notice(loaded, args.query) if args.query is not None else None
     art = open_artifact(args.index, expect=loaded, layer=args.layer) if args.index else None
     layer = args.layer or (art.layer if art else None)
     if args.query is not None:
@@ -37,11 +38,30 @@ def run(args) -> int:
         cols = ["rank", "neuron", "unit", "activation", "z", "y", "x"]
     if args.json:
         records = df[cols].to_dict(orient="records")
-        print_json({"model": loaded.id, "query": args.query, "image": args.image,
+        print_json({"model": loaded.id, "query": args.query, "image": args.image, **query_fields(query),
                     "scaled_by_std": art is not None, "neurons": [_plain(r) for r in records]})
         return 0
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
+
+
+def query_notice(loaded, text: str):
+    """``core.search.check_query`` for the CLI: refuses empty/huge queries, warns on stderr when cut."""
+    import sys
+
+    from core.search import check_query
+
+    check = check_query(loaded, text)
+    if check.truncated:
+        print(f"warning: {check.warning()}", file=sys.stderr)
+    return check
+
+
+def query_fields(check) -> dict:
+    """The ``--json`` fields of a text query: whether the model cut it, and the token counts."""
+    if check is None:
+        return {}
+    return {"truncated": check.truncated, "query_tokens": check.tokens, "context_tokens": check.context}
 
 
 def _plain(record: dict) -> dict:

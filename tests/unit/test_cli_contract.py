@@ -130,3 +130,33 @@ def test_a_diverged_render_is_not_cached(tiny_rn, tmp_path, monkeypatch):
                        steps_done=1, objective="x:1", seed=0)
     assert store(tiny_rn, bad, steps=1) is None
     assert not list(tmp_path.rglob("*.npz"))
+
+
+# ---------------------------------------------------------------- long text queries
+
+def test_a_query_longer_than_the_context_is_flagged(tiny_rn, capsys):
+    long = " ".join(["spider"] * 40)  # 42 tokens; the tiny model reads 16
+    code, out, err = _run(capsys, ["neurons", "--model", "tiny-rn/random", "--query", long, "--json"])
+    data = json.loads(out)
+    assert code == 0 and data["truncated"] is True and data["query_tokens"] == 42 and data["context_tokens"] == 16
+    assert err.startswith("warning: the query is 42 tokens long") and err.count("\n") == 1
+    code, out, err = _run(capsys, ["neurons", "--model", "tiny-rn/random", "--query", "spider", "--json"])
+    assert code == 0 and json.loads(out)["truncated"] is False and err == ""
+
+
+def test_an_absurdly_long_query_is_refused(tiny_rn, capsys):
+    code, out, err = _run(capsys, ["neurons", "--model", "tiny-rn/random", "--query", "a" * 100_000])
+    _assert_one_line_error(code, out, err, "100,000 characters")
+
+
+def test_check_query_is_reusable(tiny_rn):
+    from core.errors import BadInputError
+    from core.search import MAX_QUERY_CHARS, check_query
+
+    c = check_query(tiny_rn, "  a red spider  ")
+    assert c.text == "a red spider" and not c.truncated and c.warning() is None
+    assert check_query(tiny_rn, "word " * 30).truncated
+    with pytest.raises(BadInputError, match="at most"):
+        check_query(tiny_rn, "x" * (MAX_QUERY_CHARS + 1))
+    with pytest.raises(BadInputError, match="Empty"):
+        check_query(tiny_rn, "   ")

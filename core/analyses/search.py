@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,67 @@ def neuron_directions(loaded, layer: str | None = None, *, normalize: bool = Tru
     return w
 
 
+MAX_QUERY_CHARS = 10_000  # a text query longer than this is a mistake (a pasted file), not a query
+
+
+@dataclass(frozen=True)
+class QueryCheck:
+    """What the model will read of a text query (``check_query``).
+
+    Attributes:
+        text: the query, stripped.
+        tokens: its length in tokens, start and end tokens included.
+        context: the model's context length (tokens it reads; the rest is cut off).
+    """
+
+    text: str
+    tokens: int
+    context: int
+
+    @property
+    def truncated(self) -> bool:
+        """The model reads only the first ``context`` tokens: the end of the query is ignored."""
+        return self.tokens > self.context
+
+    def warning(self) -> str | None:
+        """A one-line notice for a truncated query (for the CLI and the dashboard), else None."""
+        if not self.truncated:
+            return None
+        return (f"the query is {self.tokens} tokens long; the model reads only the first {self.context} (about "
+                f"{self._kept_words()} words), the rest is ignored.")
+
+    def _kept_words(self) -> int:
+        words = self.text.split()
+        return max(1, round(len(words) * self.context / max(self.tokens, 1)))
+
+
+def check_query(loaded, text: str, *, max_chars: int = MAX_QUERY_CHARS) -> QueryCheck:
+    """Validate a text query and tell whether the model will cut it (CLIP reads a fixed number of tokens: 77).
+
+    Raises:
+        BadInputError: an empty query, or one longer than ``max_chars`` characters.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise BadInputError("Empty text query: type at least one word.")
+    if len(text) > max_chars:
+        raise BadInputError(f"The text query is {len(text):,} characters long; at most {max_chars:,} are accepted "
+                            "(the model reads only its first ~77 tokens, a few dozen words).")
+    tok = loaded.tokenizer
+    context = int(getattr(tok, "context_length", None) or loaded.config.get("text_cfg", {}).get("context_length", 77))
+    if callable(getattr(tok, "encode", None)):
+        try:
+            n = len(tok.encode(text)) + 2  # + start and end tokens, as the tokenizer adds them
+        except Exception:  # an HF tokenizer with another encode signature: count from the padded ids below
+            n = None
+    else:
+        n = None
+    if n is None:
+        ids = tok([text])[0]
+        n = int((ids != 0).sum()) + (1 if int(ids[-1]) != 0 else 0)  # a full row: assume it was cut
+    return QueryCheck(text, n, context)
+
+
 def _check_top(top: int, units: int) -> int:
     if int(top) < 1:
         raise BadInputError(f"top must be >= 1 (got {top}).")
@@ -134,8 +196,9 @@ def text_to_neurons(loaded, text: str, layer: str | None = None, top: int = 10,
         ``cosine`` = cosine of the unit's direction and the text), best first.
 
     Raises:
-        BadInputError: empty text, bad ``top`` or ``unit_std`` of the wrong length.
+        BadInputError: empty or over-long text (``check_query``), bad ``top`` or ``unit_std`` of the wrong length.
     """
+    text = check_query(loaded, text).text
     return neurons_for_embedding(loaded, encode_text(loaded, [text], fast=not exact)[0], layer, top, unit_std,
                                  most_negative=most_negative)
 
@@ -228,7 +291,7 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
     if (text is None) == (image is None):
         raise BadInputError("Give exactly one query: a text or an image.")
     if text is not None:
-        q = encode_text(loaded, [text], fast=not exact).numpy()
+        q = encode_text(loaded, [check_query(loaded, text).text], fast=not exact).numpy()
     else:
         pixels = loaded.preprocess(_as_image(image)).unsqueeze(0)
         with torch.inference_mode():

@@ -1,7 +1,7 @@
 """``python -m core attack-eval``: the article's automated typographic attack over a labelled collection."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, SEED, add_model_args, finite_float
 
 NAME = "attack-eval"
 HELP = ("typographic attacks over a collection: success (top-1 becomes the written class), any-flip, "
@@ -19,13 +19,13 @@ def configure(parser) -> None:
                         help="neutral control words (no target class): any-flip only")
     parser.add_argument("--styles", nargs="+", default=["article", "sticker"], choices=["article", "sticker"],
                         help="article = the word 8 times at fixed spots; sticker = one label box")
-    parser.add_argument("--area", type=float, default=0.08, help="sticker area, fraction of the picture")
+    parser.add_argument("--area", type=finite_float(0, 1), default=0.08, help="sticker area, fraction of the picture")
     parser.add_argument("--font", default=None, help="font of the attack text (default DejaVuSans-Bold)")
     parser.add_argument("--template", default=None, help="zero-shot prompt, e.g. 'a photo of a {}' "
                         "(default: 'a drawing of a {}' for demo, 'a photo of a {}' otherwise)")
-    parser.add_argument("--limit", type=int, default=200, help="at most this many pictures (seeded sample)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the picture sample")
-    parser.add_argument("--top", type=int, default=10, help="neurons listed as risers / fallers")
+    parser.add_argument("--limit", type=INT, default=200, help="at most this many pictures (seeded sample)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the picture sample")
+    parser.add_argument("--top", type=INT, default=10, help="neurons listed as risers / fallers")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
 

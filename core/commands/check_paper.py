@@ -1,7 +1,7 @@
 """``python -m core check-paper``: the article's cited units against their top rastered words."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "check-paper"
 HELP = ("check the article's cited RN50x4 units against their top rastered words (needs the real weights; "
@@ -11,7 +11,7 @@ HELP = ("check the article's cited RN50x4 units against their top rastered words
 def configure(parser) -> None:
     add_model_args(parser)
     parser.set_defaults(model=None)
-    parser.add_argument("--k", type=int, default=10, help="pass when an article word is in the unit's top K words")
+    parser.add_argument("--k", type=INT, default=10, help="pass when an article word is in the unit's top K words")
     parser.add_argument("--units", default="", help="comma-separated cited units to check (default all)")
     parser.add_argument("--quick", action="store_true", help="small vocabulary (~900 words) instead of ~12,000")
     parser.add_argument("--self-consistency", action="store_true",

@@ -1,7 +1,7 @@
 """``python -m core concepts CONCEPT [CONCEPT ...]``: sparse neuron codes of concepts, or an NMF atlas."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args, finite_float
 
 NAME = "concepts"
 HELP = "express concepts as sparse non-negative neuron codes (--atlas K: NMF atlas of the concepts)"
@@ -12,15 +12,15 @@ def configure(parser) -> None:
     parser.add_argument("concepts", nargs="*", help="concept words (default with --atlas: the article's emotions)")
     parser.add_argument("--kind", choices=("emotion", "plain"), default="emotion",
                         help="emotion: the article's three prompts ('i am feeling {}', ...); plain: the word itself")
-    parser.add_argument("--alpha", type=float, default=0.3, help="L1 weight as a fraction of the largest useful one "
+    parser.add_argument("--alpha", type=finite_float(), default=0.3, help="L1 weight as a fraction of the largest useful one "
                         "(0..1; smaller gives more neurons)")
-    parser.add_argument("--max-terms", type=int, default=None, help="at most this many neurons per code")
-    parser.add_argument("--top", type=int, default=8, help="neurons shown per code")
+    parser.add_argument("--max-terms", type=INT, default=None, help="at most this many neurons per code")
+    parser.add_argument("--top", type=INT, default=8, help="neurons shown per code")
     parser.add_argument("--exclude", default="", help="comma-separated units to leave out (e.g. lexical neurons)")
-    parser.add_argument("--atlas", type=int, default=None, metavar="K", help="NMF atlas with K factors instead")
+    parser.add_argument("--atlas", type=INT, default=None, metavar="K", help="NMF atlas with K factors instead")
     parser.add_argument("--contrastive", action="store_true", help="the article's signed codes instead: L1 logistic "
                         "regression across the given concepts (needs at least two)")
-    parser.add_argument("--lam", type=float, default=0.02, help="--contrastive: L1 weight")
+    parser.add_argument("--lam", type=finite_float(), default=0.02, help="--contrastive: L1 weight")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

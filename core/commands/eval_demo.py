@@ -1,7 +1,7 @@
 """``python -m core eval-demo [--json]``: held-out figures of a model on the demo corpus."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import SEED, add_model_args
 
 NAME = "eval-demo"
 HELP = "evaluate a model (default: demo) on the demo corpus's held-out pictures and fonts"
@@ -10,7 +10,7 @@ HELP = "evaluate a model (default: demo) on the demo corpus's held-out pictures 
 def configure(parser) -> None:
     add_model_args(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--seed", type=int, default=0, help="seed of word renderings and label placement")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of word renderings and label placement")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
 
 
@@ -24,14 +24,13 @@ def _fmt(value, chance) -> str:
 
 def run(args) -> int:
     import json
-    from pathlib import Path
 
-    from core.analyses.evaluate import evaluate
-    from core.cli import load_model_from_args, print_json
+    from core.cli import load_model_from_args, print_json, write_text
+    from core.evaluate import evaluate
 
     result = evaluate(load_model_from_args(args), seed=args.seed)
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_text(args.out, json.dumps(result, indent=2) + "\n")
     if args.json:
         print_json(result)
         return 0

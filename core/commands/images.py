@@ -1,7 +1,7 @@
 """``python -m core images``: the images of an indexed collection nearest to a text or an image."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "images"
 HELP = "search an indexed collection by text or image (kNN over the image embeddings)"
@@ -12,7 +12,7 @@ def configure(parser) -> None:
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--query", help="text, e.g. 'a photo of a cat'")
     query.add_argument("--image", help="image file")
-    parser.add_argument("--top", type=int, default=10, help="number of images (default 10)")
+    parser.add_argument("--top", type=INT, default=10, help="number of images (default 10)")
     add_model_args(parser)
     parser.set_defaults(model=None)
     parser.add_argument("--exact", action="store_true",
@@ -23,20 +23,23 @@ def configure(parser) -> None:
 def run(args) -> int:
     from core.analyses.search import query_images
     from core.cli import model_id_from_args, print_json
-    from core.model.loading import load_model
-    from core.pipeline.index import load_index
-    from core.pipeline.store import open_artifact, read_manifest
+    from core.commands.neurons import query_fields, query_notice
+    from core.index import load_index
+    from core.models import load_model
+    from core.search import query_images
+    from core.store import open_artifact, read_manifest
 
     manifest = read_manifest(_path(args.index))
     loaded = load_model(model_id_from_args(args) or manifest["model_id"])
     art = open_artifact(args.index, expect=loaded)
+    query = query_notice(loaded, args.query) if args.query is not None else None
     df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top,
                       exact=args.exact)
     if args.json:
         rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                 for r in df.to_dict(orient="records")]
         print_json({"index": str(art.path), "model": art.model_id, "query": args.query, "image": args.image,
-                    "images": rows})
+                    **query_fields(query), "images": rows})
         return 0
     print(df[["rank", "score", "label", "key"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args, finite_float
 
 NAME = "index"
 HELP = "extract activations + embeddings of an image collection into an artifact (resumable) and index it"
@@ -17,15 +17,16 @@ def configure(parser) -> None:
                         "('shards/*.parquet') or a .txt listing them")
     parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--batch-size", type=INT, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--workers", type=INT, default=None,
                         help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4)")
-    parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
+    parser.add_argument("--topk", type=INT, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
                         help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
-                        "compressed IVF-PQ for millions of images (core/pipeline/merge.py), recall@10 measured")
-    parser.add_argument("--overwrite", action="store_true", help="discard an existing artifact or unfinished run")
-    parser.add_argument("--chunk-rows", type=int, default=1024, help="rows per committed chunk (resume granularity)")
+                        "compressed IVF-PQ for millions of images (core/merge.py), recall@10 measured")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact (kept until the new one is "
+                        "complete) or an unfinished run with other settings")
+    parser.add_argument("--chunk-rows", type=INT, default=1024, help="rows per committed chunk (resume granularity)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     # scale-out (core/pipeline/ray_engine.py, docs/scaling.md); Ray is imported only with --engine ray
@@ -33,9 +34,9 @@ def configure(parser) -> None:
                         help="local (default) or ray: model actors on a Ray cluster, same artifact")
     parser.add_argument("--address", default=None, help="Ray cluster address (auto, ray://head:10001); "
                         "default: start a local Ray instance")
-    parser.add_argument("--num-gpus-per-worker", type=float, default=0, help="GPUs per Ray model actor (default 0)")
-    parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs (= torch threads) per Ray actor")
-    parser.add_argument("--ray-workers", type=int, default=None, help="Ray model actors (default: fill the cluster)")
+    parser.add_argument("--num-gpus-per-worker", type=finite_float(), default=0, help="GPUs per Ray model actor (default 0)")
+    parser.add_argument("--cpus-per-worker", type=finite_float(), default=1, help="CPUs (= torch threads) per Ray actor")
+    parser.add_argument("--ray-workers", type=INT, default=None, help="Ray model actors (default: fill the cluster)")
 
 
 def run(args) -> int:

@@ -2,7 +2,7 @@
 ``--causal``: the article's blank-image check."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args, finite_float
 
 NAME = "intervene"
 HELP = "ablate/amplify a neuron on an image and show the zero-shot change (--causal: blank-image check)"
@@ -11,15 +11,15 @@ HELP = "ablate/amplify a neuron on an image and show the zero-shot change (--cau
 def configure(parser) -> None:
     add_model_args(parser)
     parser.add_argument("image", nargs="?", help="image file (not needed with --causal)")
-    parser.add_argument("--unit", type=int, required=True, help="unit at the article layer")
+    parser.add_argument("--unit", type=INT, required=True, help="unit at the article layer")
     parser.add_argument("--op", default="zero", help="zero | mean | scale | set | add (default zero)")
-    parser.add_argument("--value", type=float, default=None, help="operand: factor (scale), value (set/mean), "
+    parser.add_argument("--value", type=finite_float(), default=None, help="operand: factor (scale), value (set/mean), "
                         "amount (add)")
     parser.add_argument("--artifact", default=None, help="activation artifact to take the unit's mean from (--op mean)")
     parser.add_argument("--labels", default=None, help="comma-separated classes (default: the demo categories)")
     parser.add_argument("--template", default=None, help="prompt template with {} (default per model)")
     parser.add_argument("--causal", action="store_true", help="raise the unit on a blank image instead")
-    parser.add_argument("--delta", type=float, default=None, help="--causal: how much to raise the unit "
+    parser.add_argument("--delta", type=finite_float(), default=None, help="--causal: how much to raise the unit "
                         "(default 5x the layer's RMS on the blank image)")
     parser.add_argument("--blank", choices=("white", "mean"), default="white", help="--causal: blank image colour")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

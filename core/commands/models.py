@@ -12,7 +12,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from core.cli import print_json
-    from core.model.loading import list_menu
+    from core.weights import list_menu  # no torch/open_clip: the menu answers at once
 
     rows = list_menu()
     if args.all:

@@ -1,7 +1,7 @@
 """``python -m core neurons``: zero-shot neuron search (text) or the units firing most on an image."""
 from __future__ import annotations
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "neurons"
 HELP = "rank neurons for a text query (zero-shot neuron search) or an image"
@@ -13,7 +13,7 @@ def configure(parser) -> None:
     query.add_argument("--query", help="text, e.g. 'spider'")
     query.add_argument("--image", help="image file")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer)")
-    parser.add_argument("--top", type=int, default=10, help="number of neurons (default 10)")
+    parser.add_argument("--top", type=INT, default=10, help="number of neurons (default 10)")
     parser.add_argument("--index", default=None, help="artifact directory: scale by each unit's activation std")
     parser.add_argument("--exact", action="store_true",
                         help="encode the query in float32 (default on CPU for big text towers: int8, ~4x faster)")
@@ -26,6 +26,7 @@ def run(args) -> int:
     from core.pipeline.store import open_artifact
 
     loaded = load_model_from_args(args)
+    query = query_notice(loaded, args.query) if args.query is not None else None
     art = open_artifact(args.index, expect=loaded, layer=args.layer) if args.index else None
     layer = args.layer or (art.layer if art else None)
     if args.query is not None:
@@ -37,11 +38,30 @@ def run(args) -> int:
         cols = ["rank", "neuron", "unit", "activation", "z", "y", "x"]
     if args.json:
         records = df[cols].to_dict(orient="records")
-        print_json({"model": loaded.id, "query": args.query, "image": args.image,
+        print_json({"model": loaded.id, "query": args.query, "image": args.image, **query_fields(query),
                     "scaled_by_std": art is not None, "neurons": [_plain(r) for r in records]})
         return 0
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
+
+
+def query_notice(loaded, text: str):
+    """``core.search.check_query`` for the CLI: refuses empty/huge queries, warns on stderr when cut."""
+    import sys
+
+    from core.search import check_query
+
+    check = check_query(loaded, text)
+    if check.truncated:
+        print(f"warning: {check.warning()}", file=sys.stderr)
+    return check
+
+
+def query_fields(check) -> dict:
+    """The ``--json`` fields of a text query: whether the model cut it, and the token counts."""
+    if check is None:
+        return {}
+    return {"truncated": check.truncated, "query_tokens": check.tokens, "context_tokens": check.context}
 
 
 def _plain(record: dict) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli import add_model_args
+from core.cli import SEED, add_model_args, bounded_int, finite_float
 
 NAME = "render"
 HELP = "render a feature visualization of a neuron (cached on disk) and save it as PNG"
@@ -13,12 +13,12 @@ def configure(parser) -> None:
     add_model_args(parser)
     parser.add_argument("--neuron", required=True, help="LAYER:UNIT (see `python -m core layers`), or just UNIT "
                         "for the article's layer")
-    parser.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same image)")
+    parser.add_argument("--steps", type=bounded_int(1, 100_000), default=256, help="optimisation steps (default 256)")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (same seed, same image)")
     parser.add_argument("--facet", default=None, help="faceted FV: 'text' or a demo-corpus category, e.g. flag")
-    parser.add_argument("--strength", type=float, default=2.0, help="facet strength (default 2)")
-    parser.add_argument("--size", type=int, default=None, help="image size (default: the model's input size)")
-    parser.add_argument("--batch", type=int, default=1, help="images rendered together, saved side by side")
+    parser.add_argument("--strength", type=finite_float(), default=2.0, help="facet strength (default 2)")
+    parser.add_argument("--size", type=bounded_int(8, 4096), default=None, help="image size (default: the model's input size)")
+    parser.add_argument("--batch", type=bounded_int(1, 256), default=1, help="images rendered together, saved side by side")
     parser.add_argument("--param", default="fft", choices=["fft", "pixel"], help="image parametrization")
     parser.add_argument("--no-cache", action="store_true", help="render again even if a cached result exists")
     parser.add_argument("--out", required=True, help="output PNG file")
@@ -38,10 +38,11 @@ def neuron_arg(loaded, text: str) -> str:
 def run(args) -> int:
     from pathlib import Path
 
+    import numpy as np
     from PIL import Image
 
     from core.cli import load_model_from_args, print_json
-    from core.errors import BadInputError
+    from core.errors import BadInputError, CoreError
     from core.featurevis import channel
     from core.featurevis.cache import cached_render
     from core.featurevis.facets import faceted_objective
@@ -51,6 +52,11 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise BadInputError(f"--out must be a .png file, got {out}.")
+    if not out.parent.is_dir():  # never create directories the user did not ask for
+        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist; create it first or choose "
+                            "another path.")
+    if out.is_dir():
+        raise BadInputError(f"--out {out} is a directory; give a .png file path.")
     loaded = load_model_from_args(args)
     ref = NeuronRef.parse(neuron_arg(loaded, args.neuron))
     obj = channel(ref.layer, ref.unit)
@@ -65,11 +71,13 @@ def run(args) -> int:
     kw = dict(steps=args.steps, seed=args.seed, size=args.size, batch=args.batch, param=args.param)
     result = render(loaded, obj, on_step=progress, **kw) if args.no_cache else \
         cached_render(loaded, obj, on_step=progress, **kw)
+    if not np.isfinite(result.images).all() or not np.isfinite(result.losses[-1]):
+        raise CoreError(f"The render of {ref} diverged (non-finite values); nothing was saved. Try a smaller "
+                        "--strength, fewer --steps or another --seed.")
     images = result.to_pil()
     sheet = Image.new("RGB", (sum(im.width for im in images), images[0].height), (255, 255, 255))
     for i, im in enumerate(images):
         sheet.paste(im, (i * im.width, 0))
-    out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     summary = {"model": loaded.id, "neuron": str(ref), "objective": result.objective, "steps": result.steps,
                "seed": result.seed, "final_objective": -result.losses[-1], "cached": bool(result.meta.get("cached")),

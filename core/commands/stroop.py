@@ -7,13 +7,13 @@ NAME = "stroop"
 HELP = "the Stroop experiment: colour words drawn in congruent and incongruent inks, zero-shot over colour names"
 
 
-def configure(parser) -> None:
-    from core.analyses.stroop import COLORS, STROOP_TEMPLATE
-
+def configure(parser) -> None:  # no core.stroop import here: it pulls pandas, and --help must stay fast
     add_model_args(parser)
-    parser.add_argument("--colors", nargs="+", default=list(COLORS), metavar="COLOR",
-                        help=f"colour names (default: the article's 8: {', '.join(COLORS)})")
-    parser.add_argument("--template", default=STROOP_TEMPLATE, help=f"zero-shot prompt (default {STROOP_TEMPLATE!r})")
+    parser.add_argument("--colors", nargs="+", default=None, metavar="COLOR",
+                        help="colour names (default: the article's 8: black, red, green, blue, purple, orange, pink, "
+                             "yellow)")
+    parser.add_argument("--template", default=None,
+                        help="zero-shot prompt (default 'my favorite word, written in the color {}')")
     parser.add_argument("--font", default=None, help="font of the words (default DejaVuSans-Bold)")
     parser.add_argument("--json", action="store_true", help="machine-readable output (summary + every trial)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
@@ -24,10 +24,12 @@ def run(args) -> int:
     from core.analyses.stroop import check_colors, run_stroop
     from core.analyses.zeroshot import build_classifier
     from core.cli import load_model_from_args, print_json
+    from core.stroop import COLORS, STROOP_TEMPLATE, check_colors, run_stroop
+    from core.zeroshot import build_classifier
 
-    colors = check_colors(args.colors)
+    colors = check_colors(args.colors or list(COLORS))
     loaded = load_model_from_args(args)
-    clf = build_classifier(loaded, colors, args.template)
+    clf = build_classifier(loaded, colors, args.template or STROOP_TEMPLATE)
     scored, s = run_stroop(loaded, clf, font=args.font or raster.DEFAULT_FONT)
     if args.out:
         write_json(args.out, s | {"trials": scored.to_dict("records")})
@@ -49,6 +51,7 @@ def run(args) -> int:
 def write_json(path: str, obj) -> None:
     """Write a JSON result file (the ``--out`` option)."""
     import json
-    from pathlib import Path
 
-    Path(path).write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    from core.cli import write_text
+
+    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")

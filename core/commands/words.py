@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli import add_model_args
+from core.cli import INT, add_model_args
 
 NAME = "words"
 HELP = "top and bottom rastered words of a neuron (or --near WORD: nearest words in the image-based embedding)"
@@ -13,7 +13,7 @@ def configure(parser) -> None:
     add_model_args(parser)
     parser.add_argument("--neuron", default=None, help="LAYER:UNIT, or just UNIT for the article's layer")
     parser.add_argument("--near", default=None, help="instead: words nearest to this word (image-based embedding)")
-    parser.add_argument("--top", type=int, default=20, help="how many words (default 20)")
+    parser.add_argument("--top", type=INT, default=20, help="how many words (default 20)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

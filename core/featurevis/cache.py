@@ -89,6 +89,9 @@ def store(loaded, result, **kw) -> Path | None:
     """Store a finished ``RenderResult`` (cancelled ones are skipped). Returns the entry path."""
     if result.cancelled:
         return None
+    if not (np.isfinite(result.images).all() and np.isfinite(np.asarray(result.losses, np.float64)).all()):
+        logger.warning("not caching a render of %s with non-finite values", result.objective)
+        return None  # a diverged render would be cached as a black picture
     cfg = render_config(loaded, **kw)
     path = _entry(loaded, render_key(loaded, result.objective, cfg))
     meta = {**result.meta, **cfg, "objective": result.objective, "model": loaded.id,

@@ -25,7 +25,8 @@ import torch
 
 from core import config
 from core.errors import UnknownModelError, WeightsUnavailableError, with_suggestions
-from core.pipeline.images import to_rgb_on_white
+from core.images import to_rgb_on_white
+from core.weights import hf_cached, list_menu  # noqa: F401  (list_menu: re-exported, torch-free)
 
 logger = logging.getLogger(__name__)
 
@@ -322,19 +323,7 @@ def _load_pretrained(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
 
 
 def _weights_cached(pcfg: dict) -> bool:
-    hub = pcfg.get("hf_hub")
-    if not hub:
-        return False
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    repo = hub.rstrip("/")
-    for fname in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-        hit = try_to_load_from_cache(repo, fname)
-        if isinstance(hit, str) and os.path.exists(hit):
-            return True
-    return False
+    return hf_cached(pcfg.get("hf_hub"))  # torch-free, in core.weights
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
@@ -356,17 +345,6 @@ def fingerprint(model: torch.nn.Module, cfg: dict) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
-
-
-def list_menu() -> list[dict]:
-    """The curated model menu (``core/data/model_menu.json``), each with ``available`` (weights here, offline)."""
-    entries = json.loads(config.MODEL_MENU_FILE.read_text())["models"]
-    out = []
-    for e in entries:
-        e = dict(e)
-        e["available"] = weights_available(e["id"])
-        out.append(e)
-    return out
 
 
 def weights_available(model_id: str) -> bool:

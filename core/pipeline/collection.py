@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -89,6 +90,14 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
+def _regular(path: Path) -> bool:
+    """A regular file (a symlink counts when its target, inside the root, is one): never a FIFO, device..."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _read_folder(root: Path) -> Collection:
     from core.pipeline.images import IMAGE_SUFFIXES
 
@@ -108,6 +117,10 @@ def _read_folder(root: Path) -> Collection:
             elif not _inside(root, root / key):
                 rejected.append({"key": key, "reason": "outside-root",
                                  "message": f"{key} links outside the collection root {root}"})
+            elif not _regular(Path(dirpath) / name):
+                rejected.append({"key": key, "reason": "not-a-file",
+                                 "message": f"{key} is not a regular file (a named pipe, socket, device or "
+                                            "folder); only regular files are indexed"})
             else:
                 found.append(key)
     found.sort()

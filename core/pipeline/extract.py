@@ -23,21 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
-from core.model.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
-from core.pipeline.collection import Collection, read_collection
-from core.pipeline.images import BadImageError, open_image
-from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
-from core.pipeline.store import (
-    FORMAT_VERSION,
-    MANIFEST,
-    OWN_FILES,
-    PARTIAL_DIR,
-    Artifact,
-    open_artifact,
-    read_manifest,
-    remove_artifact_files,
-    write_json_atomic,
-)
+from core.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
+from core.images import BadImageError, open_image
+from core.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.store import (FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR, Artifact, artifact_lock, open_artifact,
+                        read_manifest, recover, write_json_atomic)
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +64,8 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         topk: rows kept per unit for the precomputed top/bottom lists.
         progress: ``progress(done, total)`` after every batch (images, skipped ones included).
         chunk_rows: rows per committed chunk; part of the run's identity (keep it when resuming).
-        overwrite: discard whatever artifact or unfinished run is in ``out_dir``.
+        overwrite: replace the artifact in ``out_dir`` (kept valid until the new one is complete) and discard an
+            unfinished run with other settings.
 
     Returns:
         The complete, opened ``Artifact``.
@@ -90,14 +81,15 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
     info = resolve_layer(loaded, layer or article_layer(loaded))
     plan = make_plan(loaded, info, coll, topk, chunk_rows)
     out = Path(out_dir).expanduser().resolve()
-    done = prepare_out(out, plan, overwrite)
-    if done is not None:
-        if progress:
-            progress(len(coll.keys), len(coll.keys))
-        return done
-    state = open_work(out / PARTIAL_DIR, plan, len(coll.keys))
-    _extract(loaded, info, coll, out / PARTIAL_DIR, state, batch_size, workers, progress)
-    return finalize(out, plan, coll, state)
+    with artifact_lock(out):  # one writer per --out: a second run is refused, not interleaved
+        done = prepare_out(out, plan, overwrite)
+        if done is not None:
+            if progress:
+                progress(len(coll.keys), len(coll.keys))
+            return done
+        state = open_work(out / PARTIAL_DIR, plan, len(coll.keys))
+        _extract(loaded, info, coll, out / PARTIAL_DIR, state, batch_size, workers, progress)
+        return finalize(out, plan, coll, state)
 
 
 # ---------------------------------------------------------------- plan, output dir, work state
@@ -156,12 +148,16 @@ def _describe(d: dict) -> str:
 
 
 def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
-    """Return the finished artifact if ``out`` already holds this run's result; else make ``out`` ready."""
+    """Return the finished artifact if ``out`` already holds this run's result; else make ``out`` ready.
+
+    Call it holding ``artifact_lock(out)``. With ``overwrite`` nothing is deleted here: the old artifact stays
+    valid until the new run's ``finalize`` installs its replacement.
+    """
     if out.exists() and not out.is_dir():
         raise BadInputError(f"--out {out} is a file; give a directory.")
-    if overwrite and out.is_dir():
-        remove_artifact_files(out)
-    if (out / MANIFEST).is_file():
+    recover(out, locked=True)  # a killed run's staged result or leftover work folder
+    has_manifest = (out / MANIFEST).is_file()
+    if has_manifest and not overwrite:
         try:
             manifest = read_manifest(out)
         except ArtifactError:
@@ -178,16 +174,20 @@ def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
             old = json.loads(state_file.read_text(encoding="utf-8"))["plan"]
         except (OSError, ValueError, KeyError):
             old = None
-        if old is not None and old != plan:
+        if old is not None and old != plan and not overwrite:  # with --overwrite, open_work starts it over
             raise ArtifactMismatchError(
                 f"{out} holds an unfinished run of {_describe(old)} with other settings; rerun that exact command "
                 "to finish it, pass --overwrite to discard it, or choose another --out.")
-    elif out.is_dir():
+    elif out.is_dir() and not has_manifest:
         foreign = sorted(p.name for p in out.iterdir() if p.name not in OWN_FILES and not p.name.endswith(".tmp"))
         if foreign:
             raise BadInputError(f"--out {out} is not empty and is not an artifact (it holds {', '.join(foreign[:5])}); "
                                 "choose a new or empty directory.")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInputError(f"--out {out}: cannot create the directory ({err.strerror}); choose a writable path.") \
+            from err
     return None
 
 
@@ -204,7 +204,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         try:
-            return i, self.preprocess(open_image(self.root / self.keys[i])), None
+            return i, self.preprocess(open_image(self.root / self.keys[i], within=self.root)), None
         except BadImageError as err:
             problem = (err.reason, str(err))
         except Exception as err:  # a preprocessing failure must not stop the run either

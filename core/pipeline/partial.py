@@ -1,9 +1,10 @@
 """The unfinished run's work area (``.partial/`` inside an artifact directory) and its finalization.
 
-``open_work`` creates or resumes the row files and the fsynced ``state.json`` that ``core.pipeline.extract`` (and
-``core.pipeline.ray_engine``) fill chunk by chunk; ``finalize`` compacts away skipped files, computes per-unit stats and
-top/bottom-k rows in one streaming pass, writes the arrays and JSON sidecars, fsyncs them and commits the
-manifest last. Nothing here imports streamlit.
+``open_work`` creates or resumes the row files and the fsynced ``state.json`` that ``core.extract`` (and
+``core.ray_engine``) fill chunk by chunk; ``finalize`` compacts away skipped files, computes per-unit stats and
+top/bottom-k rows in one streaming pass, writes the arrays and JSON sidecars into ``.partial/commit/``, fsyncs
+them, commits a staged manifest last and then installs the files over ``out`` (``core.store.commit_staged``),
+so an existing artifact stays valid until the new one is complete. Nothing here imports streamlit.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import numpy as np
 import torch
 
 from core.errors import ArtifactError, BadInputError
-from core.pipeline.collection import Collection
-from core.pipeline.store import ARRAYS, MANIFEST, PARTIAL_DIR, Artifact, RowFile, open_artifact, write_json_atomic
+from core.store import (ARRAYS, INSTALL_LIST, MANIFEST, PARTIAL_DIR, STAGE_DIR, Artifact, RowFile, commit_staged,
+                        open_artifact, write_json_atomic)
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +108,29 @@ def _skipped_entries(coll: Collection, state: dict) -> list[dict]:
 
 
 def finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
+    """Build the final files in ``.partial/commit/``, commit them (staged manifest) and install them over ``out``.
+
+    An artifact already in ``out`` (``--overwrite``) stays valid and untouched until the new one is complete;
+    if no image could be read, the useless work folder is removed and the old artifact is kept.
+    """
     work, n = out / PARTIAL_DIR, len(coll.keys)
     skipped = _skipped_entries(coll, state)
     valid = np.setdiff1d(np.arange(n), np.array([int(r) for r in state["skipped"]], dtype=np.int64))
     if not len(valid):
         reasons = Counter(s["reason"] for s in skipped)
+        shutil.rmtree(work, ignore_errors=True)  # nothing worth resuming; an older artifact in out stays as it was
+        kept = " The artifact already there is unchanged." if (out / MANIFEST).is_file() else ""
         raise BadInputError(f"None of the {n} images in {coll.source} could be read "
-                            f"({', '.join(f'{v} {k}' for k, v in reasons.items())}), e.g. {skipped[0]['message']}")
+                            f"({', '.join(f'{v} {k}' for k, v in reasons.items())}), e.g. {skipped[0]['message']}"
+                            f"{kept}")
+    stage = work / STAGE_DIR
+    if stage.exists():
+        shutil.rmtree(stage)  # an earlier finalize died before its commit point: start it again
+    stage.mkdir()
     rows, k = len(valid), min(plan["topk"], len(valid))
     src = {name: work_file(work, name) for name in WORK}
-    dst = {name: RowFile.create(out / ARRAYS[name][0], (rows, src[name].shape[1]), ARRAYS[name][1]) for name in WORK}
+    dst = {name: RowFile.create(stage / ARRAYS[name][0], (rows, src[name].shape[1]), ARRAYS[name][1])
+           for name in WORK}
     tops = {f"{w}_{s}": _TopK(k, w == "top") for w in ("top", "bottom") for s in ("max", "mean")}
     moments = {s: _Moments(plan["units"]) for s in ("max", "mean")}
     at, step = 0, plan["chunk_rows"]
@@ -134,21 +148,22 @@ def finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
                 tops[f"bottom_{name}"].update(vals, at)
         at += len(local)
     for name, t in tops.items():
-        np.save(out / ARRAYS[name][0], t.result())
+        np.save(stage / ARRAYS[name][0], t.result())
     stats = np.stack([moments["max"].mean, moments["max"].std, moments["mean"].mean, moments["mean"].std])
-    np.save(out / ARRAYS["stats"][0], stats.astype(np.float32))
+    np.save(stage / ARRAYS["stats"][0], stats.astype(np.float32))
     keep = valid.tolist()
-    _write_json(out / "keys.json", [coll.keys[i] for i in keep])
+    names = [fname for fname, _ in ARRAYS.values()] + ["keys.json", "skipped.json", MANIFEST]
+    _write_json(stage / "keys.json", [coll.keys[i] for i in keep])
     for name, col in (("labels.json", coll.labels), ("captions.json", coll.captions)):
         if col is not None:
-            _write_json(out / name, [col[i] for i in keep])
-        else:
-            (out / name).unlink(missing_ok=True)
-    _write_json(out / "skipped.json", skipped)
+            _write_json(stage / name, [col[i] for i in keep])
+            names.append(name)
+    _write_json(stage / "skipped.json", skipped)
     for fname, _ in ARRAYS.values():
-        _fsync_path(out / fname)
-    write_json_atomic(out / MANIFEST, _manifest(plan, rows, k, skipped))  # the commit point
-    shutil.rmtree(work, ignore_errors=True)
+        _fsync_path(stage / fname)
+    write_json_atomic(stage / INSTALL_LIST, names)
+    write_json_atomic(stage / MANIFEST, _manifest(plan, rows, k, skipped))  # the commit point
+    commit_staged(out)  # install over the old artifact (if any) and remove .partial/
     logger.info("artifact complete: %s (%d rows, %d skipped)", out, rows, len(skipped))
     return open_artifact(out)
 

@@ -30,12 +30,11 @@ import numpy as np
 
 from core import config
 from core.errors import BadInputError, CoreError
-from core.model.hooks import article_layer, resolve_layer
-from core.pipeline.collection import TABLE_SUFFIXES, Collection, read_collection
-from core.pipeline.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
-from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
-from core.pipeline.ray_worker import ChunkMapper, ModelRef
-from core.pipeline.store import Artifact, write_json_atomic
+from core.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
+from core.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.hooks import article_layer, resolve_layer
+from core.ray_worker import ChunkMapper, ModelRef
+from core.store import Artifact, artifact_lock, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +52,23 @@ class RayUnavailableError(CoreError):
 def read_image_list(source: str | os.PathLike) -> Collection:
     """A folder, one CSV/parquet table, or a list of table shards, as one ``Collection``.
 
-    Shards: a glob (``/data/part-*.parquet``) or a ``.txt`` file with one table path per line (relative to
-    the ``.txt`` file's folder). Each shard's paths are relative to its own folder; keys are rebased onto the
-    shards' common folder, so rows stay unique and stable. Works for both engines.
+    Shards: a glob (``/data/part-*.parquet``; a path that exists is always taken literally, e.g. a folder
+    ``photos [2024]``, and a glob's folder part is tried literally when the glob matches nothing) or a ``.txt``
+    file with one table path per line (relative to the ``.txt`` file's folder). Each shard's paths are relative
+    to its own folder; keys are rebased onto the shards' common folder, so rows stay unique and stable. Works
+    for both engines.
 
     Raises:
         BadInputError: no shard matches, a listed shard is missing or not a table, or no images at all.
     """
     text = str(source)
-    if any(ch in text for ch in "*?["):
-        paths = sorted(Path(p) for p in glob.glob(os.path.expanduser(text)))
+    literal = Path(text).expanduser()
+    if any(ch in text for ch in "*?[") and not literal.exists():  # an existing path is literal: "photos [2024]"
+        pattern = os.path.expanduser(text)
+        paths = sorted(Path(p) for p in glob.glob(pattern))
+        if not paths:  # "/data/shards [v2]/part-*.parquet": the brackets belong to the folder's name
+            literal_dir = os.path.join(glob.escape(os.path.dirname(pattern)), os.path.basename(pattern))
+            paths = sorted(Path(p) for p in glob.glob(literal_dir))
         if not paths:
             raise BadInputError(f"No table shard matches {text!r}; give a glob of CSV/parquet files, e.g. "
                                 "/data/shards/part-*.parquet.")
@@ -189,8 +195,17 @@ def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, bat
     info = resolve_layer(loaded, layer or article_layer(loaded))
     plan = make_plan(loaded, info, coll, topk, chunk_rows)
     out = Path(out_dir).expanduser().resolve()
+    with artifact_lock(out):  # one writer per --out
+        return _run_locked(out, loaded, info, coll, plan, overwrite, progress, address=address, batch_size=batch_size,
+                           num_workers=num_workers, cpus_per_worker=cpus_per_worker,
+                           num_gpus_per_worker=num_gpus_per_worker, decode_threads=decode_threads,
+                           crash_once=crash_once)
+
+
+def _run_locked(out, loaded, info, coll, plan, overwrite, progress, *, address, batch_size, num_workers,
+                cpus_per_worker, num_gpus_per_worker, decode_threads, crash_once):
     finished = prepare_out(out, plan, overwrite)
-    n = len(coll.keys)
+    n, chunk_rows = len(coll.keys), plan["chunk_rows"]
     if finished is not None:
         if progress:
             progress(n, n)

@@ -73,7 +73,7 @@ def make_images(root: Path, n: int, size: int = 48, seed: int = 0) -> Path:
 def synthetic_plan(out: Path, rows: int, units: int, dim: int, chunk_rows: int, topk: int):
     """A ``Collection`` and extraction plan for ``rows`` synthetic images with the given shapes."""
     from core.pipeline.collection import Collection
-    from core.pipeline.store import FORMAT_VERSION
+    from core.pipeline.layout import FORMAT_VERSION
 
     root = (out.parent / "synthetic-images").resolve()
     keys = [f"c{i % 10}/{i:07d}.png" for i in range(rows)]
@@ -95,9 +95,9 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
     isotropic noise, re-normalised (low intrinsic dimension, as image embeddings have; uniform random vectors
     would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.pipeline.partial.finalize``.
     """
+    from core.files import write_json_atomic
     from core.pipeline.extract import PARTIAL_DIR, prepare_out
     from core.pipeline.partial import open_work, work_file
-    from core.pipeline.store import write_json_atomic
 
     coll, plan = synthetic_plan(out, rows, units, dim, chunk_rows, topk)
     prepare_out(out, plan, True)

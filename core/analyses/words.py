@@ -152,7 +152,7 @@ def word_activations(loaded, layer: str | None = None, *, words: Sequence[str] |
         words: another word list (default: the shipped vocabulary).
         progress: called with (words done, total).
     """
-    from core.featurevis.cache import atomic_write_bytes
+    from core.files import atomic_write_bytes
 
     layer = layer or article_layer(loaded)
     resolve_layer(loaded, layer)

@@ -25,8 +25,8 @@ def _fmt(value, chance) -> str:
 def run(args) -> int:
     import json
 
+    from core.analyses.evaluate import evaluate
     from core.cli import load_model_from_args, print_json, write_text
-    from core.evaluate import evaluate
 
     result = evaluate(load_model_from_args(args), seed=args.seed)
     if args.out:

@@ -24,10 +24,9 @@ def run(args) -> int:
     from core.analyses.search import query_images
     from core.cli import model_id_from_args, print_json
     from core.commands.neurons import query_fields, query_notice
-    from core.index import load_index
-    from core.models import load_model
-    from core.search import query_images
-    from core.store import open_artifact, read_manifest
+    from core.model.loading import load_model
+    from core.pipeline.index import load_index
+    from core.pipeline.store import open_artifact, read_manifest
 
     manifest = read_manifest(_path(args.index))
     loaded = load_model(model_id_from_args(args) or manifest["model_id"])

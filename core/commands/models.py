@@ -12,9 +12,9 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from core.cli import print_json
-    from core.weights import list_menu  # no torch/open_clip: the menu answers at once
+    from core.model.weights import list_menu  # no torch/open_clip: the menu answers at once
 
-    rows = list_menu()
+    rows = list_menu(fallback=_weights_available)
     if args.all:
         import open_clip
 
@@ -28,3 +28,10 @@ def run(args) -> int:
         flag = {True: "available", False: "weights missing", None: "not checked"}[r["available"]]
         print(f"{r['id']:<28} {flag:<16} {r.get('title', '')}")
     return 0
+
+
+def _weights_available(model_id: str) -> bool:
+    """For a menu entry the menu itself cannot answer: ask open_clip (imported only then)."""
+    from core.model.loading import weights_available
+
+    return weights_available(model_id)

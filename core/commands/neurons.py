@@ -46,10 +46,10 @@ def run(args) -> int:
 
 
 def query_notice(loaded, text: str):
-    """``core.search.check_query`` for the CLI: refuses empty/huge queries, warns on stderr when cut."""
+    """``core.analyses.search.check_query`` for the CLI: refuses empty/huge queries, warns on stderr when cut."""
     import sys
 
-    from core.search import check_query
+    from core.analyses.search import check_query
 
     check = check_query(loaded, text)
     if check.truncated:

@@ -7,7 +7,7 @@ NAME = "stroop"
 HELP = "the Stroop experiment: colour words drawn in congruent and incongruent inks, zero-shot over colour names"
 
 
-def configure(parser) -> None:  # no core.stroop import here: it pulls pandas, and --help must stay fast
+def configure(parser) -> None:  # no core.analyses.stroop import here: it pulls pandas, and --help must stay fast
     add_model_args(parser)
     parser.add_argument("--colors", nargs="+", default=None, metavar="COLOR",
                         help="colour names (default: the article's 8: black, red, green, blue, purple, orange, pink, "
@@ -21,11 +21,9 @@ def configure(parser) -> None:  # no core.stroop import here: it pulls pandas, a
 
 def run(args) -> int:
     from core.analyses import raster
-    from core.analyses.stroop import check_colors, run_stroop
+    from core.analyses.stroop import COLORS, STROOP_TEMPLATE, check_colors, run_stroop
     from core.analyses.zeroshot import build_classifier
     from core.cli import load_model_from_args, print_json
-    from core.stroop import COLORS, STROOP_TEMPLATE, check_colors, run_stroop
-    from core.zeroshot import build_classifier
 
     colors = check_colors(args.colors or list(COLORS))
     loaded = load_model_from_args(args)

@@ -19,8 +19,8 @@ import torch
 
 from core.config import get_settings
 from core.errors import BadInputError, with_suggestions
-from core.featurevis.cache import atomic_write_bytes, atomic_write_json
 from core.featurevis.objectives import Objective, as_objective, faceted
+from core.files import atomic_write_bytes, write_json_atomic
 from core.model.hooks import capture, list_layers
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def train_facet(loaded, name: str, *, progress: Progress | None = None) -> Facet
                        weights=(w / np.sqrt(np.mean(w * w) + 1e-12)).astype(np.float32),
                        train_acc=balanced_accuracy(x[tr], y[tr], w, b), test_acc=balanced_accuracy(x[te], y[te], w, b),
                        n_train=int(tr.sum()), n_test=int(te.sum()))
-    atomic_write_json(cache, {**asdict(probe), "weights": probe.weights.tolist()})
+    write_json_atomic(cache, {**asdict(probe), "weights": probe.weights.tolist()})
     logger.info("facet %s: train %.3f, held-out %.3f balanced accuracy", name, probe.train_acc, probe.test_acc)
     return probe
 

@@ -25,8 +25,8 @@ import torch
 
 from core import config
 from core.errors import UnknownModelError, WeightsUnavailableError, with_suggestions
-from core.images import to_rgb_on_white
-from core.weights import hf_cached, list_menu  # noqa: F401  (list_menu: re-exported, torch-free)
+from core.model.weights import hf_cached
+from core.pipeline.images import to_rgb_on_white
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def _load_pretrained(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
 
 
 def _weights_cached(pcfg: dict) -> bool:
-    return hf_cached(pcfg.get("hf_hub"))  # torch-free, in core.weights
+    return hf_cached(pcfg.get("hf_hub"))  # torch-free, in core.model.weights
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:

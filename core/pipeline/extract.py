@@ -23,11 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
-from core.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
-from core.images import BadImageError, open_image
-from core.partial import WORK, finalize, n_chunks, open_work, work_file
-from core.store import (FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR, Artifact, artifact_lock, open_artifact,
-                        read_manifest, recover, write_json_atomic)
+from core.files import write_json_atomic
+from core.model.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
+from core.pipeline.collection import Collection, read_collection
+from core.pipeline.commit import artifact_lock, recover
+from core.pipeline.images import BadImageError, open_image
+from core.pipeline.layout import FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR
+from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.pipeline.store import Artifact, open_artifact, read_manifest
 
 logger = logging.getLogger(__name__)
 

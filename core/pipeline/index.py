@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
-from core.pipeline.store import fsync_dir, read_manifest, write_json_atomic
+from core.files import fsync_dir, write_json_atomic
+from core.pipeline.store import read_manifest
 
 logger = logging.getLogger(__name__)
 

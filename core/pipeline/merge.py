@@ -21,7 +21,8 @@ import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
 from core.pipeline.index import EmbeddingIndex, _faiss, _normalised, load_index
-from core.pipeline.store import ARRAYS, RowFile
+from core.pipeline.layout import ARRAYS
+from core.pipeline.store import RowFile
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The unfinished run's work area (``.partial/`` inside an artifact directory) and its finalization.
 
-``open_work`` creates or resumes the row files and the fsynced ``state.json`` that ``core.extract`` (and
-``core.ray_engine``) fill chunk by chunk; ``finalize`` compacts away skipped files, computes per-unit stats and
+``open_work`` creates or resumes the row files and the fsynced ``state.json`` that ``core.pipeline.extract`` (and
+``core.pipeline.ray_engine``) fill chunk by chunk; ``finalize`` compacts away skipped files, computes per-unit stats and
 top/bottom-k rows in one streaming pass, writes the arrays and JSON sidecars into ``.partial/commit/``, fsyncs
-them, commits a staged manifest last and then installs the files over ``out`` (``core.store.commit_staged``),
+them, commits a staged manifest last and then installs the files over ``out`` (``core.pipeline.store.commit_staged``),
 so an existing artifact stays valid until the new one is complete. Nothing here imports streamlit.
 """
 from __future__ import annotations
@@ -22,8 +22,11 @@ import numpy as np
 import torch
 
 from core.errors import ArtifactError, BadInputError
-from core.store import (ARRAYS, INSTALL_LIST, MANIFEST, PARTIAL_DIR, STAGE_DIR, Artifact, RowFile, commit_staged,
-                        open_artifact, write_json_atomic)
+from core.files import write_json_atomic
+from core.pipeline.collection import Collection
+from core.pipeline.commit import commit_staged
+from core.pipeline.layout import ARRAYS, INSTALL_LIST, MANIFEST, PARTIAL_DIR, STAGE_DIR
+from core.pipeline.store import Artifact, RowFile, open_artifact
 
 logger = logging.getLogger(__name__)
 

@@ -30,11 +30,14 @@ import numpy as np
 
 from core import config
 from core.errors import BadInputError, CoreError
-from core.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
-from core.partial import WORK, finalize, n_chunks, open_work, work_file
-from core.hooks import article_layer, resolve_layer
-from core.ray_worker import ChunkMapper, ModelRef
-from core.store import Artifact, artifact_lock, write_json_atomic
+from core.files import write_json_atomic
+from core.model.hooks import article_layer, resolve_layer
+from core.pipeline.collection import TABLE_SUFFIXES, Collection, read_collection
+from core.pipeline.commit import artifact_lock
+from core.pipeline.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
+from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.pipeline.ray_worker import ChunkMapper, ModelRef
+from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import torch
 from core.errors import ArtifactMismatchError
 from core.model.hooks import resolve_layer
 from core.pipeline.extract import ImageDataset, forward_units
+from core.pipeline.layout import ARRAYS
 from core.pipeline.partial import WORK
-from core.pipeline.store import ARRAYS
 
 
 @dataclass(frozen=True)

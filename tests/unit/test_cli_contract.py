@@ -111,7 +111,7 @@ def test_help_and_models_do_not_import_torch():
 def test_menu_hub_repositories_match_open_clip():
     import open_clip
 
-    from core.weights import menu_entries
+    from core.model.weights import menu_entries
 
     for e in menu_entries():
         if e.get("hf_hub"):
@@ -150,8 +150,8 @@ def test_an_absurdly_long_query_is_refused(tiny_rn, capsys):
 
 
 def test_check_query_is_reusable(tiny_rn):
+    from core.analyses.search import MAX_QUERY_CHARS, check_query
     from core.errors import BadInputError
-    from core.search import MAX_QUERY_CHARS, check_query
 
     c = check_query(tiny_rn, "  a red spider  ")
     assert c.text == "a red spider" and not c.truncated and c.warning() is None

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.collections import read_collection
-from core.extract import run_extraction
-from core.store import PARTIAL_DIR, open_artifact
+from core.pipeline.collection import read_collection
+from core.pipeline.extract import run_extraction
+from core.pipeline.layout import PARTIAL_DIR
+from core.pipeline.store import open_artifact
 from tests.conftest import make_image_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ def test_the_old_artifact_stays_readable_until_the_new_one_is_installed(tiny_rn,
 
 
 def test_a_run_killed_after_its_commit_point_is_installed_on_next_open(tiny_rn, image_folder, tmp_path, monkeypatch):
-    import core.partial as partial
+    import core.pipeline.partial as partial
 
     out = tmp_path / "art"
     run_extraction(tiny_rn, image_folder, out, workers=0)
@@ -148,7 +149,7 @@ def test_a_run_killed_after_its_commit_point_is_installed_on_next_open(tiny_rn, 
 
 
 def test_a_leftover_work_folder_of_a_finished_run_is_removed(tiny_rn, image_folder, tmp_path, monkeypatch):
-    import core.store as store
+    import core.pipeline.commit as store
 
     out = tmp_path / "art"
     real_rmtree = store.shutil.rmtree
@@ -175,7 +176,7 @@ def test_a_leftover_state_of_the_installed_run_is_removed_on_the_next_run(tiny_r
 
 
 def test_a_second_run_into_the_same_out_is_refused(tiny_rn, image_folder, tmp_path, capsys):
-    from core.store import artifact_lock
+    from core.pipeline.commit import artifact_lock
 
     out = tmp_path / "art"
     with artifact_lock(out):  # another run holds --out
@@ -193,7 +194,7 @@ def test_a_second_run_into_the_same_out_is_refused(tiny_rn, image_folder, tmp_pa
 
 @pytest.mark.parametrize("name", ["brack [2024]", "star*", "what?", "[ab]"])
 def test_an_existing_folder_with_glob_characters_is_taken_literally(tmp_path, name):
-    from core.ray_engine import read_image_list
+    from core.pipeline.ray_engine import read_image_list
 
     root = make_image_folder(tmp_path / name, n_per_class=1)
     make_image_folder(tmp_path / "brack 2", n_per_class=2)  # what "[2024]" as a character class would match
@@ -202,7 +203,7 @@ def test_an_existing_folder_with_glob_characters_is_taken_literally(tmp_path, na
 
 
 def test_a_glob_inside_a_folder_with_brackets_finds_its_shards(tmp_path):
-    from core.ray_engine import read_image_list
+    from core.pipeline.ray_engine import read_image_list
 
     folder = tmp_path / "shards [v2]"
     make_image_folder(folder / "imgs", n_per_class=1)
@@ -231,7 +232,7 @@ def _gradient(dtype, lo, hi, shape=(32, 48)):
     (_gradient(np.uint16, 0, 65535), "I;16"),
 ])
 def test_float_and_deep_tiffs_load_as_a_visible_gradient(tmp_path, arr, mode):
-    from core.images import open_image
+    from core.pipeline.images import open_image
 
     path = tmp_path / "x.tif"
     (Image.fromarray(arr, mode="F") if mode == "F" else Image.fromarray(arr)).save(path)
@@ -242,7 +243,7 @@ def test_float_and_deep_tiffs_load_as_a_visible_gradient(tmp_path, arr, mode):
 
 
 def test_a_float_tiff_with_nan_and_inf_loads(tmp_path):
-    from core.images import open_image
+    from core.pipeline.images import open_image
 
     arr = _gradient(np.float32, 0.0, 2.0)
     arr[0, :5] = np.nan

@@ -21,7 +21,8 @@ from core.errors import ArtifactError, ArtifactMismatchError
 from core.model.hooks import capture, reduce_positions
 from core.pipeline.extract import run_extraction
 from core.pipeline.images import open_image
-from core.pipeline.store import ARRAYS, PARTIAL_DIR, open_artifact
+from core.pipeline.layout import ARRAYS, PARTIAL_DIR
+from core.pipeline.store import open_artifact
 from tests.conftest import make_image_folder
 
 REPO = Path(__file__).resolve().parents[2]

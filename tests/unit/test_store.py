@@ -8,7 +8,8 @@ import pytest
 
 from core.errors import ArtifactError, ArtifactMismatchError, UnitOutOfRangeError
 from core.pipeline.extract import run_extraction
-from core.pipeline.store import MANIFEST, RowFile, list_artifacts, open_artifact
+from core.pipeline.layout import MANIFEST
+from core.pipeline.store import RowFile, list_artifacts, open_artifact
 from tests.conftest import make_image_folder
 
 

@@ -30,9 +30,10 @@ def demo_capabilities() -> str:
 @st.cache_data(ttl=60, show_spinner=False)
 def model_menu(default_model: str) -> pd.DataFrame:
     """Model picker rows: id, title, available (weights here, offline); the default model first."""
-    from core.model.loading import list_menu, weights_available
+    from core.model.loading import weights_available
+    from core.model.weights import list_menu
 
-    rows = [dict(r) for r in list_menu()]
+    rows = list_menu(weights_available)
     if default_model not in [r["id"] for r in rows]:
         rows.insert(0, {"id": default_model, "title": "configured default (CLIP_EXPLORER_MODEL)",
                         "available": weights_available(default_model)})

@@ -1,14 +1,15 @@
 """Offline availability of model weights, without importing torch or open_clip (``python -m core models``).
 
-The curated menu (``core/model_menu.json``) names each pretrained entry's Hugging Face repository (``hf_hub``,
+The curated menu (``core/data/model_menu.json``) names each pretrained entry's Hugging Face repository (``hf_hub``,
 as open_clip's pretrained config has it; a unit test keeps the two in step), so checking the local
 Hugging Face cache needs neither torch nor open_clip. Ids the menu does not describe fall back to
-``core.models.weights_available`` (which imports open_clip).
+``core.model.loading.weights_available`` (which imports open_clip).
 """
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 
 from core import config
 
@@ -48,15 +49,15 @@ def available_offline(entry: dict) -> bool | None:
     return None
 
 
-def list_menu() -> list[dict]:
-    """The curated model menu, each entry with ``available`` (weights here, offline)."""
+def list_menu(fallback: Callable[[str], bool] | None = None) -> list[dict]:
+    """The curated model menu, each entry with ``available`` (weights here, offline). ``fallback(model_id)`` answers
+    for entries the menu does not describe (``core.model.loading.weights_available``, which needs open_clip);
+    without one they count as not available."""
     out = []
     for e in menu_entries():
         available = available_offline(e)
         if available is None:
-            from core.models import weights_available  # open_clip: only for entries the menu does not describe
-
-            available = weights_available(e["id"])
+            available = bool(fallback(e["id"])) if fallback is not None else False
         e.pop("hf_hub", None)
         e["available"] = available
         out.append(e)

@@ -2,10 +2,13 @@
 
 Model ids:
     ``demo``            the embedded default (``assets/demo/config.json`` + ``weights.safetensors``);
-    ``ARCH/TAG``        any open_clip pretrained pair, e.g. ``RN50x4/openai`` (the article's model);
+    ``ARCH/TAG``        any open_clip pretrained pair, e.g. ``RN50x4/openai`` (the article's model); the weights
+                        come from ``<weights_dir>/ARCH/TAG.pt|.safetensors|.bin`` (``weights_path``), open_clip's
+                        caches, or a download when the hub is reachable;
     ``ARCH/random``     the architecture with seeded random weights (plumbing, benchmarks, tests);
     ``ARCH@FILE``       a local checkpoint (safetensors, a plain state-dict ``.pt`` loaded with
-                        ``weights_only=True``, or an OpenAI TorchScript ``.pt``).
+                        ``weights_only=True``, or an OpenAI TorchScript ``.pt``); see ``load_checkpoint`` for the
+                        activation rule (QuickGELU for OpenAI's archives, else ``ARCH-quickgelu``).
 Nothing here imports streamlit.
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Callable
 import torch
 
 from core import config
-from core.errors import UnknownModelError, WeightsUnavailableError, with_suggestions
+from core.errors import BadCheckpointError, UnknownModelError, WeightsUnavailableError, with_suggestions
 from core.images import to_rgb_on_white
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 DEMO_ID = "demo"
 RANDOM_TAG = "random"
 HUB_HOST = ("huggingface.co", 443)
+QUICKGELU_SUFFIX = "-quickgelu"  # open_clip's naming: ARCH-quickgelu is ARCH with QuickGELU activations
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,16 @@ def parse_model_id(model_id: str) -> ModelSpec:
 
 
 def _check_arch(arch: str, oc) -> None:
+    _quickgelu_variant(arch, oc)
     if arch not in oc.list_models():
         raise UnknownModelError(with_suggestions(f"Unknown architecture '{arch}'.", arch, oc.list_models()))
+
+
+def _quickgelu_variant(arch: str, oc) -> None:
+    """Register ``BASE-quickgelu`` (``BASE``'s config with ``quick_gelu``) when open_clip has ``BASE`` only."""
+    base = arch.removesuffix(QUICKGELU_SUFFIX)
+    if arch != base and arch not in oc.list_models() and base in oc.list_models():
+        register_config(arch, {**oc.get_model_config(base), "quick_gelu": True})
 
 
 def register_config(name: str, cfg: dict) -> None:
@@ -209,6 +221,7 @@ def _tokenizer(spec: ModelSpec, cfg: dict):
 
 def _model_cfg(arch: str) -> dict:
     oc = _open_clip()
+    _quickgelu_variant(arch, oc)
     cfg = oc.get_model_config(arch)
     if cfg is None:
         raise UnknownModelError(with_suggestions(f"Unknown architecture '{arch}'.", arch, oc.list_models()))
@@ -256,9 +269,15 @@ def _load_demo() -> tuple[torch.nn.Module, dict]:
 
 
 def _quick_gelu(spec: ModelSpec) -> bool:
+    """QuickGELU for a pretrained ``ARCH/TAG``: open_clip's pretrained cfg says how the tag was trained."""
     oc = _open_clip()
     pcfg = oc.get_pretrained_cfg(spec.arch, spec.tag) if spec.tag else {}
     return bool(pcfg.get("quick_gelu", False)) or spec.tag == "openai"
+
+
+def _arch_quick_gelu(arch: str) -> bool:
+    """Whether the architecture's own config asks for QuickGELU (open_clip's ``ARCH-quickgelu`` names)."""
+    return bool(_model_cfg(arch).get("quick_gelu", False))
 
 
 def _load_file(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
@@ -268,73 +287,319 @@ def _load_file(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
         raise WeightsUnavailableError(
             f"Checkpoint file not found: {path}. Pass an existing .safetensors or .pt file "
             f"(e.g. --checkpoint /models/RN50x4.pt --arch {spec.arch}).")
-    quick = spec.arch.startswith("RN") or "openai" in path.name.lower()
-    if path.suffix == ".safetensors":
-        return _create(spec.arch, str(path), force_quick_gelu=quick)
-    if _is_torchscript(path):
-        oc = _open_clip()
-        logger.info("loading OpenAI TorchScript archive %s", path)
-        model = oc.load_openai_model(str(path), device="cpu", jit=False)
-        return model, _model_cfg(spec.arch)
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle that is not a plain state dict: refuse, never unpickle arbitrary code
-        raise WeightsUnavailableError(
-            f"{path} is not a plain state dict loadable with weights_only=True ({type(err).__name__}). "
-            "Convert it to safetensors, or use OpenAI's original .pt (TorchScript) file.") from err
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    model, cfg = _create(spec.arch, None, force_quick_gelu=quick)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsUnavailableError(
-            f"{path} does not match architecture {spec.arch}: {len(missing)} missing keys "
-            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). Check --arch.")
+    return load_checkpoint(path, spec.arch)
+
+
+def load_checkpoint(path: Path, arch: str, *, quick_gelu: bool | None = None,
+                    preprocess: dict | None = None) -> tuple[torch.nn.Module, dict]:
+    """Build ``arch`` and load a weights file into it (every parameter and buffer, shapes checked).
+
+    The format is read from the file's content, never from its name: an OpenAI TorchScript archive (a zip with
+    ``code/`` and ``constants.pkl``; fp16 as released), a ``torch.save`` zip or legacy pickle holding a plain
+    state dict (loaded with ``weights_only=True``; ``{"state_dict": ...}`` and ``module.`` prefixes accepted), or
+    safetensors.
+
+    The activation: QuickGELU for OpenAI TorchScript archives (OpenAI trained with it); otherwise ``quick_gelu``
+    when given (a pretrained tag's cfg), else the architecture's config (open_clip's ``ARCH-quickgelu`` names,
+    e.g. ``RN50x4-quickgelu``; any ``ARCH-quickgelu`` is accepted). The returned config records it.
+
+    Args:
+        path: the file.
+        arch: open_clip architecture name.
+        quick_gelu: the activation for a non-TorchScript file (None: from ``arch``'s config).
+        preprocess: open_clip preprocess cfg entries (mean, std, interpolation, resize_mode) to set on the model.
+
+    Raises:
+        BadCheckpointError: not a checkpoint, unreadable, corrupt, or made for another architecture.
+    """
+    state, fmt = read_state_dict(path)
+    if fmt == "torchscript":
+        quick = True
+    elif quick_gelu is not None:
+        quick = quick_gelu
+    else:
+        quick = _arch_quick_gelu(arch)
+    model, cfg = _create(arch, None, force_quick_gelu=quick)
+    cfg = dict(cfg)
+    if quick:
+        cfg["quick_gelu"] = True
+    else:
+        cfg.pop("quick_gelu", None)
+    _check_state(model, state, path, arch)
+    model.load_state_dict(state, strict=True)  # copies into the model's float32 tensors (fp16 files included)
+    if preprocess:
+        from open_clip import transform as oct
+        from open_clip.model import set_model_preprocess_cfg
+
+        pp = oct.merge_preprocess_dict(model.visual.preprocess_cfg, preprocess)
+        pp["size"] = model.visual.image_size
+        set_model_preprocess_cfg(model, pp)
+    logger.info("loaded %s checkpoint %s as %s (%s)", fmt, path, arch, "QuickGELU" if quick else "GELU")
     return model, cfg
 
 
-def _is_torchscript(path: Path) -> bool:
+# Tensors OpenAI's archives carry beside the weights (their build_model drops them too).
+_OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
+    """Read a weights file into a state dict; returns ``(state, format)``, format one of ``torchscript``,
+    ``state_dict``, ``safetensors``.
+
+    Raises:
+        BadCheckpointError: one clear message for every way a file can be unusable.
+    """
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:4] == _ZIP_MAGIC:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError) as err:
+            raise BadCheckpointError(
+                f"{path} is a corrupt or truncated zip archive ({size:,} bytes; {err}): a TorchScript or torch.save "
+                "file cut short or damaged. Copy the file again (compare its size or checksum with the original).") from err
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            return _read_torchscript(path, size), "torchscript"
+        return _read_pickle(path, size), "state_dict"
+    if _looks_like_safetensors(head, size) or path.suffix == ".safetensors":
+        return _read_safetensors(path, size), "safetensors"
+    return _read_pickle(path, size), "state_dict"
+
+
+def _looks_like_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 9:
         return False
-    with zipfile.ZipFile(path) as zf:
-        return any(n.endswith("constants.pkl") or "/code/" in n for n in zf.namelist())
+    n = int.from_bytes(head[:8], "little")
+    return 0 < n <= size - 8 and head[8:9] == b"{"
+
+
+def _read_torchscript(path: Path, size: int) -> dict[str, torch.Tensor]:
+    logger.info("loading TorchScript archive %s", path)
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+        state = dict(module.state_dict())
+    except Exception as err:  # torch reports damage inside the archive as RuntimeError and others
+        raise BadCheckpointError(
+            f"{path} is a TorchScript archive that cannot be read ({size:,} bytes; {type(err).__name__}: "
+            f"{_first_line(err)}): corrupt or truncated. Copy the file again.") from err
+    return _clean_state(state, path)
+
+
+def _read_safetensors(path: Path, size: int) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # SafetensorError, OSError, ...
+        raise BadCheckpointError(
+            f"{path} is not a readable safetensors file ({size:,} bytes; {type(err).__name__}: {_first_line(err)}): "
+            "corrupt or truncated. Copy the file again, or re-save it with safetensors.torch.save_file.") from err
+    return _clean_state(state, path)
+
+
+def _read_pickle(path: Path, size: int) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle that is not a plain state dict: refuse, never unpickle arbitrary code
+        raise BadCheckpointError(
+            f"{path} is not a plain state dict loadable with weights_only=True ({type(err).__name__}: "
+            f"{_first_line(err)}). Convert it to safetensors, or use OpenAI's original .pt (TorchScript) file.") from err
+    return _clean_state(state, path)
+
+
+def _first_line(err: BaseException, limit: int = 160) -> str:
+    text = (str(err).strip().splitlines() or [""])[0]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _clean_state(state, path: Path) -> dict[str, torch.Tensor]:
+    """A state dict: unwrap ``{"state_dict": ...}``, drop ``module.`` and OpenAI's extra tensors; refuse others."""
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state:
+        what = type(state).__name__ if not isinstance(state, dict) else "an empty dict"
+        if isinstance(state, (list, tuple)):
+            what = f"a {type(state).__name__} of {len(state)} items"
+        elif isinstance(state, torch.Tensor):
+            what = f"a single tensor of shape {tuple(state.shape)}"
+        raise BadCheckpointError(
+            f"{path} holds {what}, not a state dict (a mapping from parameter names to tensors). Save the model's "
+            "state_dict() (torch.save(model.state_dict(), path) or safetensors), or use OpenAI's original .pt file.")
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise BadCheckpointError(
+            f"{path} is a dict but not a state dict: {len(bad)} of its {len(state)} entries are not named tensors "
+            f"(e.g. {str(bad[0])[:60]!r}). Save the model's state_dict() instead.")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    for key in _OPENAI_EXTRA_KEYS:
+        if key in state and state[key].dim() == 0:
+            state.pop(key)
+    return state
+
+
+def _check_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path, arch: str) -> None:
+    """Raise one summarising ``BadCheckpointError`` unless ``state`` fits ``model`` key for key, shape for shape."""
+    want = model.state_dict()
+    missing = [k for k in want if k not in state]
+    unexpected = [k for k in state if k not in want]
+    shapes = [(k, tuple(state[k].shape), tuple(want[k].shape)) for k in want
+              if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if shapes:
+        k, got, exp = shapes[0]
+        parts.append(f"{len(shapes)} tensors differ in shape (e.g. {k}: {got} in the file, {exp} in {arch})")
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    found = describe_state(state)
+    if found:
+        desc, names = found
+        guess = (f" The file looks like {' / '.join(names)} ({desc}): use --arch {names[0]} (model id "
+                 f"'{names[0]}@{path}')." if names else f" The file looks like a CLIP with {desc}, which matches no "
+                 "open_clip architecture here; register a config for it.")
+    else:
+        guess = " The file does not look like an OpenAI/open_clip CLIP state dict."
+    raise BadCheckpointError(f"{path} does not match architecture {arch}: " + "; ".join(parts) + "." + guess)
+
+
+def describe_state(state: dict[str, torch.Tensor]) -> tuple[str, list[str]] | None:
+    """Infer a CLIP state dict's architecture from its key shapes.
+
+    Returns:
+        ``(description, names)``: a short description and the open_clip architectures (without their
+        ``-quickgelu`` twins) whose config matches; ``None`` when the keys are not those of a CLIP.
+    """
+    import re
+
+    try:
+        sig: dict[str, Any] = {"embed_dim": int(state["text_projection"].shape[1]),
+                               "context_length": int(state["positional_embedding"].shape[0]),
+                               "vocab_size": int(state["token_embedding.weight"].shape[0]),
+                               "text_width": int(state["ln_final.weight"].shape[0])}
+        sig["text_layers"] = len({m.group(1) for k in state if (m := re.match(r"transformer\.resblocks\.(\d+)\.", k))})
+        if "visual.attnpool.positional_embedding" in state:
+            sig["layers"] = [len({m.group(1) for k in state if (m := re.match(rf"visual\.layer{b}\.(\d+)\.", k))})
+                             for b in (1, 2, 3, 4)]
+            sig["width"] = int(state["visual.layer1.0.conv1.weight"].shape[0])
+            sig["patch_size"] = None
+            sig["image_size"] = 32 * round((state["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
+            desc = (f"ModifiedResNet {'-'.join(map(str, sig['layers']))}, width {sig['width']}, "
+                    f"{sig['image_size']} px")
+        elif "visual.conv1.weight" in state and "visual.positional_embedding" in state:
+            sig["layers"] = len({m.group(1) for k in state
+                                 if (m := re.match(r"visual\.transformer\.resblocks\.(\d+)\.", k))})
+            sig["width"] = int(state["visual.conv1.weight"].shape[0])
+            sig["patch_size"] = int(state["visual.conv1.weight"].shape[-1])
+            sig["image_size"] = sig["patch_size"] * round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
+            desc = (f"ViT {sig['layers']} blocks, width {sig['width']}, patch {sig['patch_size']}, "
+                    f"{sig['image_size']} px")
+        else:
+            return None
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    desc += f"; text {sig['text_layers']} x {sig['text_width']}; embedding {sig['embed_dim']}"
+    oc = _open_clip()
+    names = []
+    for name in oc.list_models():
+        if name.endswith(QUICKGELU_SUFFIX):
+            continue
+        cfg = oc.get_model_config(name) or {}
+        v, t = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
+        layers = v.get("layers")
+        if (cfg.get("embed_dim") == sig["embed_dim"] and v.get("width") == sig["width"]
+                and v.get("patch_size") == sig["patch_size"] and v.get("image_size") == sig["image_size"]
+                and (list(layers) if isinstance(layers, (list, tuple)) else layers) == sig["layers"]
+                and t.get("width") == sig["text_width"] and t.get("layers") == sig["text_layers"]
+                and t.get("context_length", 77) == sig["context_length"]
+                and t.get("vocab_size", 49408) == sig["vocab_size"]
+                and not v.get("timm_model_name") and not t.get("hf_model_name")):
+            names.append(name)
+    return desc, names
+
+
+def weights_path(arch: str, tag: str, suffix: str = ".pt") -> Path:
+    """Where a local file makes the id ``ARCH/TAG`` work: ``<weights_dir>/<ARCH>/<TAG><suffix>``
+    (``CLIP_EXPLORER_WEIGHTS``, default ``<repo>/weights``); ``.pt`` (OpenAI's TorchScript archive or a state
+    dict), ``.safetensors`` or ``.bin``."""
+    return config.get_settings().weights_dir / arch / f"{tag}{suffix}"
+
+
+WEIGHT_SUFFIXES = (".pt", ".safetensors", ".bin")
+
+
+def _local_weights(spec: ModelSpec, pcfg: dict) -> Path | None:
+    """The local file for a pretrained id: the weights folder first, then open_clip's caches (Hugging Face hub
+    cache; the ``~/.cache/clip`` folder its URL downloads go to)."""
+    for suffix in WEIGHT_SUFFIXES:
+        p = weights_path(spec.arch, spec.tag or "", suffix)
+        if p.is_file():
+            return p
+    hit = _hf_cached(pcfg)
+    if hit is not None:
+        return hit
+    url = pcfg.get("url")
+    if url:
+        p = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if p.is_file():
+            return p
+    return None
 
 
 def _load_pretrained(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
     oc = _open_clip()
     pcfg = oc.get_pretrained_cfg(spec.arch, spec.tag)
-    if not _weights_cached(pcfg) and not _hub_reachable():
+    local = _local_weights(spec, pcfg)
+    if local is not None:
+        logger.info("weights for %s from %s", spec.id, local)
+        return load_checkpoint(local, spec.arch, quick_gelu=_quick_gelu(spec), preprocess=pcfg)
+    if not _hub_reachable():
         hint = ("open_clip downloads them from the Hugging Face hub"
                 + (f" ({pcfg.get('hf_hub')})" if pcfg.get("hf_hub") else "")
                 + ", which is not reachable from here")
+        target = weights_path(spec.arch, spec.tag or "")
+        what = f"OpenAI's {spec.arch}.pt as is, " if spec.tag == "openai" else ""
         raise WeightsUnavailableError(
-            f"Weights for {spec.id} are not cached on this machine and {hint}. Either copy the weights file here and "
-            f"load it with model id '{spec.arch}@/path/to/file' (CLI: --checkpoint FILE --arch {spec.arch}; "
-            "OpenAI's original RN50x4.pt works as is), pre-fill the Hugging Face cache, or use the offline model 'demo'.")
+            f"Weights for {spec.id} are not on this machine and {hint}. Copy the weights file to {target} "
+            f"({what}a state dict .pt, or as {target.with_suffix('.safetensors')}; the folder is "
+            f"CLIP_EXPLORER_WEIGHTS), or load any file with model id '{spec.arch}@/path/to/file' (CLI: --checkpoint "
+            "FILE --arch " f"{spec.arch}), pre-fill the Hugging Face cache, or use the offline model 'demo'.")
     try:
-        return _create(spec.arch, spec.tag, force_quick_gelu=_quick_gelu(spec))
+        model, cfg = _create(spec.arch, spec.tag, force_quick_gelu=_quick_gelu(spec))
     except RuntimeError as err:
         raise WeightsUnavailableError(f"Could not get weights for {spec.id}: {err}. Offline, use 'demo' or "
                                       f"'{spec.arch}@/path/to/file'.") from err
+    cfg = dict(cfg)
+    if _quick_gelu(spec):
+        cfg["quick_gelu"] = True
+    return model, cfg
 
 
 def _weights_cached(pcfg: dict) -> bool:
+    return _hf_cached(pcfg) is not None
+
+
+def _hf_cached(pcfg: dict) -> Path | None:
     hub = pcfg.get("hf_hub")
     if not hub:
-        return False
+        return None
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
-        return False
+        return None
     repo = hub.rstrip("/")
     for fname in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
         hit = try_to_load_from_cache(repo, fname)
         if isinstance(hit, str) and os.path.exists(hit):
-            return True
-    return False
+            return Path(hit)
+    return None
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
@@ -348,14 +613,54 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
 
 
 def fingerprint(model: torch.nn.Module, cfg: dict) -> str:
-    """A 16-hex-digit hash of the config and every parameter/buffer (dtype, shape and bytes)."""
+    """A 16-hex-digit hash of everything that decides the model's outputs: the config, the activation the model
+    was built with (QuickGELU or GELU, read from its modules), its image preprocessing where it differs from
+    open_clip's default for its image size, and every parameter/buffer (dtype, shape and bytes).
+
+    The activation and preprocessing enter as config entries (``quick_gelu: true``, ``preprocess: {...}``) only
+    when they are not the defaults, so a GELU model with default preprocessing (the demo) keeps the hash it had
+    before they were added."""
     h = hashlib.blake2b(digest_size=8)
-    h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    h.update(json.dumps(fingerprint_config(model, cfg), sort_keys=True, default=str).encode())
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def uses_quick_gelu(model: torch.nn.Module) -> bool:
+    """Whether any activation module of the model is open_clip's QuickGELU."""
+    from open_clip.transformer import QuickGELU
+
+    return any(isinstance(m, QuickGELU) for m in model.modules())
+
+
+def fingerprint_config(model: torch.nn.Module, cfg: dict) -> dict:
+    """The config part of the fingerprint: ``cfg`` with the activation as built and non-default preprocessing."""
+    out = {k: v for k, v in cfg.items() if k != "quick_gelu"}
+    if uses_quick_gelu(model):
+        out["quick_gelu"] = True
+    pp = _preprocess_changes(model)
+    if pp:
+        out["preprocess"] = pp
+    return out
+
+
+def _preprocess_changes(model: torch.nn.Module) -> dict:
+    from dataclasses import asdict
+
+    from open_clip.transform import PreprocessCfg
+
+    visual = getattr(model, "visual", None)
+    pp = getattr(visual, "preprocess_cfg", None) or {}
+    default = asdict(PreprocessCfg())
+    default["size"] = getattr(visual, "image_size", default["size"])
+
+    def norm(v):
+        return list(v) if isinstance(v, (tuple, list)) else v
+
+    return {k: norm(v) for k, v in sorted(pp.items()) if norm(default.get(k)) != norm(v)}
 
 
 def list_menu() -> list[dict]:
@@ -381,4 +686,4 @@ def weights_available(model_id: str) -> bool:
         return True
     if spec.kind == "file":
         return bool(spec.path and spec.path.is_file())
-    return _weights_cached(_open_clip().get_pretrained_cfg(spec.arch, spec.tag))
+    return _local_weights(spec, _open_clip().get_pretrained_cfg(spec.arch, spec.tag)) is not None

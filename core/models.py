@@ -319,6 +319,7 @@ def load_checkpoint(path: Path, arch: str, *, quick_gelu: bool | None = None,
         quick = quick_gelu
     else:
         quick = _arch_quick_gelu(arch)
+    _check_arch_fits(state, path, arch)  # before building: a wrong --arch fails in seconds, not after a model init
     model, cfg = _create(arch, None, force_quick_gelu=quick)
     cfg = dict(cfg)
     if quick:
@@ -380,8 +381,12 @@ def _looks_like_safetensors(head: bytes, size: int) -> bool:
 
 def _read_torchscript(path: Path, size: int) -> dict[str, torch.Tensor]:
     logger.info("loading TorchScript archive %s", path)
+    import warnings
+
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch's deprecation notice for torch.jit: noise on every load
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
         state = dict(module.state_dict())
     except Exception as err:  # torch reports damage inside the archive as RuntimeError and others
         raise BadCheckpointError(
@@ -470,6 +475,18 @@ def _check_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: P
     raise BadCheckpointError(f"{path} does not match architecture {arch}: " + "; ".join(parts) + "." + guess)
 
 
+def _check_arch_fits(state: dict[str, torch.Tensor], path: Path, arch: str) -> None:
+    """Fail early when the file's inferred shape (``describe_state``) is not ``arch``'s config."""
+    sig = _state_signature(state)
+    if sig is None or _cfg_matches(sig, _model_cfg(arch)):
+        return  # not inferable, or it fits: the key-by-key check after building decides
+    desc, names = _describe(sig)
+    fix = (f"use --arch {names[0]} (model id '{names[0]}@{path}')" if names
+           else "no open_clip architecture here has that shape; register a config for it")
+    raise BadCheckpointError(f"{path} does not match architecture {arch}: the file looks like "
+                             f"{' / '.join(names) or 'a CLIP'} ({desc}); {fix}.")
+
+
 def describe_state(state: dict[str, torch.Tensor]) -> tuple[str, list[str]] | None:
     """Infer a CLIP state dict's architecture from its key shapes.
 
@@ -477,51 +494,62 @@ def describe_state(state: dict[str, torch.Tensor]) -> tuple[str, list[str]] | No
         ``(description, names)``: a short description and the open_clip architectures (without their
         ``-quickgelu`` twins) whose config matches; ``None`` when the keys are not those of a CLIP.
     """
+    sig = _state_signature(state)
+    return None if sig is None else _describe(sig)
+
+
+def _state_signature(state: dict[str, torch.Tensor]) -> dict | None:
     import re
+
+    def count(pattern: str) -> int:
+        return len({m.group(1) for k in state if (m := re.match(pattern, k))})
 
     try:
         sig: dict[str, Any] = {"embed_dim": int(state["text_projection"].shape[1]),
                                "context_length": int(state["positional_embedding"].shape[0]),
                                "vocab_size": int(state["token_embedding.weight"].shape[0]),
-                               "text_width": int(state["ln_final.weight"].shape[0])}
-        sig["text_layers"] = len({m.group(1) for k in state if (m := re.match(r"transformer\.resblocks\.(\d+)\.", k))})
+                               "text_width": int(state["ln_final.weight"].shape[0]),
+                               "text_layers": count(r"transformer\.resblocks\.(\d+)\.")}
         if "visual.attnpool.positional_embedding" in state:
-            sig["layers"] = [len({m.group(1) for k in state if (m := re.match(rf"visual\.layer{b}\.(\d+)\.", k))})
-                             for b in (1, 2, 3, 4)]
+            sig["layers"] = [count(rf"visual\.layer{b}\.(\d+)\.") for b in (1, 2, 3, 4)]
             sig["width"] = int(state["visual.layer1.0.conv1.weight"].shape[0])
             sig["patch_size"] = None
             sig["image_size"] = 32 * round((state["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
-            desc = (f"ModifiedResNet {'-'.join(map(str, sig['layers']))}, width {sig['width']}, "
-                    f"{sig['image_size']} px")
         elif "visual.conv1.weight" in state and "visual.positional_embedding" in state:
-            sig["layers"] = len({m.group(1) for k in state
-                                 if (m := re.match(r"visual\.transformer\.resblocks\.(\d+)\.", k))})
+            sig["layers"] = count(r"visual\.transformer\.resblocks\.(\d+)\.")
             sig["width"] = int(state["visual.conv1.weight"].shape[0])
             sig["patch_size"] = int(state["visual.conv1.weight"].shape[-1])
             sig["image_size"] = sig["patch_size"] * round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
-            desc = (f"ViT {sig['layers']} blocks, width {sig['width']}, patch {sig['patch_size']}, "
-                    f"{sig['image_size']} px")
         else:
             return None
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
+    return sig
+
+
+def _cfg_matches(sig: dict, cfg: dict) -> bool:
+    v, t = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
+    layers = v.get("layers")
+    image_size = v.get("image_size")
+    return (cfg.get("embed_dim") == sig["embed_dim"] and v.get("width") == sig["width"]
+            and v.get("patch_size") == sig["patch_size"]
+            and (list(image_size) if isinstance(image_size, (list, tuple)) else [image_size] * 2)
+            == [sig["image_size"]] * 2
+            and (list(layers) if isinstance(layers, (list, tuple)) else layers) == sig["layers"]
+            and t.get("width") == sig["text_width"] and t.get("layers") == sig["text_layers"]
+            and t.get("context_length", 77) == sig["context_length"] and t.get("vocab_size", 49408) == sig["vocab_size"]
+            and not v.get("timm_model_name") and not t.get("hf_model_name"))
+
+
+def _describe(sig: dict) -> tuple[str, list[str]]:
+    if sig["patch_size"] is None:
+        desc = f"ModifiedResNet {'-'.join(map(str, sig['layers']))}, width {sig['width']}, {sig['image_size']} px"
+    else:
+        desc = f"ViT {sig['layers']} blocks, width {sig['width']}, patch {sig['patch_size']}, {sig['image_size']} px"
     desc += f"; text {sig['text_layers']} x {sig['text_width']}; embedding {sig['embed_dim']}"
     oc = _open_clip()
-    names = []
-    for name in oc.list_models():
-        if name.endswith(QUICKGELU_SUFFIX):
-            continue
-        cfg = oc.get_model_config(name) or {}
-        v, t = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
-        layers = v.get("layers")
-        if (cfg.get("embed_dim") == sig["embed_dim"] and v.get("width") == sig["width"]
-                and v.get("patch_size") == sig["patch_size"] and v.get("image_size") == sig["image_size"]
-                and (list(layers) if isinstance(layers, (list, tuple)) else layers) == sig["layers"]
-                and t.get("width") == sig["text_width"] and t.get("layers") == sig["text_layers"]
-                and t.get("context_length", 77) == sig["context_length"]
-                and t.get("vocab_size", 49408) == sig["vocab_size"]
-                and not v.get("timm_model_name") and not t.get("hf_model_name")):
-            names.append(name)
+    names = [name for name in oc.list_models()
+             if not name.endswith(QUICKGELU_SUFFIX) and _cfg_matches(sig, oc.get_model_config(name) or {})]
     return desc, names
 
 

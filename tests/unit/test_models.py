@@ -256,3 +256,38 @@ def test_cli_bad_checkpoint_one_line_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "not a state dict" in lines[0]
+
+
+def test_pretrained_ids_find_files_in_open_clips_caches(tmp_path, monkeypatch):
+    """Besides <weights_dir>/ARCH/TAG.*, a file in the Hugging Face hub cache (open_clip's hub repo for the tag) or
+    in ~/.cache/clip (open_clip's URL downloads) makes the id available offline; the load itself is the same
+    load_checkpoint path as a weights-folder file (tests/unit/test_reference_clip.py loads RN50x4/openai that way)."""
+    import huggingface_hub.constants as hc
+
+    from core.models import _local_weights, parse_model_id, weights_available
+
+    monkeypatch.setenv("CLIP_EXPLORER_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert not weights_available("RN50x4/openai")
+    repo = tmp_path / "hub" / "models--timm--resnet50x4_clip.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    snap = repo / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "open_clip_pytorch_model.bin").write_bytes(b"x")
+    assert weights_available("RN50x4/openai")
+    spec = parse_model_id("RN50x4/openai")
+    import open_clip
+
+    pcfg = open_clip.get_pretrained_cfg("RN50x4", "openai")
+    assert _local_weights(spec, pcfg) == snap / "open_clip_pytorch_model.bin"
+    (snap / "open_clip_pytorch_model.bin").unlink()
+    assert not weights_available("RN50x4/openai")
+    clip_cache = tmp_path / "home" / ".cache" / "clip"
+    clip_cache.mkdir(parents=True)
+    (clip_cache / "RN50x4.pt").write_bytes(b"x")
+    assert weights_available("RN50x4/openai")
+    (tmp_path / "weights" / "RN50x4").mkdir(parents=True)
+    (tmp_path / "weights" / "RN50x4" / "openai.safetensors").write_bytes(b"x")
+    assert _local_weights(spec, pcfg) == tmp_path / "weights" / "RN50x4" / "openai.safetensors"  # the folder first

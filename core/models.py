@@ -228,13 +228,42 @@ def _model_cfg(arch: str) -> dict:
     return cfg
 
 
-def _create(arch: str, pretrained: str | None, **kw) -> tuple[torch.nn.Module, dict]:
+_INIT_LOCK = threading.Lock()  # model construction, serialised: _skip_init swaps functions of torch.nn.init
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+
+
+def _create(arch: str, pretrained: str | None, *, skip_init: bool = False, **kw) -> tuple[torch.nn.Module, dict]:
+    """Build ``arch`` (open_clip's ``create_model``). ``skip_init``: leave ``torch.nn.init``'s random initialisation
+    out, for a model whose every parameter and buffer is loaded next with a strict ``load_state_dict`` (RN50x4:
+    about a third faster to load)."""
     oc = _open_clip()
-    if pretrained is None:
-        torch.manual_seed(0)  # ARCH/random is reproducible: same id, same weights, same fingerprint
-    with _quiet_open_clip():
-        model = oc.create_model(arch, pretrained=pretrained, **kw)
+    with _INIT_LOCK:
+        if pretrained is None:
+            torch.manual_seed(0)  # ARCH/random is reproducible: same id, same weights, same fingerprint
+        with _quiet_open_clip(), (_skip_init() if skip_init else contextlib.nullcontext()):
+            model = oc.create_model(arch, pretrained=pretrained, **kw)
     return model, _model_cfg(arch)
+
+
+@contextlib.contextmanager
+def _skip_init():
+    """``torch.nn.init``'s initialisers as no-ops (the tensors keep whatever ``torch.empty`` gave them)."""
+    from torch.nn import init
+
+    saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+
+    def keep(tensor, *_args, **_kwargs):
+        return tensor
+
+    try:
+        for name in saved:
+            setattr(init, name, keep)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
 
 
 @contextlib.contextmanager
@@ -320,14 +349,14 @@ def load_checkpoint(path: Path, arch: str, *, quick_gelu: bool | None = None,
     else:
         quick = _arch_quick_gelu(arch)
     _check_arch_fits(state, path, arch)  # before building: a wrong --arch fails in seconds, not after a model init
-    model, cfg = _create(arch, None, force_quick_gelu=quick)
+    model, cfg = _create(arch, None, skip_init=True, force_quick_gelu=quick)
     cfg = dict(cfg)
     if quick:
         cfg["quick_gelu"] = True
     else:
         cfg.pop("quick_gelu", None)
     _check_state(model, state, path, arch)
-    model.load_state_dict(state, strict=True)  # copies into the model's float32 tensors (fp16 files included)
+    model.load_state_dict(state, strict=True)  # all tensors: none of the skipped init is left
     if preprocess:
         from open_clip import transform as oct
         from open_clip.model import set_model_preprocess_cfg
@@ -363,7 +392,8 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
         except (zipfile.BadZipFile, OSError) as err:
             raise BadCheckpointError(
                 f"{path} is a corrupt or truncated zip archive ({size:,} bytes; {err}): a TorchScript or torch.save "
-                "file cut short or damaged. Copy the file again (compare its size or checksum with the original).") from err
+                "file cut short or damaged. Copy the file again (compare its size or checksum with the original)."
+            ) from err
         if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
             return _read_torchscript(path, size), "torchscript"
         return _read_pickle(path, size), "state_dict"
@@ -413,7 +443,8 @@ def _read_pickle(path: Path, size: int) -> dict[str, torch.Tensor]:
     except Exception as err:  # pickle that is not a plain state dict: refuse, never unpickle arbitrary code
         raise BadCheckpointError(
             f"{path} is not a plain state dict loadable with weights_only=True ({type(err).__name__}: "
-            f"{_first_line(err)}). Convert it to safetensors, or use OpenAI's original .pt (TorchScript) file.") from err
+            f"{_first_line(err)}). Convert it to safetensors, or use OpenAI's original .pt (TorchScript) file."
+        ) from err
     return _clean_state(state, path)
 
 

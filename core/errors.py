@@ -67,3 +67,8 @@ def with_suggestions(message: str, word: str, options: Iterable[str], *, limit: 
     if shown:
         parts.append("Available: " + ", ".join(shown) + more + ".")
     return " ".join(parts)
+
+
+class BadCheckpointError(WeightsUnavailableError):
+    """A weights file that is there but unusable: not a checkpoint, corrupt or truncated, or made for another
+    architecture than the one given."""

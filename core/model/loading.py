@@ -2,16 +2,18 @@
 
 Model ids:
     ``demo``            the embedded default (``assets/demo/config.json`` + ``weights.safetensors``);
-    ``ARCH/TAG``        any open_clip pretrained pair, e.g. ``RN50x4/openai`` (the article's model);
+    ``ARCH/TAG``        any open_clip pretrained pair, e.g. ``RN50x4/openai`` (the article's model); the weights
+                        come from ``<weights_dir>/ARCH/TAG.pt|.safetensors|.bin`` (``weights_path``), open_clip's
+                        caches, or a download when the hub is reachable;
     ``ARCH/random``     the architecture with seeded random weights (plumbing, benchmarks, tests);
     ``ARCH@FILE``       a local checkpoint (safetensors, a plain state-dict ``.pt`` loaded with
-                        ``weights_only=True``, or an OpenAI TorchScript ``.pt``).
+                        ``weights_only=True``, or an OpenAI TorchScript ``.pt``); see ``load_checkpoint`` for the
+                        activation rule (QuickGELU for OpenAI's archives, else ``ARCH-quickgelu``).
 Nothing here imports streamlit.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -25,8 +27,10 @@ import torch
 
 from core import config
 from core.errors import UnknownModelError, WeightsUnavailableError, with_suggestions
-from core.model.weights import hf_cached
-from core.pipeline.images import to_rgb_on_white
+from core.model.checkpoints import QUICKGELU_SUFFIX, check_arch_fits, check_state, read_state_dict
+from core.model.fingerprint import fingerprint
+from core.model.preprocess import WhiteBackground, eval_transform
+from core.model.weights import local_file, weights_path
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +136,16 @@ def parse_model_id(model_id: str) -> ModelSpec:
 
 
 def _check_arch(arch: str, oc) -> None:
+    _quickgelu_variant(arch, oc)
     if arch not in oc.list_models():
         raise UnknownModelError(with_suggestions(f"Unknown architecture '{arch}'.", arch, oc.list_models()))
+
+
+def _quickgelu_variant(arch: str, oc) -> None:
+    """Register ``BASE-quickgelu`` (``BASE``'s config with ``quick_gelu``) when open_clip has ``BASE`` only."""
+    base = arch.removesuffix(QUICKGELU_SUFFIX)
+    if arch != base and arch not in oc.list_models() and base in oc.list_models():
+        register_config(arch, {**oc.get_model_config(base), "quick_gelu": True})
 
 
 def register_config(name: str, cfg: dict) -> None:
@@ -169,35 +181,12 @@ def load_model(model_id: str | None = None, *, device: str | None = None) -> Loa
     else:
         model, cfg = _load_pretrained(spec)
     model = model.to(dev).eval().requires_grad_(False)
-    val_tf = _eval_transform(model)
+    val_tf = eval_transform(model)
     tokenizer = _tokenizer(spec, cfg)
     fp = fingerprint(model, cfg)
     logger.info("loaded %s (%s) fingerprint %s", spec.id, type(model.visual).__name__, fp)
-    return LoadedModel(model=model, preprocess=_WhiteBackground(val_tf), tokenizer=tokenizer, spec=spec,
+    return LoadedModel(model=model, preprocess=WhiteBackground(val_tf), tokenizer=tokenizer, spec=spec,
                        fingerprint=fp, config=cfg, device=dev)
-
-
-def _eval_transform(model: torch.nn.Module):
-    from open_clip import transform as oct
-
-    pp = getattr(model.visual, "preprocess_cfg", None)
-    if pp:
-        return oct.image_transform_v2(oct.PreprocessCfg(**oct.merge_preprocess_dict(oct.PreprocessCfg(), pp)),
-                                      is_train=False)
-    return oct.image_transform(model.visual.image_size, is_train=False)
-
-
-class _WhiteBackground:
-    """Preprocess wrapper: transparency onto white, then open_clip's eval transform."""
-
-    def __init__(self, transform):
-        self.transform = transform
-
-    def __call__(self, img):
-        return self.transform(to_rgb_on_white(img))
-
-    def __repr__(self) -> str:
-        return f"WhiteBackground({self.transform!r})"
 
 
 def _tokenizer(spec: ModelSpec, cfg: dict):
@@ -210,19 +199,49 @@ def _tokenizer(spec: ModelSpec, cfg: dict):
 
 def _model_cfg(arch: str) -> dict:
     oc = _open_clip()
+    _quickgelu_variant(arch, oc)
     cfg = oc.get_model_config(arch)
     if cfg is None:
         raise UnknownModelError(with_suggestions(f"Unknown architecture '{arch}'.", arch, oc.list_models()))
     return cfg
 
 
-def _create(arch: str, pretrained: str | None, **kw) -> tuple[torch.nn.Module, dict]:
+_INIT_LOCK = threading.Lock()  # model construction, serialised: _skip_init swaps functions of torch.nn.init
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+
+
+def _create(arch: str, pretrained: str | None, *, skip_init: bool = False, **kw) -> tuple[torch.nn.Module, dict]:
+    """Build ``arch`` (open_clip's ``create_model``). ``skip_init``: leave ``torch.nn.init``'s random initialisation
+    out, for a model whose every parameter and buffer is loaded next with a strict ``load_state_dict`` (RN50x4:
+    about a third faster to load)."""
     oc = _open_clip()
-    if pretrained is None:
-        torch.manual_seed(0)  # ARCH/random is reproducible: same id, same weights, same fingerprint
-    with _quiet_open_clip():
-        model = oc.create_model(arch, pretrained=pretrained, **kw)
+    with _INIT_LOCK:
+        if pretrained is None:
+            torch.manual_seed(0)  # ARCH/random is reproducible: same id, same weights, same fingerprint
+        with _quiet_open_clip(), (_skip_init() if skip_init else contextlib.nullcontext()):
+            model = oc.create_model(arch, pretrained=pretrained, **kw)
     return model, _model_cfg(arch)
+
+
+@contextlib.contextmanager
+def _skip_init():
+    """``torch.nn.init``'s initialisers as no-ops (the tensors keep whatever ``torch.empty`` gave them)."""
+    from torch.nn import init
+
+    saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+
+    def keep(tensor, *_args, **_kwargs):
+        return tensor
+
+    try:
+        for name in saved:
+            setattr(init, name, keep)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)
 
 
 @contextlib.contextmanager
@@ -257,9 +276,15 @@ def _load_demo() -> tuple[torch.nn.Module, dict]:
 
 
 def _quick_gelu(spec: ModelSpec) -> bool:
+    """QuickGELU for a pretrained ``ARCH/TAG``: open_clip's pretrained cfg says how the tag was trained."""
     oc = _open_clip()
     pcfg = oc.get_pretrained_cfg(spec.arch, spec.tag) if spec.tag else {}
     return bool(pcfg.get("quick_gelu", False)) or spec.tag == "openai"
+
+
+def _arch_quick_gelu(arch: str) -> bool:
+    """Whether the architecture's own config asks for QuickGELU (open_clip's ``ARCH-quickgelu`` names)."""
+    return bool(_model_cfg(arch).get("quick_gelu", False))
 
 
 def _load_file(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
@@ -269,61 +294,91 @@ def _load_file(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
         raise WeightsUnavailableError(
             f"Checkpoint file not found: {path}. Pass an existing .safetensors or .pt file "
             f"(e.g. --checkpoint /models/RN50x4.pt --arch {spec.arch}).")
-    quick = spec.arch.startswith("RN") or "openai" in path.name.lower()
-    if path.suffix == ".safetensors":
-        return _create(spec.arch, str(path), force_quick_gelu=quick)
-    if _is_torchscript(path):
-        oc = _open_clip()
-        logger.info("loading OpenAI TorchScript archive %s", path)
-        model = oc.load_openai_model(str(path), device="cpu", jit=False)
-        return model, _model_cfg(spec.arch)
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle that is not a plain state dict: refuse, never unpickle arbitrary code
-        raise WeightsUnavailableError(
-            f"{path} is not a plain state dict loadable with weights_only=True ({type(err).__name__}). "
-            "Convert it to safetensors, or use OpenAI's original .pt (TorchScript) file.") from err
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    model, cfg = _create(spec.arch, None, force_quick_gelu=quick)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsUnavailableError(
-            f"{path} does not match architecture {spec.arch}: {len(missing)} missing keys "
-            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). Check --arch.")
+    return load_checkpoint(path, spec.arch)
+
+
+def load_checkpoint(path: Path, arch: str, *, quick_gelu: bool | None = None,
+                    preprocess: dict | None = None) -> tuple[torch.nn.Module, dict]:
+    """Build ``arch`` and load a weights file into it (every parameter and buffer, shapes checked).
+
+    The format is read from the file's content, never from its name: an OpenAI TorchScript archive (a zip with
+    ``code/`` and ``constants.pkl``; fp16 as released), a ``torch.save`` zip or legacy pickle holding a plain
+    state dict (loaded with ``weights_only=True``; ``{"state_dict": ...}`` and ``module.`` prefixes accepted), or
+    safetensors.
+
+    The activation: QuickGELU for OpenAI TorchScript archives (OpenAI trained with it); otherwise ``quick_gelu``
+    when given (a pretrained tag's cfg), else the architecture's config (open_clip's ``ARCH-quickgelu`` names,
+    e.g. ``RN50x4-quickgelu``; any ``ARCH-quickgelu`` is accepted). The returned config records it.
+
+    Args:
+        path: the file.
+        arch: open_clip architecture name.
+        quick_gelu: the activation for a non-TorchScript file (None: from ``arch``'s config).
+        preprocess: open_clip preprocess cfg entries (mean, std, interpolation, resize_mode) to set on the model.
+
+    Raises:
+        BadCheckpointError: not a checkpoint, unreadable, corrupt, or made for another architecture.
+    """
+    state, fmt = read_state_dict(path)
+    if fmt == "torchscript":
+        quick = True
+    elif quick_gelu is not None:
+        quick = quick_gelu
+    else:
+        quick = _arch_quick_gelu(arch)
+    check_arch_fits(state, path, arch, _model_cfg(arch))  # before building: a wrong --arch fails in seconds, not after a model init
+    model, cfg = _create(arch, None, skip_init=True, force_quick_gelu=quick)
+    cfg = dict(cfg)
+    if quick:
+        cfg["quick_gelu"] = True
+    else:
+        cfg.pop("quick_gelu", None)
+    check_state(model, state, path, arch)
+    model.load_state_dict(state, strict=True)  # all tensors: none of the skipped init is left
+    if preprocess:
+        from open_clip import transform as oct
+        from open_clip.model import set_model_preprocess_cfg
+
+        pp = oct.merge_preprocess_dict(model.visual.preprocess_cfg, preprocess)
+        pp["size"] = model.visual.image_size
+        set_model_preprocess_cfg(model, pp)
+    logger.info("loaded %s checkpoint %s as %s (%s)", fmt, path, arch, "QuickGELU" if quick else "GELU")
     return model, cfg
 
 
-def _is_torchscript(path: Path) -> bool:
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return any(n.endswith("constants.pkl") or "/code/" in n for n in zf.namelist())
+# Tensors OpenAI's archives carry beside the weights (their build_model drops them too).
+def _local_weights(spec: ModelSpec, pcfg: dict) -> Path | None:
+    """The local file for a pretrained id (``core.model.weights.local_file``)."""
+    return local_file(spec.arch, spec.tag or "", pcfg.get("hf_hub"), pcfg.get("url"))
 
 
 def _load_pretrained(spec: ModelSpec) -> tuple[torch.nn.Module, dict]:
     oc = _open_clip()
     pcfg = oc.get_pretrained_cfg(spec.arch, spec.tag)
-    if not _weights_cached(pcfg) and not _hub_reachable():
+    local = _local_weights(spec, pcfg)
+    if local is not None:
+        logger.info("weights for %s from %s", spec.id, local)
+        return load_checkpoint(local, spec.arch, quick_gelu=_quick_gelu(spec), preprocess=pcfg)
+    if not _hub_reachable():
         hint = ("open_clip downloads them from the Hugging Face hub"
                 + (f" ({pcfg.get('hf_hub')})" if pcfg.get("hf_hub") else "")
                 + ", which is not reachable from here")
+        target = weights_path(spec.arch, spec.tag or "")
+        what = f"OpenAI's {spec.arch}.pt as is, " if spec.tag == "openai" else ""
         raise WeightsUnavailableError(
-            f"Weights for {spec.id} are not cached on this machine and {hint}. Either copy the weights file here and "
-            f"load it with model id '{spec.arch}@/path/to/file' (CLI: --checkpoint FILE --arch {spec.arch}; "
-            "OpenAI's original RN50x4.pt works as is), pre-fill the Hugging Face cache, or use the offline model 'demo'.")
+            f"Weights for {spec.id} are not on this machine and {hint}. Copy the weights file to {target} "
+            f"({what}a state dict .pt, or as {target.with_suffix('.safetensors')}; the folder is "
+            f"CLIP_EXPLORER_WEIGHTS), or load any file with model id '{spec.arch}@/path/to/file' (CLI: --checkpoint "
+            "FILE --arch " f"{spec.arch}), pre-fill the Hugging Face cache, or use the offline model 'demo'.")
     try:
-        return _create(spec.arch, spec.tag, force_quick_gelu=_quick_gelu(spec))
+        model, cfg = _create(spec.arch, spec.tag, force_quick_gelu=_quick_gelu(spec))
     except RuntimeError as err:
         raise WeightsUnavailableError(f"Could not get weights for {spec.id}: {err}. Offline, use 'demo' or "
                                       f"'{spec.arch}@/path/to/file'.") from err
-
-
-def _weights_cached(pcfg: dict) -> bool:
-    return hf_cached(pcfg.get("hf_hub"))  # torch-free, in core.model.weights
+    cfg = dict(cfg)
+    if _quick_gelu(spec):
+        cfg["quick_gelu"] = True
+    return model, cfg
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
@@ -334,17 +389,6 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
-
-
-def fingerprint(model: torch.nn.Module, cfg: dict) -> str:
-    """A 16-hex-digit hash of the config and every parameter/buffer (dtype, shape and bytes)."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def weights_available(model_id: str) -> bool:
@@ -359,4 +403,4 @@ def weights_available(model_id: str) -> bool:
         return True
     if spec.kind == "file":
         return bool(spec.path and spec.path.is_file())
-    return _weights_cached(_open_clip().get_pretrained_cfg(spec.arch, spec.tag))
+    return _local_weights(spec, _open_clip().get_pretrained_cfg(spec.arch, spec.tag)) is not None

@@ -1,6 +1,7 @@
-"""Offline availability of model weights, without importing torch or open_clip (``python -m core models``).
+"""Where model weights are found on this machine, without importing torch or open_clip (``python -m core models``).
 
-The curated menu (``core/data/model_menu.json``) names each pretrained entry's Hugging Face repository (``hf_hub``,
+A pretrained id ``ARCH/TAG`` is served by a local file, in this order: ``<weights_dir>/<ARCH>/<TAG>.pt|.safetensors|.bin``
+(``CLIP_EXPLORER_WEIGHTS``), open_clip's Hugging Face cache, the ``~/.cache/clip`` folder of its URL downloads. The curated menu (``core/data/model_menu.json``) names each pretrained entry's Hugging Face repository (``hf_hub``,
 as open_clip's pretrained config has it; a unit test keeps the two in step), so checking the local
 Hugging Face cache needs neither torch nor open_clip. Ids the menu does not describe fall back to
 ``core.model.loading.weights_available`` (which imports open_clip).
@@ -10,26 +11,59 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from core import config
 
 HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
-def hf_cached(hub: str | None) -> bool:
-    """Whether open_clip's weights file of the Hugging Face repository ``hub`` is in the local cache."""
+WEIGHT_SUFFIXES = (".pt", ".safetensors", ".bin")
+
+
+def weights_path(arch: str, tag: str, suffix: str = ".pt") -> Path:
+    """Where a local file makes the id ``ARCH/TAG`` work: ``<weights_dir>/<ARCH>/<TAG><suffix>``
+    (``CLIP_EXPLORER_WEIGHTS``, default ``<repo>/weights``); ``.pt`` (OpenAI's TorchScript archive or a state
+    dict), ``.safetensors`` or ``.bin``."""
+    return config.get_settings().weights_dir / arch / f"{tag}{suffix}"
+
+
+def hf_cached_file(hub: str | None) -> Path | None:
+    """open_clip's weights file of the Hugging Face repository ``hub`` in the local cache, if it is there."""
     if not hub:
-        return False
+        return None
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
-        return False
+        return None
     repo = hub.rstrip("/")
     for fname in HF_FILES:
         hit = try_to_load_from_cache(repo, fname)
         if isinstance(hit, str) and os.path.exists(hit):
-            return True
-    return False
+            return Path(hit)
+    return None
+
+
+def hf_cached(hub: str | None) -> bool:
+    """Whether open_clip's weights file of the Hugging Face repository ``hub`` is in the local cache."""
+    return hf_cached_file(hub) is not None
+
+
+def local_file(arch: str, tag: str, hub: str | None = None, url: str | None = None) -> Path | None:
+    """The local weights file of ``ARCH/TAG``: the weights folder first, then the Hugging Face cache (``hub``),
+    then ``~/.cache/clip`` (the file name of ``url``)."""
+    for suffix in WEIGHT_SUFFIXES:
+        p = weights_path(arch, tag, suffix)
+        if p.is_file():
+            return p
+    hit = hf_cached_file(hub)
+    if hit is not None:
+        return hit
+    if url:
+        p = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if p.is_file():
+            return p
+    return None
 
 
 def menu_entries() -> list[dict]:
@@ -44,8 +78,9 @@ def available_offline(entry: dict) -> bool | None:
         return (config.DEMO_MODEL_DIR / "weights.safetensors").exists()
     if model_id.endswith("/random"):
         return True
-    if entry.get("hf_hub"):
-        return hf_cached(entry["hf_hub"])
+    if entry.get("hf_hub") and "/" in model_id:
+        arch, _, tag = model_id.partition("/")
+        return local_file(arch, tag, entry["hf_hub"]) is not None
     return None
 
 

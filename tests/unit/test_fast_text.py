@@ -9,7 +9,8 @@ from torch import nn
 
 from core.model import fast_text
 from core.model.embed import _encode_trimmed, encode_text, tokenize
-from core.model.loading import fingerprint, load_model
+from core.model.fingerprint import fingerprint
+from core.model.loading import load_model
 from core.pipeline.demo import CATEGORIES
 
 

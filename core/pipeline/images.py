@@ -112,7 +112,7 @@ def open_regular_file(path: str | Path, *, within: Path | None = None):
             kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else
                     "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                     else "not a regular file")
-            raise BadImageError(f"{name} is {kind}, not an image file; skipped.", "not-a-file")
+            raise BadImageError(f"{name} is {kind}, not an image file.", "not-a-file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -137,8 +137,14 @@ def open_image(source: str | Path | bytes, *, max_pixels: int = MAX_IMAGE_PIXELS
         BadImageError: with ``reason`` one of ``not-found``, ``not-a-file`` (a pipe, device, directory...),
             ``outside-root``, ``not-an-image``, ``too-large``, ``truncated``, ``decode-error``.
     """
-    name = "uploaded image" if isinstance(source, bytes) else str(source)
-    fp = io.BytesIO(source) if isinstance(source, bytes) else open_regular_file(source, within=within)
+    name = "uploaded image" if isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read") \
+        else str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        fp = io.BytesIO(source)
+    elif hasattr(source, "read"):  # an open binary file (an upload): the caller owns it
+        fp = io.BytesIO(source.read())
+    else:
+        fp = open_regular_file(source, within=within)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -1,6 +1,8 @@
 """Paper reproduction check: the data file, the pass/fail table, chance rates, the model guard, self-consistency."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,7 +134,7 @@ def test_cli_check_paper_without_weights_exits_2_naming_the_checkpoint_option(ca
     assert "needs the article's RN50x4 weights" in err and "--checkpoint" in err and "--arch RN50x4" in err
     assert "Traceback" not in err
     assert main(["check-paper", "--json"]) == 2  # default RN50x4/openai: not cached offline
-    assert "RN50x4" in capsys.readouterr().err
+    assert "RN50x4" in json.loads(capsys.readouterr().out)["error"]  # --json: the error is JSON on stdout
 
 
 def test_cli_check_paper_refuses_other_and_random_models(tiny_rn, capsys):

@@ -21,14 +21,13 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from core.cli import model_id_from_args, print_json
+    from core.cli import load_model_from_args, print_json
     from core.index import load_index
-    from core.models import load_model
     from core.search import query_images
     from core.store import open_artifact, read_manifest
 
     manifest = read_manifest(_path(args.index))
-    loaded = load_model(model_id_from_args(args) or manifest["model_id"])
+    loaded = load_model_from_args(args, default_model=manifest["model_id"])
     art = open_artifact(args.index, expect=loaded)
     df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top,
                       exact=args.exact)

@@ -5,7 +5,12 @@ Reader (``ImageDataset`` in DataLoader workers: decode + preprocess) -> mapper (
 files in ``.partial/``, committed chunk by chunk with a fsynced state file) -> finalize (``core.partial``:
 compact away skipped files, per-unit stats and top/bottom-k, manifest written last). Rows are computed in a fixed
 batch partition, so a run killed at any moment and rerun produces the same bytes as an uninterrupted one.
-Nothing here imports streamlit.
+
+On CUDA (``--device cuda``): mixed precision by default (``core.devices``; the plan records it, and
+``topk_agreement`` measures it against float32), pinned batches copied with ``non_blocking``, more decoding
+workers (``default_workers``), the writes of one batch overlapped with the next batch's forward pass, and,
+with ``decode="gpu"``, JPEGs decoded and preprocessed on the GPU (``core.fast_decode``). On CPU the default
+path computes exactly what it did before these options existed. Nothing here imports streamlit.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core import devices, fast_decode
 from core.collections import Collection, read_collection
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
 from core.hooks import LayerInfo, article_layer, capture, reduce_positions, resolve_layer
@@ -40,17 +46,32 @@ class ProgressFn(Protocol):
     def __call__(self, done: int, total: int) -> None: ...
 
 
-def default_workers() -> int:
-    """Decoding workers for this machine: none on <= 2 cores, where they only compete with the model's threads
-    (measured: benchmarks/bench_extract.py), else up to 4, leaving 2 cores to the forward pass."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+CUDA_MAX_WORKERS = 32
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_workers(device="cpu", cpus: int | None = None) -> int:
+    """Decoding workers for this machine and device.
+
+    CPU model: none on <= 2 cores, where they only compete with the model's threads (measured:
+    benchmarks/bench_extract.py), else up to 4, leaving 2 cores to the forward pass.
+    GPU model: the forward pass needs one core to drive the GPU, so every core but two decodes (up to
+    ``CUDA_MAX_WORKERS``): PIL decodes and resizes a 500x375 JPEG to 288 px in ~4 ms, so 1,500 img/s needs
+    about 6 busy cores and 14 workers on a 16-core box leave headroom for larger photos.
+    """
+    cpus = _cpus() if cpus is None else cpus
+    if torch.device(device).type == "cuda":
+        return max(1, min(CUDA_MAX_WORKERS, cpus - 2))
     return 0 if cpus <= 2 else min(4, cpus - 2)
 
 
 def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64,
                    workers: int | None = None,
                    topk: int = 64, progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS,
-                   overwrite: bool = False) -> Artifact:
+                   overwrite: bool = False, precision: str | None = None, decode: str = "cpu") -> Artifact:
     """Extract one layer's per-unit activations and the image embeddings of a collection.
 
     Args:
@@ -61,11 +82,16 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         layer: layer id (default: the article's layer, see ``core.hooks.article_layer``).
         batch_size: images per forward pass.
         workers: DataLoader worker processes decoding images (0 = decode in this process; None = auto,
-            ``default_workers()``).
+            ``default_workers(loaded.device)``).
         topk: rows kept per unit for the precomputed top/bottom lists.
         progress: ``progress(done, total)`` after every batch (images, skipped ones included).
         chunk_rows: rows per committed chunk; part of the run's identity (keep it when resuming).
         overwrite: discard whatever artifact or unfinished run is in ``out_dir``.
+        precision: ``auto``/``fp32``/``amp``/``fp16``/``bf16`` (``core.devices.resolve_precision``; None: the
+            settings', ``CLIP_EXPLORER_PRECISION``, default auto = float16 autocast on CUDA, float32 elsewhere).
+            Part of the run's identity: recorded in the manifest, a resume or rerun with another one is refused.
+        decode: ``cpu`` (PIL in the workers, default) or ``gpu`` (JPEGs decoded and preprocessed on the model's
+            CUDA device, ``core.fast_decode``; needs a CUDA model and the standard eval transform).
 
     Returns:
         The complete, opened ``Artifact``.
@@ -74,12 +100,18 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         BadInputError: bad source, parameters or no readable image; ``ArtifactMismatchError``: ``out_dir``
         holds another model's/collection's artifact (pass ``overwrite``); ``LayerNotFoundError``.
     """
-    workers = default_workers() if workers is None else workers
+    workers = default_workers(loaded.device) if workers is None else workers
     if batch_size < 1 or workers < 0 or topk < 1 or chunk_rows < 1:
         raise BadInputError("batch_size, topk and chunk_rows must be >= 1 and workers >= 0.")
+    if precision is None:
+        from core.config import get_settings
+
+        precision = get_settings().precision
+    precision = devices.resolve_precision(precision, loaded.device)
+    gpu_spec = _gpu_decode_spec(loaded, decode)
     coll = source if isinstance(source, Collection) else read_collection(source)
     info = resolve_layer(loaded, layer or article_layer(loaded))
-    plan = make_plan(loaded, info, coll, topk, chunk_rows)
+    plan = make_plan(loaded, info, coll, topk, chunk_rows, precision=precision, decode=decode)
     out = Path(out_dir).expanduser().resolve()
     done = prepare_out(out, plan, overwrite)
     if done is not None:
@@ -87,8 +119,23 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
             progress(len(coll.keys), len(coll.keys))
         return done
     state = open_work(out / PARTIAL_DIR, plan, len(coll.keys))
-    _extract(loaded, info, coll, out / PARTIAL_DIR, state, batch_size, workers, progress)
+    _extract(loaded, info, coll, out / PARTIAL_DIR, state, batch_size, workers, progress, precision, gpu_spec)
     return finalize(out, plan, coll, state)
+
+
+def _gpu_decode_spec(loaded, decode: str) -> dict | None:
+    if decode == "cpu":
+        return None
+    if decode != "gpu":
+        raise BadInputError(f"decode must be cpu or gpu, not {decode!r}.")
+    if not fast_decode.available(loaded.device):
+        raise BadInputError(f"--decode gpu needs the model on a CUDA device with torchvision's GPU JPEG decoder; "
+                            f"the model is on {loaded.device}. Use --decode cpu, or --device cuda.")
+    spec = fast_decode.standard_transform(loaded)
+    if spec is None:
+        raise BadInputError(f"--decode gpu reproduces only the standard resize/crop/normalise transform; "
+                            f"{loaded.id} uses another ({loaded.preprocess!r}). Use --decode cpu.")
+    return spec
 
 
 # ---------------------------------------------------------------- plan, output dir, work state
@@ -127,9 +174,15 @@ def _collection_hash(coll: Collection) -> str:
     return h.hexdigest()[:32]
 
 
-def make_plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int) -> dict:
+def make_plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int, *, precision: str = "fp32",
+              decode: str = "cpu") -> dict:
+    """The run's identity (compared on resume and rerun) and the manifest's core. ``precision`` is the resolved
+    forward precision (fp32/fp16/bf16); ``decode="gpu"`` adds the GPU decoder to ``preprocess``."""
+    pre = _preprocess_desc(loaded)
+    if decode == "gpu":
+        pre["decode"] = fast_decode.DESCRIPTION
     return {"format": FORMAT_VERSION, "model_id": loaded.id, "fingerprint": loaded.fingerprint, "family": loaded.family,
-            "layer": info.id, **_probe(loaded, info), "preprocess": _preprocess_desc(loaded),
+            "layer": info.id, **_probe(loaded, info), "preprocess": pre, "precision": precision,
             "collection": {"root": str(coll.root), "kind": coll.kind, "source": str(coll.source),
                            "candidates": len(coll.keys), "sha256": _collection_hash(coll)},
             "topk": topk, "chunk_rows": chunk_rows}
@@ -138,12 +191,15 @@ def make_plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: 
 def _same_result(manifest: dict, plan: dict) -> bool:
     keys = ("fingerprint", "layer", "units", "embed_dim")
     return (all(manifest.get(k) == plan[k] for k in keys) and manifest.get("requested_topk") == plan["topk"]
+            and manifest.get("precision", "fp32") == plan.get("precision", "fp32")  # older manifests: float32
+            and manifest.get("preprocess", {}).get("decode") == plan["preprocess"].get("decode")
             and manifest.get("collection", {}).get("sha256") == plan["collection"]["sha256"]
             and manifest.get("collection", {}).get("root") == plan["collection"]["root"])
 
 
 def _describe(d: dict) -> str:
-    return f"model {d.get('model_id')} layer {d.get('layer')} over {d.get('collection', {}).get('source')}"
+    return (f"model {d.get('model_id')} layer {d.get('layer')} over {d.get('collection', {}).get('source')} "
+            f"in {d.get('precision', 'fp32')}")
 
 
 def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
@@ -185,15 +241,28 @@ def prepare_out(out: Path, plan: dict, overwrite: bool) -> Artifact | None:
 # ---------------------------------------------------------------- reader and mapper
 
 class ImageDataset(torch.utils.data.Dataset):
-    """Decodes and preprocesses one image; bad files yield a blank tensor plus (reason, message)."""
+    """Decodes and preprocesses one image; bad files yield a blank tensor plus (reason, message).
 
-    def __init__(self, root: Path, keys: list[str], preprocess, size: int):
+    With ``jpeg_bytes=True`` (``--decode gpu``) plain JPEGs come back undecoded, as a 1-D uint8 tensor of the
+    file's bytes, for ``core.fast_decode`` to decode on the GPU; every other file takes the PIL path as before.
+    """
+
+    def __init__(self, root: Path, keys: list[str], preprocess, size: int, *, jpeg_bytes: bool = False):
         self.root, self.keys, self.preprocess, self.size = root, keys, preprocess, size
+        self.jpeg_bytes = jpeg_bytes
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def __getitem__(self, i: int):
+        if self.jpeg_bytes:
+            data = fast_decode.jpeg_bytes(self.root / self.keys[i])
+            if data is not None:
+                return i, data, None
+        return self.load(i)
+
+    def load(self, i: int):
+        """``(i, pixels, problem)`` through PIL and the model's own preprocess."""
         try:
             return i, self.preprocess(open_image(self.root / self.keys[i])), None
         except BadImageError as err:
@@ -208,21 +277,93 @@ def _collate(items):
     return rows, torch.stack([it[1] for it in items]), [it[2] for it in items]
 
 
+def _collate_raw(items):
+    """``--decode gpu``: JPEG byte tensors and PIL-path pixel tensors side by side, not stacked."""
+    return [it[0] for it in items], [it[1] for it in items], [it[2] for it in items]
+
+
 def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # decoding workers must not fight the model's threads for the cores
 
 
-def forward_units(loaded, layer: str, pixels: torch.Tensor) -> dict[str, np.ndarray]:
-    """One hooked forward: per-unit spatial max/argmax/mean (B, C) and the embedding (B, D)."""
-    with torch.inference_mode(), capture(loaded, [layer]) as acts:
-        feats = loaded.model.encode_image(pixels.to(loaded.device))  # (B, D)
-    mx, arg, mean = reduce_positions(acts[layer].float())  # each (B, C)
-    emb = F.normalize(feats.float(), dim=-1)
+def _launch(loaded, layer: str, pixels: torch.Tensor, precision: str) -> dict[str, torch.Tensor]:
+    """The hooked forward and the reductions, left on the model's device: max/argmax/mean (B, C), the
+    normalised embedding (B, D) and, under mixed precision, whether every value is finite."""
+    with torch.inference_mode():
+        with capture(loaded, [layer]) as acts, devices.autocast(loaded.device, precision):
+            feats = loaded.model.encode_image(pixels.to(loaded.device, non_blocking=True))  # (B, D)
+        mx, arg, mean = reduce_positions(acts[layer].float())  # each (B, C)
+        emb = F.normalize(feats.float(), dim=-1)
+        out = {"max": mx, "argmax": arg, "mean": mean, "emb": emb}
+        if precision != "fp32":
+            out["finite"] = torch.stack([torch.isfinite(t).all() for t in (mx, mean, emb)]).all()
+    return out
 
+
+class _Pending:
+    """A launched batch: on CUDA its results are being copied into pinned host memory while the caller goes on;
+    ``result()`` waits for them."""
+
+    def __init__(self, loaded, layer: str, pixels: torch.Tensor, precision: str):
+        self.loaded, self.layer, self.pixels, self.precision = loaded, layer, pixels, precision
+        dev = self._dev = _launch(loaded, layer, pixels, precision)
+        self.event = None
+        if torch.device(loaded.device).type == "cuda":
+            self.host = {k: torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for k, t in dev.items()}
+            for k, t in dev.items():
+                self.host[k].copy_(t, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.host = dev
+
+    def result(self) -> dict[str, np.ndarray]:
+        if self.event is not None:
+            self.event.synchronize()
+        host = self.host
+        if "finite" in host and not bool(host["finite"]):  # float16 overflowed somewhere: redo in float32
+            logger.warning("non-finite values under %s on a batch; recomputing it in fp32", self.precision)
+            host = {k: t.cpu() for k, t in _launch(self.loaded, self.layer, self.pixels, "fp32").items()}
+        self.pixels = self._dev = None
+        return _to_numpy(host)
+
+
+def _to_numpy(res: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     def f16(t: torch.Tensor) -> np.ndarray:
         return np.clip(t.cpu().numpy(), -F16_MAX, F16_MAX).astype(np.float16)
 
-    return {"max": f16(mx), "argmax": arg.cpu().numpy().astype(np.uint16), "mean": f16(mean), "emb": f16(emb)}
+    return {"max": f16(res["max"]), "argmax": res["argmax"].cpu().numpy().astype(np.uint16),
+            "mean": f16(res["mean"]), "emb": f16(res["emb"])}
+
+
+def forward_units(loaded, layer: str, pixels: torch.Tensor, precision: str = "fp32") -> dict[str, np.ndarray]:
+    """One hooked forward: per-unit spatial max/argmax/mean (B, C) and the embedding (B, D), as stored
+    (float16, uint16). ``precision``: a resolved one (``core.devices.resolve_precision``)."""
+    return _Pending(loaded, layer, pixels, precision).result()
+
+
+def _device_pixels(dataset: ImageDataset, rows: list[int], items: list, problems: list, device,
+                   spec: dict) -> tuple[torch.Tensor | None, list]:
+    """``--decode gpu``: the batch's pixels on ``device`` (JPEGs decoded there, the rest from PIL) and the
+    problems, updated with files nvJPEG refused that PIL could not read either. Skipped rows are left out."""
+    problems = list(problems)
+    jpeg = [j for j, it in enumerate(items) if problems[j] is None and it.dim() == 1]
+    decoded = dict(zip(jpeg, fast_decode.decode([items[j] for j in jpeg], device)))
+    parts: dict[int, torch.Tensor] = {}
+    for j, img in decoded.items():
+        if img is None:  # nvJPEG refused it: PIL decides (a truncated file is skipped with its reason)
+            _, items[j], problems[j] = dataset.load(rows[j])
+    ok = [j for j, p in enumerate(problems) if p is None]
+    if not ok:
+        return None, problems
+    good = [j for j in ok if decoded.get(j) is not None]
+    if good:
+        for j, x in zip(good, fast_decode.preprocess([decoded[j] for j in good], spec)):
+            parts[j] = x
+    for j in ok:
+        if j not in parts:
+            parts[j] = items[j].to(device, non_blocking=True)
+    return torch.stack([parts[j] for j in ok]), problems
 
 
 def _batches(n: int, plan: dict, done: set[int], batch_size: int) -> list[list[int]]:
@@ -236,7 +377,7 @@ def _batches(n: int, plan: dict, done: set[int], batch_size: int) -> list[list[i
 
 
 def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict, batch_size: int, workers: int,
-             progress: ProgressFn | None) -> None:
+             progress: ProgressFn | None, precision: str = "fp32", gpu_spec: dict | None = None) -> None:
     n, plan = len(coll.keys), state["plan"]
     done = set(state["done"])
     batches = _batches(n, plan, done, batch_size)
@@ -246,18 +387,24 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
     if not batches:
         return
     files = {k: work_file(work, k) for k in WORK}
-    dataset = ImageDataset(coll.root, coll.keys, loaded.preprocess, loaded.image_size)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=_collate,
+    cuda = torch.device(loaded.device).type == "cuda"
+    dataset = ImageDataset(coll.root, coll.keys, loaded.preprocess, loaded.image_size, jpeg_bytes=gpu_spec is not None)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
+                                         collate_fn=_collate_raw if gpu_spec else _collate,
                                          worker_init_fn=_worker_init if workers else None,
-                                         prefetch_factor=4 if workers else None)
+                                         prefetch_factor=4 if workers else None,
+                                         pin_memory=cuda and gpu_spec is None,
+                                         persistent_workers=False)
     cr = plan["chunk_rows"]
-    for rows, pixels, problems in loader:
+
+    def write(rows: list[int], problems: list, pending: _Pending | None) -> None:
+        nonlocal finished
         ok = [j for j, p in enumerate(problems) if p is None]
         for j, p in enumerate(problems):
             if p is not None:
                 state["skipped"][str(rows[j])] = list(p)
-        if ok:
-            res = forward_units(loaded, info.id, pixels[ok])
+        if pending is not None:
+            res = pending.result()
             for name, f in files.items():
                 block = np.zeros((len(rows), f.shape[1]), f.dtype)  # skipped rows stay zero (dropped at the end)
                 block[ok] = res[name]
@@ -271,3 +418,82 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
             write_json_atomic(work / "state.json", state)
         if progress:
             progress(finished, n)
+
+    waiting = None  # the previous batch: written while this one runs on the GPU (on CPU: at once, in order)
+    for rows, batch, problems in loader:
+        if gpu_spec is not None:
+            pixels, problems = _device_pixels(dataset, rows, batch, problems, loaded.device, gpu_spec)
+        else:
+            ok = [j for j, p in enumerate(problems) if p is None]
+            pixels = (batch if len(ok) == len(rows) else batch[ok]) if ok else None
+        pending = _Pending(loaded, info.id, pixels, precision) if pixels is not None else None
+        if waiting is not None:
+            write(*waiting)
+        waiting = (rows, problems, pending)
+    if waiting is not None:
+        write(*waiting)
+
+
+# ---------------------------------------------------------------- precision agreement
+
+AGREEMENT_TARGET = 0.99  # share of units whose top-k rows must be identical, mixed precision vs float32
+
+
+def topk_agreement(a, b, k: int = 12, stat: str = "max", block: int = 512) -> dict:
+    """How far two artifacts of the same collection agree on each unit's top-k rows (e.g. mixed precision
+    against float32; ``benchmarks/bench_extract.py --agreement``).
+
+    Per unit, the ``k`` rows with the highest ``stat`` (ties: lower row first, as the stored top lists) are
+    compared as sets between ``a`` and ``b``; the target is ``identical >= AGREEMENT_TARGET``.
+
+    Args:
+        a, b: artifacts (anything with ``keys``, ``max``/``mean`` (N, C) arrays and ``embeddings`` (N, D)) of
+            the same rows.
+        k: rows per unit (default 12: the neuron card's top grid).
+        stat: ``max`` (default) or ``mean``.
+        block: units compared at a time (bounds memory on big collections).
+
+    Returns:
+        ``{"units", "rows", "k", "stat", "identical"`` (share of units with the same top-k set),
+        ``"identical_order"`` (same rows in the same order), ``"mean_overlap"`` (mean |A ∩ B| / k),
+        ``"worst_overlap"``, ``"max_abs_diff"`` (largest |a - b| of ``stat`` over the top-k cells of ``a``,
+        relative to the unit's std in ``a``), ``"emb_cosine_min"`` (lowest cosine between a row's two
+        embeddings)}.
+
+    Raises:
+        BadInputError: the artifacts do not have the same rows and units, or a bad ``k``/``stat``.
+    """
+    if stat not in ("max", "mean"):
+        raise BadInputError(f"stat must be max or mean, not {stat!r}.")
+    if list(a.keys) != list(b.keys):
+        raise BadInputError("The two artifacts do not hold the same images in the same order; compare runs over "
+                            "the same collection.")
+    xa, xb = getattr(a, stat), getattr(b, stat)
+    if xa.shape != xb.shape:
+        raise BadInputError(f"The artifacts have different shapes {xa.shape} and {xb.shape} (another layer?).")
+    n, units = xa.shape
+    if not 1 <= k <= n:
+        raise BadInputError(f"k must be between 1 and the number of rows ({n}), not {k}.")
+    same_set = same_order = 0
+    overlaps: list[np.ndarray] = []
+    worst_diff = 0.0
+    for s in range(0, units, block):
+        va = np.asarray(xa[:, s:s + block], dtype=np.float32)
+        vb = np.asarray(xb[:, s:s + block], dtype=np.float32)
+        ta = np.argsort(-va, axis=0, kind="stable")[:k].T  # (units in block, k)
+        tb = np.argsort(-vb, axis=0, kind="stable")[:k].T
+        same_order += int((ta == tb).all(axis=1).sum())
+        sa, sb = np.sort(ta, axis=1), np.sort(tb, axis=1)
+        same_set += int((sa == sb).all(axis=1).sum())
+        overlaps.append(np.array([len(np.intersect1d(x, y, assume_unique=True)) for x, y in zip(sa, sb)]) / k)
+        std = va.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        cells = np.take_along_axis(np.abs(va - vb), ta.T, axis=0) / std  # (k, units in block)
+        worst_diff = max(worst_diff, float(cells.max()))
+    ea = np.asarray(a.embeddings, dtype=np.float32)
+    eb = np.asarray(b.embeddings, dtype=np.float32)
+    cos = (ea * eb).sum(1) / np.maximum(np.linalg.norm(ea, axis=1) * np.linalg.norm(eb, axis=1), 1e-12)
+    overlap = np.concatenate(overlaps)
+    return {"units": units, "rows": n, "k": k, "stat": stat, "identical": same_set / units,
+            "identical_order": same_order / units, "mean_overlap": float(overlap.mean()),
+            "worst_overlap": float(overlap.min()), "max_abs_diff": worst_diff, "emb_cosine_min": float(cos.min())}

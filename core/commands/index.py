@@ -19,7 +19,12 @@ def configure(parser) -> None:
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4)")
+                        help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4; "
+                        "with --device cuda: cores - 2, at most 32)")
+    parser.add_argument("--decode", choices=("cpu", "gpu"), default="cpu",
+                        help="where JPEGs are decoded and preprocessed: cpu (PIL in the workers, default) or gpu "
+                        "(torchvision's nvJPEG on the --device cuda GPU; within a documented tolerance of the "
+                        "PIL path, docs/performance.md)")
     parser.add_argument("--topk", type=int, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
                         help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
@@ -46,6 +51,11 @@ def run(args) -> int:
     from core.index import ensure_index
 
     loaded = load_model_from_args(args)
+    if args.engine == "ray" and (args.decode != "cpu" or (args.precision or "auto") not in ("auto", "fp32")):
+        from core.errors import BadInputError
+
+        raise BadInputError("--decode gpu and --precision apply to --engine local; Ray workers run float32 with "
+                            "CPU decoding.")
     bar = tqdm(total=0, unit="img", desc="extracting", file=sys.stderr, disable=args.no_progress or None,
                dynamic_ncols=True)
 
@@ -65,7 +75,7 @@ def run(args) -> int:
             art = run_extraction(loaded, read_image_list(args.images), args.out, layer=args.layer,
                                  batch_size=args.batch_size,
                                  workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
-                                 overwrite=args.overwrite)
+                                 overwrite=args.overwrite, precision=args.precision, decode=args.decode)
     finally:
         bar.close()
     if args.index_kind == "ivfpq":

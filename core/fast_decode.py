@@ -16,6 +16,7 @@ are told apart and never mixed on resume.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -64,8 +65,9 @@ def available(device) -> bool:
 
 
 def jpeg_bytes(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> torch.Tensor | None:
-    """The file's bytes as a uint8 tensor if it is an 8-bit RGB or grey JPEG within ``max_pixels``, else ``None``
-    (the caller then takes the PIL path, which also names what is wrong with a bad file)."""
+    """The file's bytes as a uint8 tensor if it is a complete 8-bit RGB or grey JPEG within ``max_pixels``, else
+    ``None`` (the caller then takes the PIL path, which also names what is wrong with a bad file: nvJPEG may
+    decode a truncated file without complaint, so files without the end-of-image marker go to PIL)."""
     from PIL import Image
 
     try:
@@ -74,6 +76,8 @@ def jpeg_bytes(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> torch.Tensor |
                 return None
         data = Path(path).read_bytes()
     except Exception:  # unreadable or not an image: the PIL path says which
+        return None
+    if not data.rstrip(b"\0 \r\n")[-2:] == b"\xff\xd9":  # no end-of-image marker: truncated? PIL says
         return None
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
@@ -86,16 +90,18 @@ def decode(datas: list[torch.Tensor], device) -> list[torch.Tensor | None]:
     if not datas:
         return []
     kwargs = {"mode": ImageReadMode.RGB, "device": device, "apply_exif_orientation": True}
-    try:
-        return list(decode_jpeg(list(datas), **kwargs))
-    except Exception as err:  # a bad file in the batch: find it
-        logger.debug("batched JPEG decode failed (%s); decoding one by one", err)
-    out: list[torch.Tensor | None] = []
-    for d in datas:
+    with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders in favour of TorchCodec; still shipped
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            out.append(decode_jpeg(d, **kwargs))
-        except Exception:
-            out.append(None)
+            return list(decode_jpeg(list(datas), **kwargs))
+        except Exception as err:  # a bad file in the batch: find it
+            logger.debug("batched JPEG decode failed (%s); decoding one by one", err)
+        out: list[torch.Tensor | None] = []
+        for d in datas:
+            try:
+                out.append(decode_jpeg(d, **kwargs))
+            except Exception:
+                out.append(None)
     return out
 
 

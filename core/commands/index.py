@@ -17,7 +17,8 @@ def configure(parser) -> None:
                         "('shards/*.parquet') or a .txt listing them")
     parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="images per forward pass (default 64; 256 with --device cuda)")
     parser.add_argument("--workers", type=int, default=None,
                         help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4; "
                         "with --device cuda: cores - 2, at most 32)")
@@ -56,6 +57,8 @@ def run(args) -> int:
 
         raise BadInputError("--decode gpu and --precision apply to --engine local; Ray workers run float32 with "
                             "CPU decoding.")
+    if args.batch_size is None:  # a GPU needs bigger batches to stay busy; CPU results keep their old partition
+        args.batch_size = 256 if loaded.device.type == "cuda" else 64
     bar = tqdm(total=0, unit="img", desc="extracting", file=sys.stderr, disable=args.no_progress or None,
                dynamic_ncols=True)
 
@@ -87,7 +90,8 @@ def run(args) -> int:
     reasons = Counter(s["reason"] for s in art.skipped)
     if args.json:
         print_json({"out": str(art.path), "model": art.model_id, "layer": art.layer, "rows": art.rows,
-                    "units": art.units, "grid": list(art.grid), "index": idx.kind, "skipped": art.skipped})
+                    "units": art.units, "grid": list(art.grid), "index": idx.kind, "skipped": art.skipped,
+                    "precision": art.manifest.get("precision", "fp32")})
         return 0
     print(f"{art.rows} images -> {art.path} (model {art.model_id}, layer {art.layer}, {art.units} units, "
           f"grid {'x'.join(map(str, art.grid))}, {idx.kind} index)")

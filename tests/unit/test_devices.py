@@ -110,3 +110,22 @@ def test_device_flag_reaches_the_model(monkeypatch):
     monkeypatch.setenv("CLIP_EXPLORER_PRECISION", "auto")  # restored afterwards: --precision sets it
     assert main(["layers", "--model", "demo", "--device", "CPU", "--precision", "bf16"]) == 2
     assert seen["device"] == "cpu" and get_settings().precision == "bf16"
+
+
+def test_index_records_the_precision_flag(tiny_rn, image_folder, tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("CLIP_EXPLORER_PRECISION", "auto")
+    args = ["index", "--model", "tiny-rn/random", "--images", str(image_folder), "--out", str(tmp_path / "a"),
+            "--workers", "0", "--no-progress", "--json"]
+    assert main(args + ["--precision", "bf16"]) == 0
+    assert json.loads(capsys.readouterr().out)["precision"] == "bf16"
+    assert main(args + ["--precision", "fp32"]) == 2  # the bf16 artifact is not passed off as float32
+    assert "in bf16" in capsys.readouterr().err
+
+
+def test_gpu_decoding_without_cuda_is_one_line(tiny_rn, image_folder, tmp_path, capsys):
+    code = main(["index", "--model", "tiny-rn/random", "--images", str(image_folder), "--out", str(tmp_path / "b"),
+                 "--decode", "gpu", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--decode gpu needs" in err

@@ -127,3 +127,21 @@ def test_search_encodings_follow_the_precision_setting(tiny_rn, monkeypatch):
     assert not torch.equal(t32, t16) and not torch.equal(i32, i16)
     assert (t32 * t16).sum(1).min() > 0.98 and (i32 * i16).sum(1).min() > 0.98
     assert torch.equal(encode_text(tiny_rn, ["a dog", "a cat"], precision="fp32"), t32)
+
+
+def test_a_batch_that_overflows_under_autocast_is_recomputed_in_float32(pair, tiny_rn, tmp_path, one_torch_thread):
+    """float16 can overflow where float32 does not: such a batch is redone in float32, never stored as inf."""
+    import torch
+
+    from core.hooks import patch
+
+    _, images, fp32, _ = pair
+
+    def overflow_under_autocast(act):
+        return act * float("inf") if torch.is_autocast_enabled("cpu") else act
+
+    with patch(tiny_rn, "visual.layer4", overflow_under_autocast):
+        art = run_extraction(tiny_rn, images, tmp_path / "of", batch_size=8, workers=0, precision="bf16")
+    assert art.manifest["precision"] == "bf16"
+    for name in ("max", "mean", "embeddings"):
+        assert np.array_equal(np.asarray(getattr(art, name)), np.asarray(getattr(fp32, name))), name

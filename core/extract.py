@@ -245,11 +245,13 @@ class ImageDataset(torch.utils.data.Dataset):
 
     With ``jpeg_bytes=True`` (``--decode gpu``) plain JPEGs come back undecoded, as a 1-D uint8 tensor of the
     file's bytes, for ``core.fast_decode`` to decode on the GPU; every other file takes the PIL path as before.
+    ``uint8=True``: ``preprocess`` gives (3, S, S) uint8 (``fast_decode.resize_crop_uint8``; normalised on the GPU).
     """
 
-    def __init__(self, root: Path, keys: list[str], preprocess, size: int, *, jpeg_bytes: bool = False):
+    def __init__(self, root: Path, keys: list[str], preprocess, size: int, *, jpeg_bytes: bool = False,
+                 uint8: bool = False):
         self.root, self.keys, self.preprocess, self.size = root, keys, preprocess, size
-        self.jpeg_bytes = jpeg_bytes
+        self.jpeg_bytes, self.dtype = jpeg_bytes, torch.uint8 if uint8 else torch.float32
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -269,7 +271,7 @@ class ImageDataset(torch.utils.data.Dataset):
             problem = (err.reason, str(err))
         except Exception as err:  # a preprocessing failure must not stop the run either
             problem = ("preprocess-error", f"{self.keys[i]}: {type(err).__name__}: {err}")
-        return i, torch.zeros(3, self.size, self.size), problem
+        return i, torch.zeros(3, self.size, self.size, dtype=self.dtype), problem
 
 
 def _collate(items):
@@ -366,6 +368,14 @@ def _device_pixels(dataset: ImageDataset, rows: list[int], items: list, problems
     return torch.stack([parts[j] for j in ok]), problems
 
 
+def _uint8_feed(loaded, gpu_spec: dict | None) -> dict | None:
+    """On CUDA the workers hand over uint8 crops (a quarter of the bytes; normalised on the GPU, same values)
+    when the model's transform is the standard one; on CPU they run the model's own preprocess as ever."""
+    if gpu_spec is not None or torch.device(loaded.device).type != "cuda":
+        return None
+    return fast_decode.standard_transform(loaded)
+
+
 def _batches(n: int, plan: dict, done: set[int], batch_size: int) -> list[list[int]]:
     cr = plan["chunk_rows"]
     out = []
@@ -388,13 +398,15 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
         return
     files = {k: work_file(work, k) for k in WORK}
     cuda = torch.device(loaded.device).type == "cuda"
-    dataset = ImageDataset(coll.root, coll.keys, loaded.preprocess, loaded.image_size, jpeg_bytes=gpu_spec is not None)
+    u8_spec = _uint8_feed(loaded, gpu_spec)
+    preprocess = fast_decode.resize_crop_uint8(loaded) if u8_spec else loaded.preprocess
+    dataset = ImageDataset(coll.root, coll.keys, preprocess, loaded.image_size, jpeg_bytes=gpu_spec is not None,
+                           uint8=u8_spec is not None)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                                          collate_fn=_collate_raw if gpu_spec else _collate,
                                          worker_init_fn=_worker_init if workers else None,
-                                         prefetch_factor=4 if workers else None,
-                                         pin_memory=cuda and gpu_spec is None,
-                                         persistent_workers=False)
+                                         prefetch_factor=(2 if cuda else 4) if workers else None,
+                                         pin_memory=cuda and gpu_spec is None)
     cr = plan["chunk_rows"]
 
     def write(rows: list[int], problems: list, pending: _Pending | None) -> None:
@@ -426,6 +438,8 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
         else:
             ok = [j for j, p in enumerate(problems) if p is None]
             pixels = (batch if len(ok) == len(rows) else batch[ok]) if ok else None
+            if pixels is not None and u8_spec is not None:
+                pixels = fast_decode.normalize(pixels.to(loaded.device, non_blocking=True), u8_spec)
         pending = _Pending(loaded, info.id, pixels, precision) if pixels is not None else None
         if waiting is not None:
             write(*waiting)

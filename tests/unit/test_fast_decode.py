@@ -117,3 +117,28 @@ def test_whole_run_with_the_device_decoder_on_cpu(tiny_rn, jpegs, tmp_path, monk
     assert not np.array_equal(a, b)  # the JPEGs really went through torchvision's decoder and the tensor resize
     with pytest.raises(Exception, match="already holds"):  # a decode=cpu artifact is not reused for gpu
         run_extraction(tiny_rn, folder, tmp_path / "cpu", batch_size=3, workers=0, decode="gpu")
+
+
+def test_uint8_feed_gives_the_same_pixels_as_the_model_preprocess(tiny_vit, tmp_path):
+    spec = fast_decode.standard_transform(tiny_vit)
+    crop = fast_decode.resize_crop_uint8(tiny_vit)
+    for i, (w, h) in enumerate([(500, 375), (375, 500), (20, 30)]):
+        rgba = (np.random.default_rng(i).random((h, w, 4)) * 255).astype(np.uint8)
+        Image.fromarray(rgba).save(tmp_path / f"{i}.png")
+        img = open_image(tmp_path / f"{i}.png")
+        u8 = crop(img)
+        assert u8.dtype == torch.uint8 and u8.shape == (3, tiny_vit.image_size, tiny_vit.image_size)
+        assert torch.equal(fast_decode.normalize(u8[None], spec)[0], tiny_vit.preprocess(img))
+
+
+def test_uint8_feed_run_is_byte_identical(tiny_rn, image_folder, tmp_path, monkeypatch, one_torch_thread):
+    """The CUDA feed (uint8 crops through pinned memory, normalised on the device) run on CPU: same bytes."""
+    import core.extract as ex
+
+    ref = ex.run_extraction(tiny_rn, image_folder, tmp_path / "ref", batch_size=5, workers=0)
+    used = []
+    monkeypatch.setattr(ex, "_uint8_feed", lambda loaded, g: used.append(1) or fast_decode.standard_transform(loaded))
+    got = ex.run_extraction(tiny_rn, image_folder, tmp_path / "u8", batch_size=5, workers=1)
+    assert used
+    for name in ("max.f16.npy", "argmax.u16.npy", "mean.f16.npy", "emb.f16.npy", "top_max.i32.npy"):
+        assert (ref.path / name).read_bytes() == (got.path / name).read_bytes(), name

@@ -84,3 +84,16 @@ def test_search_on_cuda(rn_cuda, photos):
     assert (encode_text(rn_cuda, ["a dog", "a cat"], precision="fp32") * emb).sum(1).min() > 0.99
     assert len(text_to_neurons(rn_cuda, "a dog", top=5)) == 5
     assert len(image_to_neurons(rn_cuda, open_image(next(photos.rglob("*.jpg"))), top=5)) == 5
+
+
+def test_uint8_feed_normalised_on_cuda_equals_the_cpu_preprocess(rn_cuda, photos):
+    from core import fast_decode
+    from core.images import open_image
+
+    spec = fast_decode.standard_transform(rn_cuda)
+    crop = fast_decode.resize_crop_uint8(rn_cuda)
+    files = sorted(photos.rglob("*.jpg"))[:8]
+    u8 = torch.stack([crop(open_image(f)) for f in files]).pin_memory().to("cuda", non_blocking=True)
+    ours = fast_decode.normalize(u8, spec).cpu()
+    ref = torch.stack([rn_cuda.preprocess(open_image(f)) for f in files])
+    assert (ours - ref).abs().max() <= 1e-6

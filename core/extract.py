@@ -280,8 +280,34 @@ def _collate(items):
 
 
 def _collate_raw(items):
-    """``--decode gpu``: JPEG byte tensors and PIL-path pixel tensors side by side, not stacked."""
-    return [it[0] for it in items], [it[1] for it in items], [it[2] for it in items]
+    """``--decode gpu``: the batch's JPEG bytes packed into one tensor (with each file's span) and its PIL-path
+    pixels stacked: two tensors cross from a worker to the main process, not one per file (hundreds of shared
+    file descriptors per batch would run into the open-files limit)."""
+    spans, blobs, pixels, at = [], [], [], 0
+    for _, t, _ in items:
+        if t.dim() == 1:
+            spans.append((at, at + len(t)))
+            blobs.append(t)
+            at += len(t)
+        else:
+            spans.append(None)
+            pixels.append(t)
+    blob = torch.cat(blobs) if blobs else torch.zeros(0, dtype=torch.uint8)
+    stacked = torch.stack(pixels) if pixels else None
+    return [it[0] for it in items], (blob, spans, stacked), [it[2] for it in items]
+
+
+def _unpack_raw(packed) -> list[torch.Tensor]:
+    """``_collate_raw``'s batch as one tensor per file: JPEG bytes (1-D uint8 views) or pixels (3, S, S)."""
+    blob, spans, stacked = packed
+    out, k = [], 0
+    for span in spans:
+        if span is None:
+            out.append(stacked[k])
+            k += 1
+        else:
+            out.append(blob[span[0]:span[1]])
+    return out
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -434,7 +460,7 @@ def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict,
     waiting = None  # the previous batch: written while this one runs on the GPU (on CPU: at once, in order)
     for rows, batch, problems in loader:
         if gpu_spec is not None:
-            pixels, problems = _device_pixels(dataset, rows, batch, problems, loaded.device, gpu_spec)
+            pixels, problems = _device_pixels(dataset, rows, _unpack_raw(batch), problems, loaded.device, gpu_spec)
         else:
             ok = [j for j, p in enumerate(problems) if p is None]
             pixels = (batch if len(ok) == len(rows) else batch[ok]) if ok else None

@@ -107,7 +107,7 @@ def test_whole_run_with_the_device_decoder_on_cpu(tiny_rn, jpegs, tmp_path, monk
     (folder / "a" / "cut.jpg").write_bytes(data[: len(data) // 3])
     monkeypatch.setattr(fast_decode, "available", lambda device: True)
     ref = run_extraction(tiny_rn, folder, tmp_path / "cpu", batch_size=3, workers=0)
-    got = run_extraction(tiny_rn, folder, tmp_path / "gpu", batch_size=3, workers=0, decode="gpu")
+    got = run_extraction(tiny_rn, folder, tmp_path / "gpu", batch_size=3, workers=1, decode="gpu")
     assert got.manifest["preprocess"]["decode"] == fast_decode.DESCRIPTION and "decode" not in ref.manifest["preprocess"]
     assert got.keys == ref.keys and len(got.keys) == 5
     assert [s["key"] for s in got.skipped] == [s["key"] for s in ref.skipped] == ["a/cut.jpg"]
@@ -142,3 +142,15 @@ def test_uint8_feed_run_is_byte_identical(tiny_rn, image_folder, tmp_path, monke
     assert used
     for name in ("max.f16.npy", "argmax.u16.npy", "mean.f16.npy", "emb.f16.npy", "top_max.i32.npy"):
         assert (ref.path / name).read_bytes() == (got.path / name).read_bytes(), name
+
+
+def test_gpu_decode_batches_cross_processes_as_two_tensors():
+    from core.extract import _collate_raw, _unpack_raw
+
+    jpeg_a, jpeg_b = torch.arange(5, dtype=torch.uint8), torch.arange(3, dtype=torch.uint8)
+    pix = torch.ones(3, 4, 4)
+    rows, packed, problems = _collate_raw([(7, jpeg_a, None), (8, pix, None), (9, jpeg_b, ("truncated", "x"))])
+    blob, _, stacked = packed
+    assert rows == [7, 8, 9] and problems[2] == ("truncated", "x") and blob.numel() == 8 and stacked.shape[0] == 1
+    items = _unpack_raw(packed)
+    assert torch.equal(items[0], jpeg_a) and torch.equal(items[1], pix) and torch.equal(items[2], jpeg_b)

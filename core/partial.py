@@ -61,22 +61,38 @@ def n_chunks(n: int, plan: dict) -> int:
 
 
 class _TopK:
-    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row."""
+    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row (NaN ranks last).
+
+    Units run along contiguous rows (C, n); per unit the k-th best value is found with an O(n) partition, and
+    the k rows kept are those strictly better plus the lowest-numbered rows equal to it: the same rows, in the same
+    order, as a stable full sort, at a fraction of its cost (finalizing 20,000 rows x 2,560 units: seconds)."""
 
     def __init__(self, k: int, largest: bool):
-        self.k, self.sign = k, -1.0 if largest else 1.0
-        self.vals: np.ndarray | None = None
-        self.rows: np.ndarray | None = None
+        self.k, self.sign = k, np.float32(-1.0 if largest else 1.0)
+        self.vals: np.ndarray | None = None  # (C, <= k) sign * value, best first
+        self.rows: np.ndarray | None = None  # (C, <= k) their rows
 
     def update(self, vals: np.ndarray, first_row: int) -> None:
-        rows = np.broadcast_to(np.arange(first_row, first_row + len(vals))[:, None], vals.shape)
-        v = vals if self.vals is None else np.concatenate([self.vals, vals])
-        r = rows if self.rows is None else np.concatenate([self.rows, rows])
-        order = np.argsort(self.sign * v, axis=0, kind="stable")[: self.k]  # earlier rows first among ties
-        self.vals, self.rows = np.take_along_axis(v, order, 0), np.take_along_axis(r, order, 0)
+        s = self.sign * np.ascontiguousarray(np.asarray(vals, dtype=np.float32).T)  # (C, m): smaller is better
+        s[np.isnan(s)] = np.inf  # NaN after every value, as in a sort
+        rows = np.broadcast_to(np.arange(first_row, first_row + s.shape[1], dtype=np.int64), s.shape)
+        if self.vals is not None:  # kept rows first: all lower than the block's, and in row order among ties
+            s, rows = np.concatenate([self.vals, s], axis=1), np.concatenate([self.rows, rows], axis=1)
+        k = self.k
+        if s.shape[1] > k:
+            kth = np.partition(s, k - 1, axis=1)[:, k - 1:k]  # (C, 1) the k-th best value
+            better, tie = s < kth, s == kth
+            need = k - better.sum(axis=1)  # ties to take, lowest rows first
+            keep = better | tie
+            cut = np.flatnonzero(tie.sum(axis=1) > need)  # units with more ties at the k-th value than room
+            if len(cut):
+                keep[cut] = better[cut] | (tie[cut] & (np.cumsum(tie[cut], axis=1) <= need[cut, None]))
+            s, rows = s[keep].reshape(len(s), k), rows[keep].reshape(len(s), k)
+        order = np.argsort(s, axis=1, kind="stable")  # stable: positions are in row order among ties
+        self.vals, self.rows = np.take_along_axis(s, order, 1), np.take_along_axis(rows, order, 1)
 
     def result(self) -> np.ndarray:
-        return np.ascontiguousarray(self.rows.T.astype(np.int32))  # (C, k)
+        return np.ascontiguousarray(self.rows.astype(np.int32))  # (C, k)
 
 
 class _Moments:

@@ -129,3 +129,10 @@ def test_gpu_decoding_without_cuda_is_one_line(tiny_rn, image_folder, tmp_path, 
                  "--decode", "gpu", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--decode gpu needs" in err
+
+
+def test_float32_on_cuda_means_no_tf32_inside_and_the_flags_come_back():
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with devices.autocast("cuda:0", "fp32"):  # only flags: runs without a GPU
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before

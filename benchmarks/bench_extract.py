@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         from tests.conftest import register_tiny_configs
 
         register_tiny_configs()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_extract_"))
+    images = photo_folder(args.photos, n, width, height, tmp)  # before CUDA starts in this process (fork)
     loaded = load_model(model_id, device=device)
     if args.channels_last:
         loaded.model.to(memory_format=torch.channels_last)
@@ -209,9 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"model {model_id} ({loaded.image_size} px) on {device}{f' ({gpu_name})' if gpu_name else ''}, "
           f"{precision}, {n} JPEGs {width}x{height}, batch {batch}, torch threads {torch.get_num_threads()}, "
           f"cpus {os.cpu_count()}", flush=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench_extract_"))
     try:
-        images = photo_folder(args.photos, n, width, height, tmp)
         files = sorted(images.rglob("*.jpg"))[: args.bare_images]
         tensors = torch.stack([loaded.preprocess(open_image(f)) for f in files]).to(device)
         if args.channels_last:

@@ -12,7 +12,7 @@ reductions, row writes, finalize). Targets: >= 0.85 (2 CPU cores; one H100 with 
 With ``--device cuda`` the defaults become RN50x4/random (288 px), 20,000 generated 500x375 JPEGs, batch 256,
 the automatic worker count and precision (float16 autocast), both decoders. ``--agreement`` also extracts the
 collection in float32 and prints ``core.extract.topk_agreement`` (target: top-k rows identical for >= 99 % of
-units). ``--latency`` times the dashboard's server-side work with the model on the device: a neuron card's data
+units); ``--agreement-demo`` does the same on the shipped demo corpus. ``--latency`` times the dashboard's server-side work with the model on the device: a neuron card's data
 (``core.card.build_card`` and its zero-shot labels) and a text search (``core.embed.encode_text`` ->
 ``core.search.neurons_for_embedding`` + ``images_for_embedding``), as ``core.resources`` calls them.
 ``--json FILE`` writes every figure. ``benchmarks/gpu_check.sh`` runs the whole GPU check in one go.
@@ -158,6 +158,22 @@ def latency(loaded, art, report: dict) -> None:
           f"{once:.1f} s", flush=True)
 
 
+def agreement(ref, art, k: int, what: str) -> dict:
+    """``topk_agreement`` of ``art`` against its float32 twin ``ref``, printed."""
+    from core.extract import AGREEMENT_TARGET, topk_agreement
+
+    res = topk_agreement(ref, art, k=min(k, art.rows))
+    res["compared"] = (f"{art.manifest['precision']} vs fp32 on {what}, "
+                       f"decode={'gpu' if 'decode' in art.manifest['preprocess'] else 'cpu'}")
+    res["target_met"] = res["identical"] >= AGREEMENT_TARGET
+    print(f"agreement {res['compared']}: top-{res['k']} rows identical for {100 * res['identical']:.2f} % of "
+          f"{res['units']} units over {res['rows']} rows (same order {100 * res['identical_order']:.2f} %; mean "
+          f"overlap {res['mean_overlap']:.4f}, worst {res['worst_overlap']:.3f}); largest top-cell difference "
+          f"{res['max_abs_diff']:.4f} unit std; lowest embedding cosine {res['emb_cosine_min']:.5f}; target >= "
+          f"{100 * AGREEMENT_TARGET:.0f} %: {'met' if res['target_met'] else 'NOT met'}", flush=True)
+    return res
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
@@ -174,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--bare-images", type=int, default=2048, help="images pre-decoded for the bare forward")
     ap.add_argument("--agreement", action="store_true", help="also extract in fp32 and compare top-k rows")
     ap.add_argument("--agreement-k", type=int, default=12)
+    ap.add_argument("--agreement-demo", action="store_true",
+                    help="also compare on the shipped demo corpus (2,586 drawn pictures, more varied than the photos)")
     ap.add_argument("--latency", action="store_true", help="time the dashboard's card and search with the model")
     ap.add_argument("--channels-last", action="store_true", help="convert the model to channels_last (convnets)")
     ap.add_argument("--tiny", action="store_true", help="register the test suite's tiny configs first")
@@ -182,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from core.devices import check_device, resolve_precision
-    from core.extract import AGREEMENT_TARGET, default_workers, run_extraction, topk_agreement
+    from core.extract import default_workers, run_extraction
     from core.images import open_image
     from core.models import load_model
 
@@ -242,15 +260,15 @@ def main(argv: list[str] | None = None) -> dict:
         if args.agreement:
             ref = run_extraction(loaded, images, tmp / "fp32", batch_size=batch, workers=workers_list[-1],
                                  precision="fp32", decode=decoders[-1])
-            res = topk_agreement(ref, art, k=min(args.agreement_k, art.rows))
-            res["compared"] = f"{art.manifest['precision']} vs fp32, decode={decoders[-1]}"
-            res["target_met"] = res["identical"] >= AGREEMENT_TARGET
-            report["agreement"] = res
-            print(f"agreement {res['compared']}: top-{res['k']} rows identical for {100 * res['identical']:.2f} % of "
-                  f"{res['units']} units (same order {100 * res['identical_order']:.2f} %; mean overlap "
-                  f"{res['mean_overlap']:.4f}, worst {res['worst_overlap']:.3f}); largest top-cell difference "
-                  f"{res['max_abs_diff']:.4f} unit std; lowest embedding cosine {res['emb_cosine_min']:.5f}; "
-                  f"target >= {100 * AGREEMENT_TARGET:.0f} %: {'met' if res['target_met'] else 'NOT met'}", flush=True)
+            report["agreement"] = agreement(ref, art, args.agreement_k, f"the {n} generated photos")
+            shutil.rmtree(tmp / "fp32", ignore_errors=True)
+        if args.agreement_demo:
+            from core.demo import materialize_corpus
+
+            corpus = materialize_corpus(tmp / "demo") / "collection.csv"
+            pair = [run_extraction(loaded, corpus, tmp / f"demo_{p}", batch_size=batch, workers=workers_list[-1],
+                                   precision=p, decode=decoders[-1]) for p in ("fp32", precision)]
+            report["agreement_demo"] = agreement(*pair, args.agreement_k, "the demo corpus (drawn pictures)")
         if args.latency:
             latency(loaded, art, report)
     finally:

@@ -26,7 +26,7 @@ LOG="$OUT/gpu_check.txt"
   echo "== GPU tests"
   timeout 150 "$PY" -m pytest tests/unit/test_gpu.py -m gpu -q -p no:cacheprovider 2>&1 | tail -n 15
   echo "== extraction benchmark, agreement and dashboard latency"
-  timeout 330 "$PY" benchmarks/bench_extract.py --device cuda --images 20000 --decode cpu gpu --agreement \
+  timeout 330 "$PY" benchmarks/bench_extract.py --device cuda --images 20000 --decode cpu gpu --agreement --agreement-demo \
     --latency --photos "$OUT/photos" --json "$OUT/bench_extract_cuda.json" 2>&1 | grep -v "it/s\]$"
   echo "== done $(date -u +%FT%TZ)"
 } 2>&1 | tee "$LOG"

@@ -158,6 +158,32 @@ def latency(loaded, art, report: dict) -> None:
           f"{once:.1f} s", flush=True)
 
 
+def decode_difference(loaded, files, report: dict) -> None:
+    """How far ``--decode gpu``'s pixels are from the PIL path's on ``files`` (normalised units), printed."""
+    import torch
+
+    from core import fast_decode
+    from core.images import open_image
+
+    spec = fast_decode.standard_transform(loaded)
+    decoded = fast_decode.decode([fast_decode.jpeg_bytes(f) for f in files], loaded.device)
+    if spec is None or any(d is None for d in decoded):
+        print("GPU decoding: not available for these files", flush=True)
+        return
+    ours = fast_decode.preprocess(decoded, spec).cpu()
+    pil = torch.stack([loaded.preprocess(open_image(f)) for f in files])
+    diff = (ours - pil).abs()
+    levels = diff * torch.tensor(spec["std"]).view(1, 3, 1, 1) * 255  # back to uint8 levels
+    report["decode_difference"] = {"images": len(files), "max": float(diff.max()), "mean": float(diff.mean()),
+                                   "p999": float(diff.flatten().kthvalue(int(0.999 * diff.numel())).values),
+                                   "max_levels": float(levels.max()), "mean_levels": float(levels.mean()),
+                                   "tolerance": fast_decode.TOLERANCE, "mean_tolerance": fast_decode.MEAN_TOLERANCE}
+    d = report["decode_difference"]
+    print(f"GPU decoding vs PIL on {len(files)} photos: max |diff| {d['max']:.4f} (normalised; {d['max_levels']:.1f} "
+          f"uint8 levels), 99.9th percentile {d['p999']:.4f}, mean {d['mean']:.5f} ({d['mean_levels']:.2f} levels); "
+          f"documented tolerance max {d['tolerance']}, mean {d['mean_tolerance']}", flush=True)
+
+
 def agreement(ref, art, k: int, what: str) -> dict:
     """``topk_agreement`` of ``art`` against its float32 twin ``ref``, printed."""
     from core.extract import AGREEMENT_TARGET, topk_agreement
@@ -234,6 +260,8 @@ def main(argv: list[str] | None = None) -> dict:
         tensors = torch.stack([loaded.preprocess(open_image(f)) for f in files]).to(device)
         if args.channels_last:
             tensors = tensors.contiguous(memory_format=torch.channels_last)
+        if "gpu" in decoders:
+            decode_difference(loaded, files[:64], report)
         last = tmp / f"art_{decoders[-1]}_{workers_list[-1]}"  # kept for --agreement / --latency
         for decode in decoders:
             for workers in workers_list:

@@ -14,11 +14,13 @@ transform on the GPU: shortest side to S with bicubic + antialias (``torchvision
 uint8 as PIL does), centre crop S x S, /255, normalise. Files this path does not take (PNG, CMYK or 16-bit
 JPEGs, anything nvJPEG refuses) go through the PIL path, in the worker or, after a failed GPU decode, here.
 
-Tolerance against the PIL path (``tests/unit/test_fast_decode.py`` runs this very code on CPU tensors; the GPU
-test compares nvJPEG): resized pixels differ from PIL's by at most a few uint8 levels (bicubic weights and
-rounding), which after normalisation is a max abs difference <= ``TOLERANCE`` (mean far below). Results are
-therefore close to, not byte-identical with, ``--decode cpu``; the plan records the decoder so such artifacts
-are told apart and never mixed on resume.
+Tolerance against the PIL path. On CPU tensors (libjpeg both sides: ``tests/unit/test_fast_decode.py`` runs
+this very code) the resize differs from PIL's by at most one uint8 level (0.015 normalised). nvJPEG's IDCT and
+chroma upsampling differ from libjpeg's too, by an amount no GPU has measured for this project yet: the GPU
+test asserts max <= ``TOLERANCE`` and mean <= ``MEAN_TOLERANCE`` (normalised units), and
+``benchmarks/bench_extract.py --device cuda`` prints the measured figures. Results are therefore close to, not
+byte-identical with, ``--decode cpu``; the plan records the decoder so such artifacts are told apart and never
+mixed on resume.
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ from core.config import MAX_IMAGE_PIXELS
 
 logger = logging.getLogger(__name__)
 
-TOLERANCE = 0.1  # max abs difference to the PIL path, normalised units (~6 uint8 levels / 255 / std 0.27)
-MEAN_TOLERANCE = 0.01  # mean abs difference
+TOLERANCE = 0.25  # max abs difference to the PIL path, normalised units (~17 uint8 levels: chroma edges)
+MEAN_TOLERANCE = 0.01  # mean abs difference (< 1 uint8 level)
 DESCRIPTION = "torchvision.io.decode_jpeg on the device; v2 resize bicubic antialias, uint8 rounding"
 
 

@@ -12,7 +12,8 @@ reductions, row writes, finalize). Targets: >= 0.85 (2 CPU cores; one H100 with 
 With ``--device cuda`` the defaults become RN50x4/random (288 px), 20,000 generated 500x375 JPEGs, batch 256,
 the automatic worker count and precision (float16 autocast), both decoders. ``--agreement`` also extracts the
 collection in float32 and prints ``core.extract.topk_agreement`` (target: top-k rows identical for >= 99 % of
-units); ``--agreement-demo`` does the same on the shipped demo corpus. ``--latency`` times the dashboard's server-side work with the model on the device: a neuron card's data
+units); ``--agreement-demo`` does the same on the shipped demo corpus. ``--latency`` times the dashboard's
+server-side work with the model on the device: a neuron card's data
 (``core.card.build_card`` and its zero-shot labels) and a text search (``core.embed.encode_text`` ->
 ``core.search.neurons_for_embedding`` + ``images_for_embedding``), as ``core.resources`` calls them.
 ``--json FILE`` writes every figure. ``benchmarks/gpu_check.sh`` runs the whole GPU check in one go.

@@ -96,8 +96,9 @@ def synthetic_work(out: Path, rows: int, units: int, dim: int, *, chunk_rows: in
     would be every ANN index's worst case); activations are random. Returns ``(coll, plan, state)`` ready for ``core.pipeline.partial.finalize``.
     """
     from core.files import write_json_atomic
-    from core.pipeline.extract import PARTIAL_DIR, prepare_out
+    from core.pipeline.extract import PARTIAL_DIR
     from core.pipeline.partial import open_work, work_file
+    from core.pipeline.plan import prepare_out
 
     coll, plan = synthetic_plan(out, rows, units, dim, chunk_rows, topk)
     prepare_out(out, plan, True)
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_bench_model(a.model)
         from core.model.hooks import article_layer, resolve_layer
-        from core.pipeline.extract import _probe
+        from core.pipeline.plan import _probe
 
         shapes = _probe(loaded, resolve_layer(loaded, article_layer(loaded)))
         figures["model"] = {"id": loaded.id, "units": shapes["units"], "embed_dim": shapes["embed_dim"]}

@@ -155,11 +155,17 @@ def write_text(path, text: str) -> None:
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """The shared ``--model M`` / ``--checkpoint FILE --arch ARCH`` options."""
+    """The shared ``--model M`` / ``--checkpoint FILE --arch ARCH`` / ``--device D`` / ``--precision P`` options."""
     parser.add_argument("--model", default=None, help="model id: demo (default), ARCH/TAG e.g. RN50x4/openai, "
                         "ARCH/random, or ARCH@FILE")
     parser.add_argument("--checkpoint", default=None, help="local weights file (with --arch)")
     parser.add_argument("--arch", default=None, help="open_clip architecture of --checkpoint, e.g. RN50x4")
+    parser.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: "
+                        "CLIP_EXPLORER_DEVICE, else cpu)")
+    from core.model.devices import PRECISION_HELP, PRECISIONS
+
+    parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                        help=PRECISION_HELP + " (default: CLIP_EXPLORER_PRECISION, else auto)")
 
 
 def model_id_from_args(args) -> str | None:
@@ -179,10 +185,31 @@ def model_id_from_args(args) -> str | None:
     return args.model
 
 
-def load_model_from_args(args):
+def device_from_args(args) -> str | None:
+    """``--device`` checked against this machine (``None``: the settings' device, itself checked there).
+
+    Raises:
+        DeviceUnavailableError: a malformed device, or CUDA/MPS asked for where there is none (one line).
+    """
+    from core.model.devices import check_device
+
+    return check_device(args.device) if getattr(args, "device", None) else None
+
+
+def apply_precision_arg(args) -> None:
+    """Make ``--precision`` this process's precision setting (``CLIP_EXPLORER_PRECISION``): every forward pass
+    of the command (extraction, text and image encodings) reads it from the settings. One CLI run, one process."""
+    if getattr(args, "precision", None):
+        os.environ["CLIP_EXPLORER_PRECISION"] = args.precision
+
+
+def load_model_from_args(args, default_model: str | None = None):
+    """The model of ``--model``/``--checkpoint`` (else ``default_model``, else the settings') on ``--device``."""
     from core.model.loading import load_model
 
-    return load_model(model_id_from_args(args))
+    device = device_from_args(args)
+    apply_precision_arg(args)
+    return load_model(model_id_from_args(args) or default_model, device=device)
 
 
 # ---------------------------------------------------------------- validated option types (argparse ``type=``)

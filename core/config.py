@@ -40,7 +40,12 @@ class Settings:
         collections_dir: root under which image collections may be read by the UI
             (``CLIP_EXPLORER_COLLECTIONS``, default ``<artifacts>/collections``).
         default_model: model id used when none is given (``CLIP_EXPLORER_MODEL``, default ``demo``).
-        device: torch device string (``CLIP_EXPLORER_DEVICE``, default ``cpu``).
+        device: torch device string (``CLIP_EXPLORER_DEVICE``, default ``cpu``): ``cpu``, ``cuda``, ``cuda:N`` or
+            ``mps``, checked against the machine when the settings are read (``core.model.devices.check_device``: a
+            one-line error, not a traceback, where CUDA is asked for and absent). The CLI's ``--device`` overrides it.
+        precision: forward-pass precision (``CLIP_EXPLORER_PRECISION``, default ``auto``: mixed float16 on CUDA,
+            float32 elsewhere; ``fp32``, ``amp``, ``fp16``, ``bf16``; ``core.model.devices.resolve_precision``) for
+            extraction and for the search's text and image encodings. The CLI's ``--precision`` overrides it.
         weights_dir: where local weight files are looked up (``CLIP_EXPLORER_WEIGHTS``,
             default ``<repo>/weights``).
         prefetch_delay_s: seconds the neuron card waits before it builds the cards likely opened next
@@ -60,11 +65,12 @@ class Settings:
     prefetch_delay_s: float = DEFAULT_PREFETCH_DELAY_S
     static_from_memory: bool = True
     server_threads: int = field(default_factory=default_server_threads)
+    precision: str = "auto"
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
         "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY",
-        "CLIP_EXPLORER_SERVER_THREADS")
+        "CLIP_EXPLORER_SERVER_THREADS", "CLIP_EXPLORER_PRECISION")
 
 
 def get_settings() -> Settings:
@@ -75,18 +81,34 @@ def get_settings() -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
-    artifacts_env, collections_env, model, device, weights, delay, static, threads = env
+    artifacts_env, collections_env, model, device, weights, delay, static, threads, precision = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
         collections_dir=Path(collections_env or artifacts / "collections").resolve(),
         default_model=model or DEFAULT_MODEL_ID,
-        device=device or "cpu",
+        device=_device(device),
         weights_dir=Path(weights or REPO_ROOT / "weights").resolve(),
         prefetch_delay_s=_seconds("CLIP_EXPLORER_PREFETCH_DELAY", delay, DEFAULT_PREFETCH_DELAY_S),
         static_from_memory=_flag("CLIP_EXPLORER_STATIC_FROM_MEMORY", static, True),
         server_threads=_threads("CLIP_EXPLORER_SERVER_THREADS", threads),
+        precision=_precision(precision),
     )
+
+
+def _device(raw: str | None) -> str:
+    """``CLIP_EXPLORER_DEVICE``: ``cpu`` when unset; else checked (torch is imported only for a non-CPU value)."""
+    if raw is None or not raw.strip():
+        return "cpu"
+    from core.model.devices import check_device
+
+    return check_device(raw, "CLIP_EXPLORER_DEVICE")
+
+
+def _precision(raw: str | None) -> str:
+    from core.model.devices import check_precision
+
+    return check_precision(raw, "CLIP_EXPLORER_PRECISION")
 
 
 def _flag(name: str, raw: str | None, default: bool) -> bool:

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import BadInputError, CoreError
-from core.model.embed import encode_text
+from core.model import devices
+from core.model.embed import encode_text, forward_precision
 from core.model.hooks import article_layer, capture, reduce_positions, resolve_layer
 from core.pipeline.images import open_image
 from core.pipeline.store import check_model
@@ -251,7 +252,8 @@ def image_to_neurons(loaded, image, layer: str | None = None, top: int = 10,
     """
     info = resolve_layer(loaded, layer or article_layer(loaded))
     pixels = loaded.preprocess(_as_image(image)).unsqueeze(0)  # (1, 3, S, S)
-    with torch.inference_mode(), capture(loaded, [info.id]) as acts:
+    with torch.inference_mode(), capture(loaded, [info.id]) as acts, \
+            devices.autocast(loaded.device, forward_precision(loaded)):
         loaded.model.encode_image(pixels.to(loaded.device))
     act = acts[info.id].float()
     mx, arg, mean = (t[0].cpu().numpy() for t in reduce_positions(act))  # each (C,)
@@ -294,7 +296,7 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
         q = encode_text(loaded, [check_query(loaded, text).text], fast=not exact).numpy()
     else:
         pixels = loaded.preprocess(_as_image(image)).unsqueeze(0)
-        with torch.inference_mode():
+        with torch.inference_mode(), devices.autocast(loaded.device, forward_precision(loaded)):
             q = F.normalize(loaded.model.encode_image(pixels.to(loaded.device)).float(), dim=-1).cpu().numpy()
     return images_for_embedding(loaded, artifact, index, q, top)
 

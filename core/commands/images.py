@@ -22,14 +22,13 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from core.analyses.search import query_images
-    from core.cli import model_id_from_args, print_json
+    from core.cli import load_model_from_args, print_json
     from core.commands.neurons import query_fields, query_notice
-    from core.model.loading import load_model
     from core.pipeline.index import load_index
     from core.pipeline.store import open_artifact, read_manifest
 
     manifest = read_manifest(_path(args.index))
-    loaded = load_model(model_id_from_args(args) or manifest["model_id"])
+    loaded = load_model_from_args(args, default_model=manifest["model_id"])
     art = open_artifact(args.index, expect=loaded)
     query = query_notice(loaded, args.query) if args.query is not None else None
     df = query_images(loaded, art, load_index(art), text=args.query, image=args.image, top=args.top,

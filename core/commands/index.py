@@ -17,9 +17,15 @@ def configure(parser) -> None:
                         "('shards/*.parquet') or a .txt listing them")
     parser.add_argument("--out", required=True, help="artifact directory (an interrupted run there is resumed)")
     parser.add_argument("--layer", default=None, help="layer id (default: the article's layer; see `layers`)")
-    parser.add_argument("--batch-size", type=INT, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--batch-size", type=INT, default=None,
+                        help="images per forward pass (default 64; 256 with --device cuda)")
     parser.add_argument("--workers", type=INT, default=None,
-                        help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4)")
+                        help="image-decoding worker processes (default: 0 on <= 2 cores, else cores - 2, at most 4; "
+                        "with --device cuda: cores - 2, at most 32)")
+    parser.add_argument("--decode", choices=("cpu", "gpu"), default="cpu",
+                        help="where JPEGs are decoded and preprocessed: cpu (PIL in the workers, default) or gpu "
+                        "(torchvision's nvJPEG on the --device cuda GPU; within a documented tolerance of the "
+                        "PIL path, docs/performance.md)")
     parser.add_argument("--topk", type=INT, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
                         help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
@@ -47,6 +53,13 @@ def run(args) -> int:
     from core.pipeline.index import ensure_index
 
     loaded = load_model_from_args(args)
+    if args.engine == "ray" and (args.decode != "cpu" or (args.precision or "auto") not in ("auto", "fp32")):
+        from core.errors import BadInputError
+
+        raise BadInputError("--decode gpu and --precision apply to --engine local; Ray workers run float32 with "
+                            "CPU decoding.")
+    if args.batch_size is None:  # a GPU needs bigger batches to stay busy; CPU results keep their old partition
+        args.batch_size = 256 if loaded.device.type == "cuda" else 64
     bar = tqdm(total=0, unit="img", desc="extracting", file=sys.stderr, disable=args.no_progress or None,
                dynamic_ncols=True)
 
@@ -66,7 +79,7 @@ def run(args) -> int:
             art = run_extraction(loaded, read_image_list(args.images), args.out, layer=args.layer,
                                  batch_size=args.batch_size,
                                  workers=args.workers, topk=args.topk, progress=progress, chunk_rows=args.chunk_rows,
-                                 overwrite=args.overwrite)
+                                 overwrite=args.overwrite, precision=args.precision, decode=args.decode)
     finally:
         bar.close()
     if args.index_kind == "ivfpq":
@@ -78,7 +91,8 @@ def run(args) -> int:
     reasons = Counter(s["reason"] for s in art.skipped)
     if args.json:
         print_json({"out": str(art.path), "model": art.model_id, "layer": art.layer, "rows": art.rows,
-                    "units": art.units, "grid": list(art.grid), "index": idx.kind, "skipped": art.skipped})
+                    "units": art.units, "grid": list(art.grid), "index": idx.kind, "skipped": art.skipped,
+                    "precision": art.manifest.get("precision", "fp32")})
         return 0
     print(f"{art.rows} images -> {art.path} (model {art.model_id}, layer {art.layer}, {art.units} units, "
           f"grid {'x'.join(map(str, art.grid))}, {idx.kind} index)")

@@ -1,7 +1,9 @@
 """Text and image embeddings in the joint space (L2-normalised), batched and fast on CPU.
 
 Text is encoded at the context length of the longest prompt instead of the full 77 tokens
-(identical embeddings, ~8x faster on CPU; see notes/install.md).
+(identical embeddings, ~8x faster on CPU; see notes/install.md). On CUDA the towers run under mixed precision
+by default (``forward_precision``: the settings' ``CLIP_EXPLORER_PRECISION``, auto = float16 on CUDA, float32
+elsewhere); results are float32 either way.
 """
 from __future__ import annotations
 
@@ -12,8 +14,19 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import BadInputError
+from core.model import devices
 
 logger = logging.getLogger(__name__)
+
+
+def forward_precision(loaded, precision: str | None = None) -> str:
+    """The resolved precision (fp32/fp16/bf16) of an encoding on ``loaded``'s device: ``precision`` if given,
+    else the settings' (``core.model.devices.resolve_precision``)."""
+    if precision is None:
+        from core.config import get_settings
+
+        precision = get_settings().precision
+    return devices.resolve_precision(precision, loaded.device)
 
 
 def tokenize(loaded, texts: Sequence[str]) -> torch.Tensor:
@@ -24,11 +37,13 @@ def tokenize(loaded, texts: Sequence[str]) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256, fast: bool = False) -> torch.Tensor:
+def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256, fast: bool = False,
+                precision: str | None = None) -> torch.Tensor:
     """Embed texts: (N, D) L2-normalised, float32, on CPU.
 
     ``fast=True`` uses the cached int8 copy of a big CPU text tower (``core.model.fast_text``: cosine >= 0.999 to
     float32, 3-4x faster for RN50x4) when there is one; for interactive queries, never for stored results.
+    ``precision``: see ``forward_precision`` (default: the settings'; float32 on CPU).
 
     Raises:
         BadInputError: no texts, or an empty string among them.
@@ -37,17 +52,22 @@ def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256, fast: bo
     if not texts or any(not t for t in texts):
         raise BadInputError("Empty text query: type at least one word.")
     model = loaded.model
+    amp = devices.autocast(loaded.device, forward_precision(loaded, precision))
     if not hasattr(model, "positional_embedding") or getattr(model, "text_pool_type", "argmax") != "argmax":
-        return torch.cat([F.normalize(model.encode_text(loaded.tokenizer(texts[i:i + batch_size]).to(loaded.device)).float(), dim=-1).cpu()
-                          for i in range(0, len(texts), batch_size)])
+        with amp:
+            return torch.cat([F.normalize(model.encode_text(loaded.tokenizer(texts[i:i + batch_size]).to(loaded.device)).float(), dim=-1).cpu()
+                              for i in range(0, len(texts), batch_size)])
     if fast:
         from core.model import fast_text
 
-        model = fast_text.text_tower(loaded) or model
+        tower = fast_text.text_tower(loaded)  # CPU only: it runs in its own int8, never under autocast
+        if tower is not None:
+            model, amp = tower, devices.autocast("cpu", "fp32")
     out = []
-    for i in range(0, len(texts), batch_size):
-        tokens = tokenize(loaded, texts[i:i + batch_size]).to(loaded.device)  # (B, L)
-        out.append(_encode_trimmed(model, tokens).cpu())
+    with amp:
+        for i in range(0, len(texts), batch_size):
+            tokens = tokenize(loaded, texts[i:i + batch_size]).to(loaded.device)  # (B, L)
+            out.append(_encode_trimmed(model, tokens).cpu())
     return torch.cat(out)
 
 
@@ -68,9 +88,11 @@ def _encode_trimmed(model, text: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_images(loaded, pixels: torch.Tensor) -> torch.Tensor:
-    """Embed preprocessed images (B, 3, S, S): (B, D) L2-normalised float32 on CPU."""
-    feats = loaded.model.encode_image(pixels.to(loaded.device))
+def encode_images(loaded, pixels: torch.Tensor, *, precision: str | None = None) -> torch.Tensor:
+    """Embed preprocessed images (B, 3, S, S): (B, D) L2-normalised float32 on CPU (``precision``: see
+    ``forward_precision``)."""
+    with devices.autocast(loaded.device, forward_precision(loaded, precision)):
+        feats = loaded.model.encode_image(pixels.to(loaded.device))
     return F.normalize(feats.float(), dim=-1).cpu()
 
 

@@ -15,6 +15,7 @@ import shutil
 import sys
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,22 +66,38 @@ def n_chunks(n: int, plan: dict) -> int:
 
 
 class _TopK:
-    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row."""
+    """Running top-k (or bottom-k) rows per unit over row blocks; ties keep the lower row (NaN ranks last).
+
+    Units run along contiguous rows (C, n); per unit the k-th best value is found with an O(n) partition, and
+    the k rows kept are those strictly better plus the lowest-numbered rows equal to it: the same rows, in the same
+    order, as a stable full sort, at a fraction of its cost (finalizing 20,000 rows x 2,560 units: seconds)."""
 
     def __init__(self, k: int, largest: bool):
-        self.k, self.sign = k, -1.0 if largest else 1.0
-        self.vals: np.ndarray | None = None
-        self.rows: np.ndarray | None = None
+        self.k, self.sign = k, np.float32(-1.0 if largest else 1.0)
+        self.vals: np.ndarray | None = None  # (C, <= k) sign * value, best first
+        self.rows: np.ndarray | None = None  # (C, <= k) their rows
 
     def update(self, vals: np.ndarray, first_row: int) -> None:
-        rows = np.broadcast_to(np.arange(first_row, first_row + len(vals))[:, None], vals.shape)
-        v = vals if self.vals is None else np.concatenate([self.vals, vals])
-        r = rows if self.rows is None else np.concatenate([self.rows, rows])
-        order = np.argsort(self.sign * v, axis=0, kind="stable")[: self.k]  # earlier rows first among ties
-        self.vals, self.rows = np.take_along_axis(v, order, 0), np.take_along_axis(r, order, 0)
+        s = self.sign * np.ascontiguousarray(np.asarray(vals, dtype=np.float32).T)  # (C, m): smaller is better
+        s[np.isnan(s)] = np.inf  # NaN after every value, as in a sort
+        rows = np.broadcast_to(np.arange(first_row, first_row + s.shape[1], dtype=np.int64), s.shape)
+        if self.vals is not None:  # kept rows first: all lower than the block's, and in row order among ties
+            s, rows = np.concatenate([self.vals, s], axis=1), np.concatenate([self.rows, rows], axis=1)
+        k = self.k
+        if s.shape[1] > k:
+            kth = np.partition(s, k - 1, axis=1)[:, k - 1:k]  # (C, 1) the k-th best value
+            better, tie = s < kth, s == kth
+            need = k - better.sum(axis=1)  # ties to take, lowest rows first
+            keep = better | tie
+            cut = np.flatnonzero(tie.sum(axis=1) > need)  # units with more ties at the k-th value than room
+            if len(cut):
+                keep[cut] = better[cut] | (tie[cut] & (np.cumsum(tie[cut], axis=1) <= need[cut, None]))
+            s, rows = s[keep].reshape(len(s), k), rows[keep].reshape(len(s), k)
+        order = np.argsort(s, axis=1, kind="stable")  # stable: positions are in row order among ties
+        self.vals, self.rows = np.take_along_axis(s, order, 1), np.take_along_axis(rows, order, 1)
 
     def result(self) -> np.ndarray:
-        return np.ascontiguousarray(self.rows.T.astype(np.int32))  # (C, k)
+        return np.ascontiguousarray(self.rows.astype(np.int32))  # (C, k)
 
 
 class _Moments:
@@ -137,19 +154,24 @@ def finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
     tops = {f"{w}_{s}": _TopK(k, w == "top") for w in ("top", "bottom") for s in ("max", "mean")}
     moments = {s: _Moments(plan["units"]) for s in ("max", "mean")}
     at, step = 0, plan["chunk_rows"]
-    for s in range(0, n, step):
-        local = valid[(valid >= s) & (valid < s + step)] - s
-        if not len(local):
-            continue
-        for name in WORK:
-            block = src[name].read(s, s + step)[local]
-            dst[name].write(at, block)
-            if name in moments:
-                vals = block.astype(np.float32)
-                moments[name].update(vals)
-                tops[f"top_{name}"].update(vals, at)
-                tops[f"bottom_{name}"].update(vals, at)
-        at += len(local)
+    # the four top/bottom lists and two moments are independent: updated side by side (numpy releases the GIL in
+    # its partitions and sorts), each in chunk order, so the result does not depend on the threads
+    with ThreadPoolExecutor(max_workers=min(6, os.cpu_count() or 1)) as pool:
+        for s in range(0, n, step):
+            local = valid[(valid >= s) & (valid < s + step)] - s
+            if not len(local):
+                continue
+            jobs = []
+            for name in WORK:
+                block = src[name].read(s, s + step)[local]
+                dst[name].write(at, block)
+                if name in moments:
+                    vals = block.astype(np.float32)
+                    jobs += [pool.submit(moments[name].update, vals), pool.submit(tops[f"top_{name}"].update, vals, at),
+                             pool.submit(tops[f"bottom_{name}"].update, vals, at)]
+            for job in jobs:
+                job.result()
+            at += len(local)
     for name, t in tops.items():
         np.save(stage / ARRAYS[name][0], t.result())
     stats = np.stack([moments["max"].mean, moments["max"].std, moments["mean"].mean, moments["mean"].std])

@@ -34,8 +34,9 @@ from core.files import write_json_atomic
 from core.model.hooks import article_layer, resolve_layer
 from core.pipeline.collection import TABLE_SUFFIXES, Collection, read_collection
 from core.pipeline.commit import artifact_lock
-from core.pipeline.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn, make_plan, prepare_out
+from core.pipeline.extract import CHUNK_ROWS, PARTIAL_DIR, ProgressFn
 from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
+from core.pipeline.plan import make_plan, prepare_out
 from core.pipeline.ray_worker import ChunkMapper, ModelRef
 from core.pipeline.store import Artifact
 

@@ -121,8 +121,9 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
     a duplicate (retried) chunk result ignored -> the finished artifact equals the local one."""
     from core.model.hooks import article_layer, resolve_layer
     from core.pipeline.collection import read_collection
-    from core.pipeline.extract import PARTIAL_DIR, make_plan, prepare_out, run_extraction
+    from core.pipeline.extract import PARTIAL_DIR, run_extraction
     from core.pipeline.partial import finalize, open_work
+    from core.pipeline.plan import make_plan, prepare_out
     from core.pipeline.ray_engine import _commit_chunks, chunk_descriptors
     from core.pipeline.ray_worker import ChunkMapper, ModelRef
 

@@ -27,6 +27,7 @@ import torch
 
 from core import config
 from core.errors import UnknownModelError, WeightsUnavailableError, with_suggestions
+from core.model import devices
 from core.model.checkpoints import QUICKGELU_SUFFIX, check_arch_fits, check_state, read_state_dict
 from core.model.fingerprint import fingerprint
 from core.model.preprocess import WhiteBackground, eval_transform
@@ -171,7 +172,7 @@ def load_model(model_id: str | None = None, *, device: str | None = None) -> Loa
     """
     settings = config.get_settings()
     spec = parse_model_id(model_id or settings.default_model)
-    dev = torch.device(device or settings.device)
+    dev = torch.device(devices.check_device(device or settings.device, "device" if device else "CLIP_EXPLORER_DEVICE"))
     if spec.kind == "demo":
         model, cfg = _load_demo()
     elif spec.kind == "random":

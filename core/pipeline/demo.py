@@ -253,7 +253,7 @@ def demo_index_dir(model_id: str = "demo", artifacts_dir: Path | None = None) ->
 
 def ensure_demo_index(progress: Callable[[int, int], None] | None = None, *, loaded=None,
                       artifacts_dir: Path | None = None, materialize: Callable[[Path], Path] | None = None,
-                      batch_size: int = 64, workers: int = 0, lock_timeout: float = 3600.0):
+                      batch_size: int = 64, workers: int | None = None, lock_timeout: float = 3600.0):
     """Materialise the demo corpus and index it on first use; later calls just open it.
 
     Safe when several sessions call it at once: a file lock serialises the work, and the

@@ -141,3 +141,19 @@ def test_float32_on_cuda_means_no_tf32_inside_and_the_flags_come_back():
     with devices.autocast("cuda:0", "fp32"):  # only flags: runs without a GPU
         assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
+
+
+def test_load_model_checks_the_device_before_building(monkeypatch):
+    """A Python caller asking for CUDA on a machine without it gets the one-line error, not torch's."""
+    import torch
+
+    from core.model.devices import DeviceUnavailableError
+    from core.model.loading import load_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceUnavailableError, match="cuda"):
+        load_model("demo", device="cuda")
+    monkeypatch.setenv("CLIP_EXPLORER_DEVICE", "cuda:0")
+    with pytest.raises(DeviceUnavailableError, match="CLIP_EXPLORER_DEVICE"):
+        load_model("demo")

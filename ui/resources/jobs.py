@@ -47,7 +47,7 @@ def folder_index_job(model_id: str, folder: str) -> Job:
     loaded = get_model(model_id)
 
     def work(progress):
-        art = run_extraction(loaded, src, out, workers=0, progress=progress)
+        art = run_extraction(loaded, src, out, workers=None, progress=progress)  # None: chosen for the device
         ensure_index(art)
         return art
 

@@ -42,7 +42,7 @@ def _print(check) -> None:
 def run(args) -> int:
     from core.analyses import paper
     from core.cli import load_model_from_args, model_id_from_args, print_json
-    from core.errors import BadInputError, WeightsUnavailableError
+    from core.errors import BadCheckpointError, BadInputError, WeightsUnavailableError
 
     progress = None if args.json else _progress
     if args.self_consistency:
@@ -58,6 +58,8 @@ def run(args) -> int:
         args.model = paper.ARTICLE_MODEL
     try:
         loaded = load_model_from_args(args)
+    except BadCheckpointError:
+        raise  # a file that is there but wrong: its own message says what to fix
     except WeightsUnavailableError as err:
         raise WeightsUnavailableError(
             f"check-paper needs the article's RN50x4 weights. {err} Then run: python -m core check-paper "

@@ -168,3 +168,14 @@ def test_data_file_layer_exists_in_open_clip_rn50x4():
     assert is_article_model(loaded) and loaded.image_size == 288
     with pytest.raises(WeightsUnavailableError, match="random weights"):
         require_article_model(loaded)
+
+
+def test_cli_check_paper_with_a_bad_file_says_what_is_wrong_with_it(tmp_path, capsys):
+    """A checkpoint that is there but broken is not reported as missing weights."""
+    from core.cli import main
+
+    bad = tmp_path / "RN50x4.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    assert main(["check-paper", "--checkpoint", str(bad), "--arch", "RN50x4"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "needs the article's RN50x4 weights" not in err

@@ -19,7 +19,7 @@ from tests import rn50x4 as R
 from tests.e2e.conftest import start_server, stop_server
 from tests.e2e.test_dashboard_browser import IMAGES, href
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.rn50x4]
 
 T = 300_000  # ms: RN50x4 on a shared 2-core CPU (a card's first build, a render, the word scoring)
 FV_STEPS = 3

@@ -12,6 +12,8 @@ import pytest
 from core.cli import main
 from tests import rn50x4 as R
 
+pytestmark = pytest.mark.rn50x4
+
 LAYER = "visual.layer4.5.act3@in"  # the article's layer: the last block's pre-ReLU residual sum
 
 

@@ -66,11 +66,14 @@ class Settings:
     static_from_memory: bool = True
     server_threads: int = field(default_factory=default_server_threads)
     precision: str = "auto"
+    vocab_size: int | None = None
+    fv_steps: int | None = None
 
 
 _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_DEVICE",
         "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY",
-        "CLIP_EXPLORER_SERVER_THREADS", "CLIP_EXPLORER_PRECISION")
+        "CLIP_EXPLORER_SERVER_THREADS", "CLIP_EXPLORER_PRECISION", "CLIP_EXPLORER_VOCAB_SIZE",
+        "CLIP_EXPLORER_FV_STEPS")
 
 
 def get_settings() -> Settings:
@@ -81,7 +84,7 @@ def get_settings() -> Settings:
 
 @functools.lru_cache(maxsize=16)
 def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
-    artifacts_env, collections_env, model, device, weights, delay, static, threads, precision = env
+    artifacts_env, collections_env, model, device, weights, delay, static, threads, precision, vocab, steps = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     return Settings(
         artifacts_dir=artifacts,
@@ -93,6 +96,8 @@ def _settings(env: tuple[str | None, ...], _cwd: str) -> Settings:
         static_from_memory=_flag("CLIP_EXPLORER_STATIC_FROM_MEMORY", static, True),
         server_threads=_threads("CLIP_EXPLORER_SERVER_THREADS", threads),
         precision=_precision(precision),
+        vocab_size=_count("CLIP_EXPLORER_VOCAB_SIZE", vocab, "words", "all 12,000"),
+        fv_steps=_count("CLIP_EXPLORER_FV_STEPS", steps, "steps", "256"),
     )
 
 
@@ -145,4 +150,16 @@ def _threads(name: str, raw: str | None) -> int:
 
         raise BadInputError(f"{name} must be a whole number of threads (1 or more), not {raw!r}; unset it to use "
                             f"the default ({default_server_threads()}: the cores but one).")
+    return int(raw)
+
+
+def _count(name: str, raw: str | None, what: str, default: str) -> int | None:
+    """A positive whole number, or None (unset: the caller's default)."""
+    if raw is None or not raw.strip():
+        return None
+    if not raw.strip().isdigit() or int(raw) < 1:
+        from core.errors import BadInputError
+
+        raise BadInputError(f"{name} must be a whole number of {what} (1 or more), not {raw!r}; unset it to use the "
+                            f"default ({default}).")
     return int(raw)

@@ -24,13 +24,14 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     loaded = resources.get_model(ctx.model_id)
     names = facet_names()
     st.session_state.setdefault("fv_seeds", 2)
-    st.session_state.setdefault("fv_facets", ["text"] if "text" in names else [])
+    # the text facet trains a probe on the demo corpus first: seconds on the demo model, long for a big one on a CPU
+    st.session_state.setdefault("fv_facets", ["text"] if "text" in names and ctx.model_id == "demo" else [])
     seeds = min(max(int(st.session_state["fv_seeds"] or 1), 1), 4)
     facets = tuple(f for f in st.session_state["fv_facets"] if f in names)
     items = strip_items(seeds, facets)
     results = cached_strip(loaded, ctx.layer, unit, items)
     note = (f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
-            f"jitter/scale/rotation, {strip.STRIP_STEPS} steps). Facets add a linear-probe prior on an earlier layer "
+            f"jitter/scale/rotation, {strip.strip_steps()} steps). Facets add a linear-probe prior on an earlier layer "
             "(paper §2.2): text = rendered words vs pictures, the others = demo-corpus categories.")
     figures = [(item.label, None if res is None else _png(res.to_pil()[0]), "" if res is None else str(res.objective))
                for item, res in zip(items, results)]
@@ -50,8 +51,8 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
         widgets.watch_cancellable(job, "Rendering (optimisation steps)", key)
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
         st.error(f"Rendering failed: {job.error}")
-    heading = html.heading_html("Top rastered words", "The 12,000 most common English words drawn as images; a "
-                                "word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
+    heading = html.heading_html("Top rastered words", f"The {len(words.load_vocabulary()):,} most common English "
+                                "words drawn as images; a word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
                                 "std-devs from the vocabulary mean.")
     if not words.is_scored(loaded, ctx.layer):
         widgets.html_block("fv_words", html.tagged(unit, heading))

@@ -38,13 +38,19 @@ CHUNK = 1024
 Progress = Callable[[int, int], None]
 
 
-@functools.lru_cache(maxsize=1)
 def _vocabulary() -> tuple[str, ...]:
+    """The vocabulary in use: the shipped list, cut to its ``vocab_size`` most frequent words when that is set
+    (``CLIP_EXPLORER_VOCAB_SIZE``)."""
+    return _read_vocabulary(get_settings().vocab_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_vocabulary(size: int | None) -> tuple[str, ...]:
     if not VOCAB_FILE.is_file():
         raise CoreError(f"The word list {VOCAB_FILE} is missing; restore it from git "
                         "(`git checkout -- assets/vocab/words_en.txt`).")
-    words = [w.strip() for w in VOCAB_FILE.read_text(encoding="utf-8").splitlines()]
-    return tuple(w for w in words if w)
+    words = tuple(w for w in (w.strip() for w in VOCAB_FILE.read_text(encoding="utf-8").splitlines()) if w)
+    return words[:size] if size else words
 
 
 def load_vocabulary() -> list[str]:

@@ -16,8 +16,15 @@ from core.featurevis.objectives import Objective, channel
 
 logger = logging.getLogger(__name__)
 
-STRIP_STEPS = 256
+STRIP_STEPS = 256  # the default; a deployment sets its own with CLIP_EXPLORER_FV_STEPS (``strip_steps``)
 FACET_STRENGTH = 2.0
+
+
+def strip_steps() -> int:
+    """Optimisation steps of the strip's renders: ``CLIP_EXPLORER_FV_STEPS`` when set, else ``STRIP_STEPS``."""
+    from core.config import get_settings
+
+    return get_settings().fv_steps or STRIP_STEPS
 
 
 class RenderCancelled(CoreError):
@@ -54,7 +61,7 @@ def item_objective(loaded, layer: str, unit: int, item: StripItem, *, train: boo
 
 def cached_strip(loaded, layer: str, unit: int, items: Sequence[StripItem], *, steps: int | None = None) -> list:
     """The cached ``RenderResult`` of each item, or None where it has not been rendered (never renders)."""
-    steps = steps or STRIP_STEPS
+    steps = steps or strip_steps()
     out = []
     for item in items:
         obj = item_objective(loaded, layer, unit, item, train=False)
@@ -70,7 +77,7 @@ def render_strip(loaded, layer: str, unit: int, items: Sequence[StripItem], *, s
     Raises:
         RenderCancelled: ``cancelled()`` turned true; pictures finished before that stay cached.
     """
-    steps = steps or STRIP_STEPS
+    steps = steps or strip_steps()
     todo = [i for i, r in enumerate(cached_strip(loaded, layer, unit, items, steps=steps)) if r is None]
     total = steps * len(todo)
     done = 0

@@ -5,9 +5,10 @@ Batch jobs (big batches through the model: indexing, word scoring) run with ever
 keeps one for its event loop (``Settings.server_threads``); renders keep the server's setting, their many small ops
 run faster on fewer threads.
 
-Heavy jobs started by a visitor (renders, word scoring, indexing a folder) are capped: ``Settings.session_jobs`` per
-visitor (one more is refused with a message) and ``Settings.max_jobs`` in the server (one more waits in a queue; its
-Cancel ends it there). Watching a job another visitor started costs nothing and is never refused.
+On a shared server batch jobs keep the server's setting too. Heavy jobs started by a visitor (renders, word
+scoring, indexing a folder, attack evaluations) are capped (``heavy_job``): ``Settings.session_jobs`` per visitor
+(one more is refused with a message) and ``Settings.max_jobs`` in the server (one more waits in a queue; its Cancel
+ends it there). Watching a job another visitor started costs nothing and is never refused.
 """
 from __future__ import annotations
 
@@ -20,10 +21,18 @@ from ui.jobs import Job, JobCapError, cancel_event, get_job, own_job, queued, se
 from ui.resources.artifacts import collections
 from ui.resources.models import get_model
 
-__all__ = ["BATCH_JOB_THREADS", "Job", "cancel_event", "demo_index_job", "featurevis_job", "featurevis_job_key",
-           "folder_index_job", "get_job", "words_job", "words_job_key"]
+__all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "demo_index_job",
+           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "words_job",
+           "words_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
+
+
+def batch_threads() -> int:
+    """torch's threads for a batch job: every core, except on a shared server, where the event loop keeps one
+    (``Settings.server_threads``) so that other visitors' pages still answer while a job runs."""
+    settings = get_settings()
+    return settings.server_threads if settings.shared else BATCH_JOB_THREADS
 
 
 def demo_index_job(model_id: str) -> Job:
@@ -35,7 +44,7 @@ def demo_index_job(model_id: str) -> Job:
     key = f"demo-index:{demo_index_dir(model_id, settings.artifacts_dir)}"
     return start_job(key, "Indexing the demo collection",
                      lambda progress: ensure_demo_index(progress, loaded=loaded, artifacts_dir=settings.artifacts_dir),
-                     on_finish=collections.clear, threads=BATCH_JOB_THREADS)
+                     on_finish=collections.clear, threads=batch_threads())
 
 
 def folder_index_job(model_id: str, folder: str) -> Job:
@@ -57,8 +66,8 @@ def folder_index_job(model_id: str, folder: str) -> Job:
         ensure_index(art)
         return art
 
-    return _heavy(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
-                  threads=BATCH_JOB_THREADS)
+    return heavy_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
+                  threads=batch_threads())
 
 
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
@@ -80,7 +89,7 @@ def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tup
     if old is None or (old.finished.is_set() and old.error is not None):
         flag.clear()
     loaded = get_model(model_id)
-    return _heavy(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
+    return heavy_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
         loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set),
         on_cancel=RenderCancelled)
 
@@ -90,9 +99,9 @@ def words_job(model_id: str, layer: str) -> Job:
     from core.analyses.words import word_activations
 
     loaded = get_model(model_id)
-    return _heavy(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
+    return heavy_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
                   lambda progress: word_activations(loaded, layer, progress=progress).layer,
-                  threads=BATCH_JOB_THREADS)
+                  threads=batch_threads())
 
 
 # ---------------------------------------------------------------- caps (Settings.session_jobs, max_jobs) -------------
@@ -100,7 +109,7 @@ class JobCancelled(BadInputError):
     """A queued job cancelled before it started."""
 
 
-def _heavy(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
+def heavy_job(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
     """``start_job`` for a heavy job: the visitor's cap checked (a job already running under ``key`` is only
     watched: never refused), the work queued behind the server's cap, and the cancel flag of ``key`` honoured while
     it waits."""
@@ -112,8 +121,8 @@ def _heavy(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
         session_cap(owner, settings.session_jobs)
     except JobCapError as err:
         raise BadInputError(f"You already have {settings.session_jobs} heavy job(s) running or queued ({err}); this "
-                            f"server allows {settings.session_jobs} per visitor. Wait for it to finish, or cancel it, then start "
-                            "this one.") from None
+                            f"server allows {settings.session_jobs} per visitor. Wait for it to finish, or cancel it, "
+                            "then start this one.") from None
     flag = cancel_event(key)
     flag.clear()
     job = start_job(key, title, queued(key, work, lambda: get_settings().max_jobs, flag.is_set,

@@ -11,8 +11,9 @@ from ui.resources import ArtifactKey
 
 SHELL_CTX = "_shell_ctx"
 DEMO_PENDING = "demo (not indexed yet: built on first use)"
-MODEL_HELP_OPEN = ("The embedded demo model runs offline. Real open_clip models need their weights on this machine; type "
-                   "any id, e.g. RN50x4@/models/RN50x4.pt. Links load only the listed models (CLIP_EXPLORER_MODELS).")
+MODEL_HELP_OPEN = ("The embedded demo model runs offline. Real open_clip models need their weights on this machine; "
+                   "type any id, e.g. RN50x4@/models/RN50x4.pt. Links load only the menu's and the listed models "
+                   "(CLIP_EXPLORER_MODELS).")
 MODEL_HELP_SHARED = "The models this server offers."
 
 

@@ -69,7 +69,7 @@ def login_gate(settings: Settings) -> None:
     (the OIDC provider in ``.streamlit/secrets.toml [auth]``); a logged-in visitor gets a Log out button."""
     if not settings.login:
         return
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.info("This explorer is shared with a group of people. Log in to use it.")
         st.button("Log in", key="login_button", on_click=st.login, icon=":material/login:")
         st.stop()

@@ -108,3 +108,13 @@ def test_the_memory_guard_refuses_a_model_over_budget_without_creating_it(env, m
     assert not at.exception
     assert any("needs about 0.4 GB" in e.value and "0.1 GB" in e.value for e in at.error), [e.value for e in at.error]
     assert ("RN50/random",) not in created
+
+
+def test_login_gate_stops_every_page_until_the_visitor_logs_in(env):
+    os.environ["CLIP_EXPLORER_LOGIN"] = "1"
+    try:
+        at = app("pages/neuron_lookup.py").run()
+    finally:
+        os.environ.pop("CLIP_EXPLORER_LOGIN")
+    assert not at.exception and at.button(key="login_button").label == "Log in"
+    assert not at.selectbox  # nothing else is drawn, no model is loaded

@@ -101,14 +101,14 @@ def test_a_second_heavy_job_in_one_session_is_refused_and_beyond_the_server_cap_
     clean_env.setenv("CLIP_EXPLORER_MAX_JOBS", "1")
     gate = threading.Event()
     monkeypatch.setattr(deploy, "session_id", lambda: "visitor-a")
-    first = rjobs._heavy("cap:first", "First render", lambda progress: gate.wait(10) and "first")
-    assert rjobs._heavy("cap:first", "First render", lambda progress: None) is first  # watching it is free
+    first = rjobs.heavy_job("cap:first", "First render", lambda progress: gate.wait(10) and "first")
+    assert rjobs.heavy_job("cap:first", "First render", lambda progress: None) is first  # watching it is free
     with pytest.raises(BadInputError, match=r"already have 1 heavy job\(s\) running or queued \(First render\)"):
-        rjobs._heavy("cap:second", "Second render", lambda progress: None)
+        rjobs.heavy_job("cap:second", "Second render", lambda progress: None)
     monkeypatch.setattr(deploy, "session_id", lambda: "visitor-b")
-    waiting = rjobs._heavy("cap:other", "Other render", lambda progress: "other")
+    waiting = rjobs.heavy_job("cap:other", "Other render", lambda progress: "other")
     monkeypatch.setattr(deploy, "session_id", lambda: "visitor-c")
-    dropped = rjobs._heavy("cap:cancel", "Dropped render", lambda progress: "never")
+    dropped = rjobs.heavy_job("cap:cancel", "Dropped render", lambda progress: "never")
     _wait_for(lambda: jobs.queue_position("cap:cancel") == 1)
     assert jobs.queue_position("cap:other") == 0 and not waiting.finished.is_set()  # queued behind the cap
     rjobs.cancel_event("cap:cancel").set()  # Cancel while queued: it leaves the queue, never runs

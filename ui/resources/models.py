@@ -50,7 +50,8 @@ def model_menu(default_model: str, listed: tuple[str, ...] = (), shared: bool = 
     rows = list(curated.values())
     for m in (default_model, *listed):
         if m not in [r["id"] for r in rows]:
-            title = "configured default (CLIP_EXPLORER_MODEL)" if m == default_model else "listed (CLIP_EXPLORER_MODELS)"
+            title = ("configured default (CLIP_EXPLORER_MODEL)" if m == default_model
+                     else "listed (CLIP_EXPLORER_MODELS)")
             rows.append({"id": m, "title": title, "available": weights_available(m)})
     rows.sort(key=lambda r: r["id"] != default_model)
     return pd.DataFrame(rows)[["id", "title", "available"]]

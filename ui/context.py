@@ -61,7 +61,8 @@ def shell_context() -> Context:
 
 def sidebar_context() -> Context:
     """Model, collection and layer pickers (URL-bound) in the sidebar; loads the model (cached)."""
-    settings = get_settings()
+    with errors.error_box():  # a bad CLIP_EXPLORER_* value: one line naming it
+        settings = get_settings()
     deploy.login_gate(settings)
     menu = resources.model_menu(settings.default_model, settings.models, settings.shared)
     ids = menu["id"].tolist()

@@ -169,6 +169,8 @@ def queued(key: str, work: Callable[[Callable[[int, int], None]], object], limit
     ``cancelled()`` ends it with ``on_cancel()`` (raised, so the job reports it like any error)."""
 
     def run(progress: Callable[[int, int], None]) -> object:
+        job = get_job(key)
+        title = job.title if job is not None else key
         with _QUEUE:
             _WAITING.append(key)
             try:
@@ -178,10 +180,14 @@ def queued(key: str, work: Callable[[Callable[[int, int], None]], object], limit
                         break
                     if cancelled():
                         raise on_cancel()
+                    if job is not None:  # what a watcher shows while it waits
+                        job.title = f"{title} (queued: {_WAITING.index(key) + len(_RUNNING)} job(s) ahead)"
                     _QUEUE.wait(0.25)
             finally:
                 _WAITING.remove(key)
                 _QUEUE.notify_all()
+                if job is not None:
+                    job.title = title
             _RUNNING.add(key)
         try:
             return work(progress)

@@ -111,6 +111,7 @@ def test_a_second_heavy_job_in_one_session_is_refused_and_beyond_the_server_cap_
     dropped = rjobs.heavy_job("cap:cancel", "Dropped render", lambda progress: "never")
     _wait_for(lambda: jobs.queue_position("cap:cancel") == 1)
     assert jobs.queue_position("cap:other") == 0 and not waiting.finished.is_set()  # queued behind the cap
+    _wait_for(lambda: "queued: 1 job(s) ahead" in waiting.title)  # what its watchers see
     rjobs.cancel_event("cap:cancel").set()  # Cancel while queued: it leaves the queue, never runs
     assert dropped.finished.wait(10) and isinstance(dropped.error, rjobs.JobCancelled) and dropped.result is None
     gate.set()
@@ -125,3 +126,13 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.time() < end, "timed out"
         time.sleep(0.02)
+
+
+def test_a_bad_setting_stops_the_server_in_one_line(clean_env):
+    import importlib
+
+    dashboard = importlib.import_module("dashboard")
+    clean_env.setenv("CLIP_EXPLORER_MAX_JOBS", "lots")
+    with pytest.raises(SystemExit) as err:
+        dashboard.server_middleware()
+    assert str(err.value).startswith("error: CLIP_EXPLORER_MAX_JOBS must be a whole number")

@@ -118,3 +118,28 @@ def test_login_gate_stops_every_page_until_the_visitor_logs_in(env):
         os.environ.pop("CLIP_EXPLORER_LOGIN")
     assert not at.exception and at.button(key="login_button").label == "Log in"
     assert not at.selectbox  # nothing else is drawn, no model is loaded
+
+
+def test_a_second_heavy_job_in_one_session_is_refused_with_a_message(env, monkeypatch):
+    import threading
+
+    from ui import deploy
+    from ui.resources import jobs
+
+    env(shared="1", models="", session_jobs="1")
+    monkeypatch.setattr(deploy, "session_id", lambda: "one-visitor")  # the AppTest session and the job below
+    gate = threading.Event()
+    first = jobs.heavy_job("test:first-heavy-job", "Scoring the rastered-word vocabulary", lambda progress: gate.wait(30))
+    try:
+        at = app("pages/neuron_lookup.py").run()
+        at.button(key="fv_render").click()
+        at.run()
+        assert not at.exception and not at.error
+        (note,) = [i.value for i in at.info if "heavy job" in i.value]
+        assert note.startswith("You already have 1 heavy job(s) running or queued (Scoring the rastered-word")
+        from ui.jobs import owned_jobs
+
+        assert owned_jobs("one-visitor") == [first]  # the render was not started
+    finally:
+        gate.set()
+    assert first.finished.wait(10)

@@ -61,9 +61,14 @@ def server_middleware() -> list:
     from streamlit.file_util import get_static_dir
 
     from core.config import get_settings
+    from core.errors import CoreError
     from ui.static_cache import MemoryStatic
 
-    return [Middleware(MemoryStatic, directory=get_static_dir())] if get_settings().static_from_memory else []
+    try:
+        settings = get_settings()  # a bad CLIP_EXPLORER_* value stops the server here, in one line naming it
+    except CoreError as err:
+        raise SystemExit(f"error: {err}") from None
+    return [Middleware(MemoryStatic, directory=get_static_dir())] if settings.static_from_memory else []
 
 
 if __name__ == "__main__":  # a visitor's run

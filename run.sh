@@ -54,6 +54,19 @@ ensure_browser() {
   fi
 }
 
+ensure_proxy() {
+  # The deployment recipe's test (tests/e2e/test_deploy_proxy.py) runs the dashboard behind Debian's nginx; it skips
+  # where nginx is missing.
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "Installing Debian's nginx-light for the deployment test ..."
+      (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light) >/dev/null
+    else
+      echo "warning: nginx is not installed; the deployment test is skipped (sudo apt-get install nginx-light)." >&2
+    fi
+  fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -66,6 +79,7 @@ case "$cmd" in
     ensure_venv
     ensure_ray_extra
     ensure_browser
+    ensure_proxy
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

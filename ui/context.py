@@ -6,11 +6,15 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import get_settings
-from ui import errors, resources, url, urlstate, widgets
+from ui import deploy, errors, resources, url, urlstate, widgets
 from ui.resources import ArtifactKey
 
 SHELL_CTX = "_shell_ctx"
 DEMO_PENDING = "demo (not indexed yet: built on first use)"
+MODEL_HELP_OPEN = ("The embedded demo model runs offline. Real open_clip models need their weights on this machine; "
+                   "type any id, e.g. RN50x4@/models/RN50x4.pt. Links load only the menu's and the listed models "
+                   "(CLIP_EXPLORER_MODELS).")
+MODEL_HELP_SHARED = "The models this server offers."
 
 
 @dataclass(frozen=True)
@@ -57,17 +61,20 @@ def shell_context() -> Context:
 
 def sidebar_context() -> Context:
     """Model, collection and layer pickers (URL-bound) in the sidebar; loads the model (cached)."""
-    settings = get_settings()
-    menu = resources.model_menu(settings.default_model)
+    with errors.error_box():  # a bad CLIP_EXPLORER_* value: one line naming it
+        settings = get_settings()
+    deploy.login_gate(settings)
+    menu = resources.model_menu(settings.default_model, settings.models, settings.shared)
     ids = menu["id"].tolist()
     avail = dict(zip(menu["id"], menu["available"]))
+    linkable = deploy.link_ids(ids, settings)
     with st.sidebar:
-        # Links may only name menu models (never a file); an id typed into the picker is the user's own choice.
-        url.bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, ids, ids[0]),
-                 lambda v: isinstance(v, str) and bool(v.strip()))
-        model_id = st.selectbox("Model", ids, key="model", accept_new_options=True,
-                                help="The embedded demo model runs offline. Real open_clip models need their "
-                                "weights on this machine; type any id, e.g. RN50x4@/models/RN50x4.pt.",
+        # Links may only name menu and listed models (never another file); an id typed into the picker (open mode
+        # only) is the user's own choice.
+        url.bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, linkable, ids[0]),
+                 lambda v: isinstance(v, str) and bool(v.strip()) and (not settings.shared or v in ids))
+        model_id = st.selectbox("Model", ids, key="model", accept_new_options=not settings.shared,
+                                help=MODEL_HELP_SHARED if settings.shared else MODEL_HELP_OPEN,
                                 format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
         url.write_url({"model": model_id})
         if model_id == "demo":  # drawn only once opened: its markdown would cost every first load
@@ -121,13 +128,16 @@ def _collection_picker(model_id: str, settings) -> dict | None:
 
 
 def _index_folder_expander(model_id: str, coll: dict | None) -> None:
-    folders = resources.collection_folders()
+    settings = get_settings()
+    if settings.shared and not settings.index_roots:
+        return  # a shared server indexes only under the roots it lists (CLIP_EXPLORER_INDEX_ROOTS)
+    folders = list(deploy.index_folders(settings))
     with st.expander("Index a folder", expanded=coll is None):
-        root = get_settings().collections_dir
+        roots = ", ".join(f"`{r.name if settings.shared else r}`" for r in settings.index_roots)
         if not folders:
-            st.caption(f"Put a folder of images (sub-folders = labels) under `{root}` to index it here.")
+            st.caption(f"Put a folder of images (sub-folders = labels) under {roots} to index it here.")
             return
-        folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {root}")
+        folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {roots}")
         if st.button("Index it", key="index_button"):
             with errors.error_box():
                 st.session_state["_index_job"] = resources.folder_index_job(model_id, folder).key

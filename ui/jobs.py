@@ -115,3 +115,85 @@ def cancel_event(key: str) -> threading.Event:
     """The cancel flag of a cancellable job (feature-visualization renders)."""
     with _JOBS_LOCK:
         return _CANCELS.setdefault(key, threading.Event())
+
+
+# ---------------------------------------------------------------- caps and queue of heavy jobs ------------------------
+# Heavy jobs (renders, word scoring, indexing) are capped per visitor (``session_cap``: refused with a message) and in
+# the whole server (``queued``: a job beyond the cap waits, first in first out, and a cancel flag set while it waits
+# ends it). The limits come from ``Settings.session_jobs`` / ``max_jobs`` (``ui.resources.jobs``); 0 means no cap.
+class JobCapError(Exception):
+    """Raised by ``session_cap`` (``ui.resources.jobs`` turns it into a message for the visitor)."""
+
+
+_OWNERS: dict[str, str] = {}  # heavy job key -> the session that started it
+_QUEUE = threading.Condition()
+_WAITING: list[str] = []  # keys of the heavy jobs waiting for a slot, oldest first
+_RUNNING: set[str] = set()
+
+
+def own_job(key: str, owner: str) -> None:
+    """Record that session ``owner`` started the heavy job ``key``."""
+    with _JOBS_LOCK:
+        _OWNERS[key] = owner
+
+
+def owned_jobs(owner: str) -> list[Job]:
+    """The heavy jobs session ``owner`` started that are running or queued."""
+    with _JOBS_LOCK:
+        return [j for k, o in _OWNERS.items() if o == owner and (j := _JOBS.get(k)) is not None
+                and not j.finished.is_set()]
+
+
+def session_cap(owner: str, cap: int) -> None:
+    """Raise ``JobCapError`` when session ``owner`` already has ``cap`` heavy jobs running or queued (0: no cap)."""
+    mine = owned_jobs(owner)
+    if cap and len(mine) >= cap:
+        raise JobCapError(", ".join(j.title for j in mine))
+
+
+def queue_position(key: str) -> int | None:
+    """How many heavy jobs wait ahead of ``key`` (0: it is next), or ``None`` when it is not waiting."""
+    with _QUEUE:
+        return _WAITING.index(key) if key in _WAITING else None
+
+
+def running_heavy() -> int:
+    """How many heavy jobs hold a slot now."""
+    with _QUEUE:
+        return len(_RUNNING)
+
+
+def queued(key: str, work: Callable[[Callable[[int, int], None]], object], limit: Callable[[], int],
+           cancelled: Callable[[], bool], on_cancel: Callable[[], BaseException]):
+    """``work`` wrapped to wait for one of ``limit()`` server-wide slots (0: no cap) before it runs; while it waits,
+    ``cancelled()`` ends it with ``on_cancel()`` (raised, so the job reports it like any error)."""
+
+    def run(progress: Callable[[int, int], None]) -> object:
+        job = get_job(key)
+        title = job.title if job is not None else key
+        with _QUEUE:
+            _WAITING.append(key)
+            try:
+                while True:
+                    cap = limit()
+                    if _WAITING[0] == key and (not cap or len(_RUNNING) < cap):
+                        break
+                    if cancelled():
+                        raise on_cancel()
+                    if job is not None:  # what a watcher shows while it waits
+                        job.title = f"{title} (queued: {_WAITING.index(key) + len(_RUNNING)} job(s) ahead)"
+                    _QUEUE.wait(0.25)
+            finally:
+                _WAITING.remove(key)
+                _QUEUE.notify_all()
+                if job is not None:
+                    job.title = title
+            _RUNNING.add(key)
+        try:
+            return work(progress)
+        finally:
+            with _QUEUE:
+                _RUNNING.discard(key)
+                _QUEUE.notify_all()
+
+    return run

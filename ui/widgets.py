@@ -14,7 +14,7 @@ import streamlit as st
 from core.analyses import neuron_card
 from core.analyses.neuron_card import Grid
 from core.errors import BadInputError, CoreError
-from ui import html, resources, url, urlstate
+from ui import deploy, html, resources, url, urlstate
 from ui.jobs import Job
 
 if TYPE_CHECKING:
@@ -181,6 +181,9 @@ def share_link(params: dict) -> None:
     """A copyable link to the current view, with a copy button (a ``card_view`` block: no code highlighter
     to load, which ``st.code`` costs a page's first load)."""
     html_block("share_link", html.share_html((st.context.url or "") + urlstate.query_string(params)))
+    note = deploy.share_note(params.get("model"))  # a model typed by hand that links may not load (ui.deploy)
+    if note:
+        st.caption(note)
 
 
 # ---------------------------------------------------------------- background jobs ------------------------------------

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.jobs import Job, start_job
+from ui.jobs import Job
 from ui.resources.artifacts import ArtifactKey, collection_classes, get_artifact, unit_values
+from ui.resources.jobs import heavy_job
 from ui.resources.models import get_model
 
 
@@ -96,7 +97,7 @@ def attack_eval_job(key: ArtifactKey, words: tuple[str, ...], styles: tuple[str,
         return attack_eval(loaded, pics.images, pics.labels, clf, parse_attack_words(words, clf.classes),
                            styles=styles, area=area, progress=progress)
 
-    return start_job(job_key, "Attacking the collection", work)
+    return heavy_job(job_key, "Attacking the collection", work)  # capped like every heavy job (ui.resources.jobs)
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the Stroop test ...")

@@ -4,6 +4,11 @@ scoring. Each runs in a thread (``ui.jobs.start_job``) that any number of sessio
 Batch jobs (big batches through the model: indexing, word scoring) run with every core, where the server otherwise
 keeps one for its event loop (``Settings.server_threads``); renders keep the server's setting, their many small ops
 run faster on fewer threads.
+
+On a shared server batch jobs keep the server's setting too. Heavy jobs started by a visitor (renders, word
+scoring, indexing a folder, attack evaluations) are capped (``heavy_job``): ``Settings.session_jobs`` per visitor
+(one more is refused with a message) and ``Settings.max_jobs`` in the server (one more waits in a queue; its Cancel
+ends it there). Watching a job another visitor started costs nothing and is never refused.
 """
 from __future__ import annotations
 
@@ -11,14 +16,23 @@ import os
 
 from core.config import get_settings
 from core.errors import BadInputError
-from ui.jobs import Job, cancel_event, get_job, start_job
-from ui.resources.artifacts import collection_folders, collections
+from ui import deploy
+from ui.jobs import Job, JobCapError, cancel_event, get_job, own_job, queued, session_cap, start_job
+from ui.resources.artifacts import collections
 from ui.resources.models import get_model
 
-__all__ = ["BATCH_JOB_THREADS", "Job", "cancel_event", "demo_index_job", "featurevis_job", "featurevis_job_key",
-           "folder_index_job", "get_job", "words_job", "words_job_key"]
+__all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "demo_index_job",
+           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "words_job",
+           "words_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
+
+
+def batch_threads() -> int:
+    """torch's threads for a batch job: every core, except on a shared server, where the event loop keeps one
+    (``Settings.server_threads``) so that other visitors' pages still answer while a job runs."""
+    settings = get_settings()
+    return settings.server_threads if settings.shared else BATCH_JOB_THREADS
 
 
 def demo_index_job(model_id: str) -> Job:
@@ -30,19 +44,20 @@ def demo_index_job(model_id: str) -> Job:
     key = f"demo-index:{demo_index_dir(model_id, settings.artifacts_dir)}"
     return start_job(key, "Indexing the demo collection",
                      lambda progress: ensure_demo_index(progress, loaded=loaded, artifacts_dir=settings.artifacts_dir),
-                     on_finish=collections.clear, threads=BATCH_JOB_THREADS)
+                     on_finish=collections.clear, threads=batch_threads())
 
 
 def folder_index_job(model_id: str, folder: str) -> Job:
-    """Index ``<collections_dir>/<folder>`` (a name from ``collection_folders``) in the background."""
+    """Index ``folder`` (a name from ``deploy.index_folders``: a sub-folder of an index root) in the background."""
     from core.pipeline.collection import slug
     from core.pipeline.extract import run_extraction
     from core.pipeline.index import ensure_index
 
     settings = get_settings()
-    src = (settings.collections_dir / folder).resolve()
-    if folder not in collection_folders() or not src.is_relative_to(settings.collections_dir):
-        raise BadInputError(f"'{folder}' is not a folder under {settings.collections_dir}.")
+    folders = deploy.index_folders(settings)
+    if folder not in folders:
+        raise BadInputError(f"'{folder}' is not a folder this server lets you index; pick one from the list.")
+    src = folders[folder]
     out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
     loaded = get_model(model_id)
 
@@ -51,8 +66,8 @@ def folder_index_job(model_id: str, folder: str) -> Job:
         ensure_index(art)
         return art
 
-    return start_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
-                     threads=BATCH_JOB_THREADS)
+    return heavy_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
+                  threads=batch_threads())
 
 
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
@@ -67,15 +82,16 @@ def words_job_key(model_id: str, layer: str) -> str:
 
 def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> Job:
     """Render the card's feature-visualization strip in the background (cancellable; results cached on disk)."""
-    from core.featurevis.strip import render_strip, strip_items
+    from core.featurevis.strip import RenderCancelled, render_strip, strip_items
 
     key = featurevis_job_key(model_id, layer, unit, seeds, facets)
     old, flag = get_job(key), cancel_event(key)
     if old is None or (old.finished.is_set() and old.error is not None):
         flag.clear()
     loaded = get_model(model_id)
-    return start_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
-        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set))
+    return heavy_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
+        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set),
+        on_cancel=RenderCancelled)
 
 
 def words_job(model_id: str, layer: str) -> Job:
@@ -83,6 +99,34 @@ def words_job(model_id: str, layer: str) -> Job:
     from core.analyses.words import word_activations
 
     loaded = get_model(model_id)
-    return start_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
-                     lambda progress: word_activations(loaded, layer, progress=progress).layer,
-                     threads=BATCH_JOB_THREADS)
+    return heavy_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
+                  lambda progress: word_activations(loaded, layer, progress=progress).layer,
+                  threads=batch_threads())
+
+
+# ---------------------------------------------------------------- caps (Settings.session_jobs, max_jobs) -------------
+class JobCancelled(BadInputError):
+    """A queued job cancelled before it started."""
+
+
+def heavy_job(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
+    """``start_job`` for a heavy job: the visitor's cap checked (a job already running under ``key`` is only
+    watched: never refused), the work queued behind the server's cap, and the cancel flag of ``key`` honoured while
+    it waits."""
+    old = get_job(key)
+    if old is not None and not (old.finished.is_set() and old.error is not None):
+        return old
+    settings, owner = get_settings(), deploy.session_id()
+    try:
+        session_cap(owner, settings.session_jobs)
+    except JobCapError as err:
+        raise BadInputError(f"You already have {settings.session_jobs} heavy job(s) running or queued ({err}); this "
+                            f"server allows {settings.session_jobs} per visitor. Wait for it to finish, or cancel it, "
+                            "then start this one.") from None
+    flag = cancel_event(key)
+    flag.clear()
+    job = start_job(key, title, queued(key, work, lambda: get_settings().max_jobs, flag.is_set,
+                                       on_cancel or (lambda: JobCancelled(f"{title}: cancelled while queued."))),
+                    **kw)
+    own_job(key, owner)
+    return job

@@ -10,12 +10,20 @@ from core.config import get_settings
 @st.cache_resource(max_entries=2, show_spinner="Loading the model (once per server process) ...")
 def get_model(model_id: str):
     """The shared, frozen ``LoadedModel`` for ``model_id`` (at most two stay in memory). Sets torch's intra-op
-    threads for this server process first (``Settings.server_threads``: the cores but one)."""
+    threads for this server process first (``Settings.server_threads``: the cores but one).
+
+    Before anything is created: a shared server refuses a model it does not list (one neutral message,
+    ``core.model.guard.check_allowed``), and any server a model estimated larger than its memory budget
+    (``check_memory``). A refusal raises, so it is never cached."""
     import torch
 
+    from core.model.guard import check_allowed, check_memory
     from core.model.loading import load_model
 
-    torch.set_num_threads(get_settings().server_threads)
+    settings = get_settings()
+    check_allowed(model_id, settings)
+    check_memory(model_id, settings)
+    torch.set_num_threads(settings.server_threads)
     return load_model(model_id)
 
 
@@ -28,15 +36,24 @@ def demo_capabilities() -> str:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def model_menu(default_model: str) -> pd.DataFrame:
-    """Model picker rows: id, title, available (weights here, offline); the default model first."""
+def model_menu(default_model: str, listed: tuple[str, ...] = (), shared: bool = False) -> pd.DataFrame:
+    """Model picker rows: id, title, available (weights here, offline); the default model first. ``listed``
+    (``Settings.models``) are added after the curated menu; ``shared``: only the default and the listed models
+    (``available`` is then True for each: whether a listed file exists is the operator's business, never shown)."""
     from core.model.loading import weights_available
     from core.model.weights import list_menu
 
-    rows = list_menu(weights_available)
-    if default_model not in [r["id"] for r in rows]:
-        rows.insert(0, {"id": default_model, "title": "configured default (CLIP_EXPLORER_MODEL)",
-                        "available": weights_available(default_model)})
+    curated = {r["id"]: dict(r) for r in list_menu(weights_available)}
+    if shared:
+        rows = [{"id": m, "title": curated.get(m, {}).get("title", "listed by this server"), "available": True}
+                for m in dict.fromkeys((default_model, *listed))]
+        return pd.DataFrame(rows)[["id", "title", "available"]]
+    rows = list(curated.values())
+    for m in (default_model, *listed):
+        if m not in [r["id"] for r in rows]:
+            title = ("configured default (CLIP_EXPLORER_MODEL)" if m == default_model
+                     else "listed (CLIP_EXPLORER_MODELS)")
+            rows.append({"id": m, "title": title, "available": weights_available(m)})
     rows.sort(key=lambda r: r["id"] != default_model)
     return pd.DataFrame(rows)[["id", "title", "available"]]
 

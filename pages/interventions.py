@@ -7,19 +7,21 @@ import ui
 from core.analyses import interventions
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
-from ui import resources, urlstate
+from ui import panels, resources, urlstate
 
 OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify ×k", "set": "set to a value",
        "add": "add a value"}
 
 
-def image_input() -> bytes:
-    """An uploaded image, or a held-out demo-corpus picture."""
+def image_input(ctx: ui.Context) -> bytes:
+    """An uploaded image, or a held-out demo-corpus picture (default: one the demo model classifies correctly)."""
     upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload",
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB; or pick a demo picture below.")
     if upload is not None:
         return ui.read_upload(upload)
-    pick = st.selectbox("…or a demo picture", interventions.demo_image_ids(), key="iv_demo")
+    ids = interventions.demo_image_ids()
+    measured = panels.demo_defaults(ctx, "interventions").get("image")
+    pick = st.selectbox("…or a demo picture", ids, key="iv_demo", index=ids.index(measured) if measured in ids else 0)
     return interventions.demo_image_bytes(pick)
 
 
@@ -41,11 +43,12 @@ def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
 
 
 def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None) -> None:
-    labels = tuple(parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels")))
+    labels = parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels"))
+    panels.class_list_note(ctx, labels, [], "iv_labels")
     template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
     if op == "mean" and value is None:
         value = resources.unit_mean(ctx.artifact, unit)
-    res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, labels, template)
+    res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, tuple(labels), template)
     d = res.to_dict()
     left, right = st.columns([1, 2])
     left.image(image, caption="input", width=200)
@@ -82,7 +85,7 @@ def main() -> None:
     ui.show_url_problems(problems)
     params = ctx.params(unit=unit, op=op)
     ui.write_url(params)
-    image = image_input()
+    image = image_input(ctx)
     with ui.section_errors():
         effect_section(ctx, image, unit, op, value)
     with ui.section_errors():

@@ -77,8 +77,13 @@ def figures_html(figures, width: int = 160) -> str:
         else:
             body = (f'<img alt="{html.escape(caption)}" width="{width}" height="{width}" '
                     f'src="data:image/png;base64,{base64.b64encode(png).decode()}"/>')
-        cells.append(f'<figure style="margin:0;width:{width}px">{body}<figcaption style="font-size:0.8rem;'
-                     f'opacity:0.7">{html.escape(caption)}<br/><code>{html.escape(detail)}</code></figcaption></figure>')
+        # one line each, cut with an ellipsis at the picture's width (a long objective string overprinted its
+        # neighbours); the full text on hover
+        line = f"display:block;max-width:{width}px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"
+        cells.append(f'<figure style="margin:0;width:{width}px;min-width:0">{body}<figcaption style="font-size:0.8rem;'
+                     f'opacity:0.7"><span data-caption style="{line}" title="{html.escape(caption)}">'
+                     f'{html.escape(caption)}</span><code data-objective style="{line}" title="{html.escape(detail)}">'
+                     f'{html.escape(detail)}</code></figcaption></figure>')
     return f'<div data-figures style="display:flex;flex-wrap:wrap;gap:12px">{"".join(cells)}</div>'
 
 

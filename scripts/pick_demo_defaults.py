@@ -13,8 +13,10 @@ A page's default state must show its phenomenon on the default model, so the def
   flips. The default word is the remaining word with the highest success (ties: the categories' order), and the
   default picture the one it sends to its class with the largest probability, among pictures classified with at
   least 50 % confidence before the attack and left alone by the control.
-* interventions: the page's demo pictures (``interventions.demo_image_ids``) classified correctly, the most
-  confident one.
+* interventions: among the page's demo pictures (``interventions.demo_image_ids``) classified correctly, ablate
+  (to zero) each picture's ``TRY_UNITS`` most active units at the article's layer; among pictures classified with at
+  least 50 % confidence, the default picture is the one whose best ablation lowers the probability of its class most
+  (a flip of the top class first), and that unit is the one the page suggests trying.
 * attack lab: the six attack words (control-produced classes left out) with the highest sticker success.
 
 Deterministic (the model and corpus are shipped; no sampling).
@@ -36,6 +38,7 @@ import torch  # noqa: E402
 from core.analyses import attacks, interventions  # noqa: E402
 from core.analyses.zeroshot import build_classifier, classify_images, default_template  # noqa: E402
 from core.config import ASSETS_DIR  # noqa: E402
+from core.model.hooks import article_layer  # noqa: E402
 from core.model.loading import load_model  # noqa: E402
 from core.pipeline.demo import CATEGORIES, PLACEHOLDER_IDS, load_corpus_image, load_corpus_index  # noqa: E402
 
@@ -44,6 +47,7 @@ STICKER = {"style": "sticker", "area": 0.08, "position": "center"}  # the typogr
 MIN_CONFIDENCE = 0.5
 LAB_WORDS = 6
 CONTROL = "qxz"
+TRY_UNITS = 8
 
 
 def _r(x: float) -> float:
@@ -91,9 +95,22 @@ def measure() -> dict:
     demo_views = [attacks.model_view(load_corpus_image(i), loaded.image_size) for i in ids]
     p_demo = classify_images(loaded, demo_views, clf)
     labels = df.set_index("id").loc[ids, "label"].tolist()
-    ok = [(float(p_demo[k][names.index(labels[k])]), ids[k], labels[k]) for k in range(len(ids))
-          if names[int(p_demo[k].argmax())] == labels[k]]
-    conf, iv_id, iv_label = max(ok)
+    ok = [k for k in range(len(ids)) if names[int(p_demo[k].argmax())] == labels[k]]
+    layer = article_layer(loaded)
+    tries = []
+    for k in ok:
+        image = load_corpus_image(ids[k])
+        units = attacks.forward_units(loaded, [attacks.model_view(image, loaded.image_size)], layer=layer)[1][0]
+        for u in np.argsort(-units)[:TRY_UNITS]:
+            res = interventions.intervention_effect(loaded, image, [interventions.make_edit(int(u), "zero")],
+                                                    list(CATEGORIES), template=template, layer=layer).to_dict()
+            row = next(r for r in res["table"] if r["label"] == labels[k])
+            if res["top_before"] != labels[k]:  # the page's own preprocessing must get it right too
+                break
+            tries.append({"image": ids[k], "label": labels[k], "p_label": _r(row["prob_before"]), "unit": int(u),
+                          "p_label_ablated": _r(row["prob_after"]), "top_ablated": res["top_after"]})
+    iv = max((t for t in tries if t["p_label"] >= MIN_CONFIDENCE),
+             key=lambda t: (t["top_ablated"] != t["label"], t["p_label"] - t["p_label_ablated"], t["image"]))
 
     return {
         "about": "Measured by scripts/pick_demo_defaults.py on the demo model and its corpus; read by the pages.",
@@ -107,8 +124,8 @@ def measure() -> dict:
             "heldout_pictures": len(test), "classified_correctly": len(correct),
             "attacks": len(pairs), "attacks_succeeded": sum(p["success"] for p in pairs),
             "control_text": CONTROL, "control_flipped": len(correct) - len(steady), "control_classes": lookalikes},
-        "interventions": {"image": iv_id, "label": iv_label, "p_label": _r(conf),
-                          "demo_pictures": len(ids), "classified_correctly": len(ok)},
+        "interventions": iv | {"op": "zero", "layer": layer, "demo_pictures": len(ids),
+                               "classified_correctly": len(ok), "units_tried_each": TRY_UNITS},
         "attack_lab": {"words": lab_words, "sticker_success": {w: _r(rates[w]) for w in lab_words}},
     }
 

@@ -35,6 +35,19 @@ def test_interventions_default_picture_is_classified_correctly(demo_env):
     top = next(m.value for m in at.markdown if m.value.startswith("Top class"))
     assert top.startswith(f"Top class: **{d['label']}** →"), top
     assert any("16 classes the demo model was evaluated on" in c.value for c in at.caption)
+    at.button(key="iv_try").click().run(timeout=180)  # the measured unit whose ablation matters on this picture
+    assert not at.exception and at.number_input(key="unit").value == d["unit"]
+    assert at.metric[0].label == f"unit {d['unit']} (spatial max)" and at.metric[0].value == "0.000"
+    assert not [b for b in at.button if b.key == "iv_try"]
+    from core.analyses.interventions import demo_image_bytes, intervention_effect, make_edit
+    from core.model.loading import load_model
+    from core.pipeline.images import open_image
+
+    res = intervention_effect(load_model("demo"), open_image(demo_image_bytes(d["image"])),
+                              [make_edit(d["unit"], "zero")], list(CATEGORIES), layer=d["layer"]).table
+    row = res.set_index("label").loc[d["label"]]  # what the page now shows: the class's probability falls
+    assert abs(row["prob_before"] - d["p_label"]) < 1e-3 and abs(row["prob_after"] - d["p_label_ablated"]) < 1e-3
+    assert d["p_label"] - d["p_label_ablated"] > 0.1
 
 
 def test_attack_lab_reports_the_accuracy_on_the_evaluated_classes(demo_env):

@@ -26,7 +26,9 @@ def shell():
     import ui
 
     here = Path(__file__).resolve().parent  # pages by absolute path: the same whichever script calls this
-    st.set_page_config(page_title="CLIP neuron explorer", layout="wide")
+    # page_icon: without one, each page's :material/...: icon becomes the tab's favicon, which Streamlit's front end
+    # fetches from fonts.gstatic.com on every page view; an emoji is drawn inline (a data: URI), from no host
+    st.set_page_config(page_title="CLIP neuron explorer", page_icon="🔬", layout="wide")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     lookup = st.Page(here / "pages/neuron_lookup.py", title="Neuron lookup", icon=":material/person_search:",

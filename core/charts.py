@@ -28,7 +28,7 @@ def activation_histogram_chart(df: pd.DataFrame, *, marker_z: float | None = Non
         x2="hi_z:Q",
         y=alt.Y("count:Q", title="images"),
         y2=alt.datum(0),  # with x and x2 given, a bar without y2 would be a horizontal tick
-        tooltip=[alt.Tooltip("lo:Q", format=".2f", title="from"), alt.Tooltip("hi:Q", format=".2f", title="to"),
+        tooltip=[alt.Tooltip("lo:Q", format=".2f", title="raw from"), alt.Tooltip("hi:Q", format=".2f", title="raw to"),
                  alt.Tooltip("count:Q", title="images")],
     )
     zero = alt.Chart().mark_rule(color="#555", strokeDash=[4, 3]).encode(x=alt.datum(0.0))

@@ -6,15 +6,31 @@ import streamlit as st
 import ui
 from core.analyses import attacks
 from core.analyses.zeroshot import default_template, parse_class_list
-from ui import resources, urlstate
+from ui import panels, resources, urlstate
 
 STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
 TOP = 8
 
 
+def class_list(ctx: ui.Context, labels: list[str]) -> tuple[list[str], dict]:
+    """The zero-shot classes: the demo model's evaluated ones (when the collection has them) or all its labels."""
+    evaluated = [c for c in panels.evaluated_classes(ctx) if c in labels]
+    if len(evaluated) < 2 or len(evaluated) == len(labels):
+        panels.class_list_note(ctx, labels, labels)
+        return labels, {}
+    ui.bind_url("al_all", "labels", lambda raw: urlstate.Parsed(raw == "all"), lambda v: isinstance(v, bool))
+    use_all = st.toggle(f"Use all {len(labels)} collection labels", key="al_all", help="Off: only pictures of the "
+                        f"{len(evaluated)} evaluated classes are attacked, zero-shot over those classes.")
+    ui.remember("al_all")
+    classes = labels if use_all else evaluated
+    panels.class_list_note(ctx, classes, labels)
+    return classes, {"labels": "all" if use_all else None}
+
+
 def inputs(ctx: ui.Context, classes: list[str]) -> tuple[tuple[str, ...], tuple[str, ...], int, int, str, dict]:
     """Attack words, styles, sticker size, number of pictures and prompt (all URL-bound)."""
-    default_words = ", ".join(classes[:6])
+    measured = panels.demo_defaults(ctx, "attack_lab").get("words", [])
+    default_words = ", ".join(measured if measured and set(measured) <= set(classes) else classes[:6])
     ui.bind_url("al_words", "words", lambda raw: urlstate.parse_text("words", default_words if raw is None else raw, 500))
     words = st.text_input("Attack words (a class name, or word=class)", key="al_words",
                           help=f"Classes: {', '.join(classes[:40])}{' ...' if len(classes) > 40 else ''}")
@@ -51,13 +67,14 @@ def main() -> None:
         st.info("Index a labelled collection first (sidebar **Index a folder**: sub-folders are the classes), or "
                 "run `python -m core attack-eval --model MODEL` on the demo corpus from a shell.")
         st.stop()
-    classes = resources.collection_classes(ctx.artifact)
-    if len(classes) < 2:
+    labels = resources.collection_classes(ctx.artifact)
+    if len(labels) < 2:
         st.info(f"Collection '{ctx.collection}' has no class labels; the attack evaluation needs pictures in class "
                 "sub-folders.")
         st.stop()
+    classes, cparams = class_list(ctx, labels)
     words, styles, area, limit, prompt, params = inputs(ctx, classes)
-    params = ctx.params(**params)
+    params = ctx.params(**params, **cparams)
     ui.show_url_problems()
     ui.write_url(params)
     if not params["run"]:
@@ -69,7 +86,8 @@ def main() -> None:
     res = job.result
     m = res.meta
     st.markdown(f"**{m['correct']} of {m['images']}** pictures classified correctly before the attack "
-                f"({m['clean_accuracy']:.0%}); only those are attacked.")
+                f"({m['clean_accuracy']:.0%}, zero-shot over {len(classes)} classes); only those are attacked.")
+    panels.demo_accuracy_note(ctx, classes)
     for col, (style, r) in zip(st.columns(max(1, len(res.summary()))), res.summary().items()):
         col.metric(f"Success, {STYLE_NAMES[style]}", f"{r['success']:.1%}")
         col.caption(f"chance {r['chance']:.1%} · any-flip {r['any_flip']:.1%} · pixel cover {r['cover']:.1%} · "

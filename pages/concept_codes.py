@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from core.analyses.concepts import ARTICLE_EMOTIONS, PROMPT_SETS
+from core.analyses.concepts import ARTICLE_EMOTIONS, INDISTINCT_COSINE, PROMPT_SETS, code_cosine, probes_for
 from ui import resources, urlstate
 
 KINDS = list(PROMPT_SETS)
@@ -45,6 +45,14 @@ def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: in
     st.markdown(f"**{concept}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
     st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
                f"units at {ctx.layer}")
+    twins = {o: code_cosine(code, resources.sparse_code(ctx.model_id, ctx.layer, o, kind, alpha, None))
+             for o in probes_for(concept)}
+    twins = {o: c for o, c in twins.items() if c > INDISTINCT_COSINE}
+    if twins:
+        st.warning(f"**This model does not separate these concepts**: the code of *{concept}* is near-identical to "
+                   + " and ".join(f"*{o}*'s (cosine {c:.3f})" for o, c in twins.items()) + " between their neuron "
+                   "weights. The neurons below answer the prompts' shared wording, not this concept; try the "
+                   "plain prompts, or a real CLIP.", icon=":material/warning:")
     ui.altair("sparse_code_chart", terms, concept=concept)
     ui.neuron_result_list(ctx, terms, "relative", THUMBS)
 

@@ -82,8 +82,8 @@ def pick_bucket(event, frac) -> int:
 def main() -> None:
     st.title("Conditional probability")
     st.caption("Uniform buckets between a neuron's most negative and most positive activation over the collection; "
-               "bars show which categories fill each bucket (x: standard deviations from zero). Below, the reverse "
-               "view: each category's activation distribution.")
+               "bars show which categories fill each bucket. Every number here is in standard deviations (σ) from "
+               "zero; hover a picture for its raw activation. Below, each category's activation distribution.")
     ctx = ui.page_context()
     ui.show_url_problems()
     if ctx.path is None:
@@ -107,7 +107,7 @@ def main() -> None:
     params = ctx.params(unit=unit, buckets=buckets, per=per, top=top, labels=source, bucket=bucket,
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
-    ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x")
+    ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x", sigma=True)
     dist = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
     ui.altair("category_distribution_chart", dist)
     ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")

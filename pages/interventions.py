@@ -7,20 +7,23 @@ import ui
 from core.analyses import interventions
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
-from ui import resources, urlstate
+from ui import panels, resources, urlstate
 
 OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify ×k", "set": "set to a value",
        "add": "add a value"}
 
 
-def image_input() -> bytes:
-    """An uploaded image, or a held-out demo-corpus picture."""
+def image_input(measured: dict) -> tuple[bytes, str | None]:
+    """An uploaded image, or a held-out demo-corpus picture (default: one the demo model classifies correctly),
+    and the demo picture's id."""
     upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload",
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB; or pick a demo picture below.")
     if upload is not None:
-        return ui.read_upload(upload)
-    pick = st.selectbox("…or a demo picture", interventions.demo_image_ids(), key="iv_demo")
-    return interventions.demo_image_bytes(pick)
+        return ui.read_upload(upload), None
+    ids = interventions.demo_image_ids()
+    first = ids.index(measured["image"]) if measured.get("image") in ids else 0
+    pick = st.selectbox("…or a demo picture", ids, key="iv_demo", index=first)
+    return interventions.demo_image_bytes(pick), pick
 
 
 def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
@@ -40,18 +43,23 @@ def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
     return op, float(st.number_input("k" if op == "scale" else "Value", value=default, key=f"iv_value_{op}"))
 
 
-def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None) -> None:
-    labels = tuple(parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels")))
+def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None, tip: dict) -> None:
+    labels = parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels"))
+    panels.class_list_note(ctx, labels, [], "iv_labels")
     template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
     if op == "mean" and value is None:
         value = resources.unit_mean(ctx.artifact, unit)
-    res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, labels, template)
+    res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, tuple(labels), template)
     d = res.to_dict()
     left, right = st.columns([1, 2])
     left.image(image, caption="input", width=200)
     left.metric(f"unit {unit} (spatial max)", f"{d['unit_after'][unit]:.3f}",
                 f"{d['unit_after'][unit] - d['unit_before'][unit]:+.3f}")
     left.markdown(f"Top class: **{d['top_before']}** → **{d['top_after']}**")
+    if tip and unit != tip["unit"] and op == "zero":
+        left.caption(f"Measured on this picture: ablating unit {tip['unit']} drops P({tip['label']}) from "
+                     f"{tip['p_label']:.0%} to {tip['p_label_ablated']:.0%}.")
+        left.button(f"Try unit {tip['unit']}", key="iv_try", on_click=ui.set_unit, args=(tip["unit"],))
     with right:
         ui.altair("class_probs_chart", res.probs())
 
@@ -82,9 +90,11 @@ def main() -> None:
     ui.show_url_problems(problems)
     params = ctx.params(unit=unit, op=op)
     ui.write_url(params)
-    image = image_input()
+    measured = panels.demo_defaults(ctx, "interventions")
+    image, picked = image_input(measured)
+    tip = measured if picked == measured.get("image") and ctx.layer == measured.get("layer") else {}
     with ui.section_errors():
-        effect_section(ctx, image, unit, op, value)
+        effect_section(ctx, image, unit, op, value, tip)
     with ui.section_errors():
         causal_section(ctx, unit)
     ui.share_link(params)

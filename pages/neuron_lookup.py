@@ -7,6 +7,8 @@ import ui
 from ui import resources
 
 SIMILAR = 8
+UNITS_NOTE = ("Every number under a picture is the unit's activation (pre-ReLU spatial max) in standard deviations "
+              "from zero (σ: its std over the collection), as in the histogram; hover a picture for the raw value.")
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
 
 
@@ -26,11 +28,13 @@ def dataset_section(ctx: ui.Context, data) -> None:
         st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`, not `{ctx.layer}`: "
                 "pick that layer in the sidebar to see dataset examples, or index the collection at this layer.")
         return
+    st.caption(UNITS_NOTE)
     ui.grid_sections("grids", data.unit,
-                     ("Top dataset examples", "Most-activating cell outlined; value = pre-ReLU spatial max.", data.top),
-                     ("Most negative examples", None, data.bottom),
+                     ("Top dataset examples", "Most-activating cell outlined.", data.top),
+                     ("Most negative examples", "No picture of this collection drives the unit below zero: these are "
+                      "its weakest responses, all positive." if data.all_positive else None, data.bottom),
                      ("Across the activation range", "Random samples from uniform buckets between the most inhibitory "
-                      "and most excitatory value; numbers are std-devs from zero.", data.across))
+                      "and most excitatory value.", data.across))
 
 
 def labels_section(ctx: ui.Context, unit: int, data) -> None:

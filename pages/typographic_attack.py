@@ -24,7 +24,7 @@ def _color(name: str, default: str):
     return parse
 
 
-def pick_picture(ctx: ui.Context) -> tuple[bytes | None, dict, str | None]:
+def pick_picture(ctx: ui.Context, default_row: int) -> tuple[bytes | None, dict, str | None]:
     """The picture's bytes (None until an upload), its URL params and its label (collection images)."""
     options = list(SOURCES) if ctx.path else ["upload"]
     ui.bind_url("ta_source", "src", lambda raw: urlstate.parse_choice("src", raw, options, options[0]), lambda v: v in options)
@@ -35,16 +35,19 @@ def pick_picture(ctx: ui.Context) -> tuple[bytes | None, dict, str | None]:
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
         return (ui.read_upload(up) if up is not None else None), {"src": source}, None
     hi = ctx.rows - 1
-    ui.bind_url("ta_row", "row", lambda raw: urlstate.parse_int("row", raw, 0, hi, 0), lambda v: isinstance(v, int) and v <= hi)
+    ui.bind_url("ta_row", "row", lambda raw: urlstate.parse_int("row", raw, 0, hi, min(default_row, hi)),
+                lambda v: isinstance(v, int) and v <= hi)
     row = int(st.number_input(f"Collection image (0..{hi})", 0, hi, step=1, key="ta_row"))
     ui.remember("ta_row")
     labels = resources.row_labels(ctx.artifact, None, None)
     return resources.collection_image_bytes(ctx.artifact, row), {"src": source, "row": row}, labels[row] if labels else None
 
 
-def attack_inputs(classes: list[str], label: str | None) -> tuple[attacks.AttackSpec, dict]:
-    """Attack text, style, position, size and colours (URL-bound)."""
+def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tuple[attacks.AttackSpec, dict]:
+    """Attack text (default: the measured word on the measured picture), style, position, size, colours (URL-bound)."""
     suggestion = next((c for c in classes if c != label), classes[0])
+    if label is not None and label == measured.get("label") and measured.get("text") in classes:
+        suggestion = measured["text"]
     ui.bind_url("ta_text", "text", lambda raw: urlstate.parse_text("text", suggestion if raw is None else raw, 40))
     text = st.text_input("Attack text", key="ta_text", max_chars=40)
     ui.bind_url("ta_style", "style", lambda raw: urlstate.parse_choice("style", raw, list(STYLE_NAMES), "sticker"),
@@ -67,17 +70,19 @@ def attack_inputs(classes: list[str], label: str | None) -> tuple[attacks.Attack
     return spec, {"text": text, "style": style, "pos": pos, "size": size, "color": ink[1:], "bg": bg[1:]}
 
 
-def class_inputs(ctx: ui.Context, default: list[str]) -> tuple[list[str], str, dict]:
-    """The zero-shot class list (default: the collection's categories) and the prompt."""
+def class_inputs(ctx: ui.Context, default: list[str], labels: list[str]) -> tuple[list[str], str, dict]:
+    """The zero-shot class list (default: the demo model's evaluated classes, else the collection's) and the prompt."""
     joined = ", ".join(default)
     ui.bind_url("ta_classes", "classes", lambda raw: urlstate.parse_text("classes", joined if raw is None else raw, 3000))
     text = st.text_area("Zero-shot classes (comma-separated)", key="ta_classes", height=80)
+    ui.remember("ta_classes")
+    classes = parse_class_list(text)
+    panels.class_list_note(ctx, classes, labels, "ta_classes")
     tpl = default_template(ctx.model_id)
     ui.bind_url("ta_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
     prompt = st.text_input("Prompt", key="ta_prompt", help="One {} where the class name goes.")
-    ui.remember("ta_classes")
     ui.remember("ta_prompt")
-    return parse_class_list(text), prompt, {"classes": None if text == joined else text, "prompt": prompt}
+    return classes, prompt, {"classes": None if text == joined else text, "prompt": prompt}
 
 
 def main() -> None:
@@ -87,10 +92,11 @@ def main() -> None:
                "can and cannot show, with its measured rates).")
     ctx = ui.page_context()
     ui.show_url_problems()
-    data, params, label = pick_picture(ctx)
-    default = (resources.collection_classes(ctx.artifact) if ctx.path else []) or list(CATEGORIES)
-    classes, prompt, cparams = class_inputs(ctx, default)
-    spec, aparams = attack_inputs(classes, label)
+    measured = panels.demo_defaults(ctx, "typographic_attack")
+    data, params, label = pick_picture(ctx, panels.demo_row(ctx, measured.get("image")) or 0)
+    labels = resources.collection_classes(ctx.artifact) if ctx.path else []
+    classes, prompt, cparams = class_inputs(ctx, panels.evaluated_classes(ctx) or labels or list(CATEGORIES), labels)
+    spec, aparams = attack_inputs(classes, label, measured)
     params = ctx.params(**params, **aparams, **cparams)
     ui.show_url_problems()
     if data is None:

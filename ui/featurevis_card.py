@@ -52,8 +52,10 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
         st.error(f"Rendering failed: {job.error}")
     heading = html.heading_html("Top rastered words", f"The {len(words.load_vocabulary()):,} most common English "
-                                "words drawn as images; a word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
-                                "std-devs from the vocabulary mean.")
+                                "words drawn as images; a word's activation is the unit's spatial max, averaged over "
+                                "two fonts/sizes" + (", in standard deviations from zero (σ) like the pictures above"
+                                                     if ctx.has_examples else "")
+                                + "; vs vocabulary: σ above the vocabulary's mean.")
     if not words.is_scored(loaded, ctx.layer):
         widgets.html_block("fv_words", html.tagged(unit, heading))
         wjob = resources.get_job(resources.words_job_key(ctx.model_id, ctx.layer))
@@ -63,10 +65,21 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
             resources.words_job(ctx.model_id, ctx.layer)
             st.rerun()
         return
-    top, bottom = resources.neuron_words(ctx.model_id, ctx.layer, unit, 15)
+    top, bottom = (_word_units(ctx, unit, t) for t in resources.neuron_words(ctx.model_id, ctx.layer, unit, 15))
     tables = (f'<div style="display:flex;flex-wrap:wrap;gap:24px">{html.table_html(top, "Top words")}'
               f'{html.table_html(bottom, "Bottom words")}</div>')
     widgets.html_block("fv_words", html.tagged(unit, heading + tables))
+
+
+def _word_units(ctx: Context, unit: int, df):
+    """The word table with its units named: activation in σ from zero (the collection's std, as the card's
+    pictures) when the collection is indexed at this layer, else raw; score in σ from the vocabulary mean."""
+    std = float(resources.get_artifact(ctx.artifact)[0].unit_std[unit]) if ctx.has_examples else 0.0
+    if std > 0:
+        df = df.assign(activation=df["activation"] / std).rename(columns={"activation": "activation (σ)"})
+    else:
+        df = df.rename(columns={"activation": "raw activation"})
+    return df.rename(columns={"score": "vs vocabulary (σ)"})
 
 
 def _png(image) -> bytes:

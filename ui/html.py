@@ -15,11 +15,13 @@ def grid_html(g: Grid) -> str:
     import base64
     import html
 
+    titles = g.titles or ("",) * len(g.tiles)  # hover text: e.g. the raw value beside a caption in std-devs
     cells = "".join(
-        f'<figure style="margin:0;width:{g.width}px"><img alt="{html.escape(c)}" width="{g.width}" '
+        f'<figure style="margin:0;width:{g.width}px"{f" title={chr(34)}{html.escape(h)}{chr(34)}" if h else ""}>'
+        f'<img alt="{html.escape(c)}" width="{g.width}" '
         f'height="{g.width}" src="data:image/jpeg;base64,{base64.b64encode(t).decode()}"/>'
         f'<figcaption style="font-size:0.8rem;text-align:center;opacity:0.7">{html.escape(c)}</figcaption></figure>'
-        for t, c in zip(g.tiles, g.captions))
+        for t, c, h in zip(g.tiles, g.captions, titles))
     return f'<div data-grid style="display:flex;flex-wrap:wrap;gap:8px;margin-bottom:0.75rem">{cells}</div>'
 
 
@@ -75,8 +77,13 @@ def figures_html(figures, width: int = 160) -> str:
         else:
             body = (f'<img alt="{html.escape(caption)}" width="{width}" height="{width}" '
                     f'src="data:image/png;base64,{base64.b64encode(png).decode()}"/>')
-        cells.append(f'<figure style="margin:0;width:{width}px">{body}<figcaption style="font-size:0.8rem;'
-                     f'opacity:0.7">{html.escape(caption)}<br/><code>{html.escape(detail)}</code></figcaption></figure>')
+        # one line each, cut with an ellipsis at the picture's width (a long objective string overprinted its
+        # neighbours); the full text on hover
+        line = f"display:block;max-width:{width}px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"
+        cells.append(f'<figure style="margin:0;width:{width}px;min-width:0">{body}<figcaption style="font-size:0.8rem;'
+                     f'opacity:0.7"><span data-caption style="{line}" title="{html.escape(caption)}">'
+                     f'{html.escape(caption)}</span><code data-objective style="{line}" title="{html.escape(detail)}">'
+                     f'{html.escape(detail)}</code></figcaption></figure>')
     return f'<div data-figures style="display:flex;flex-wrap:wrap;gap:12px">{"".join(cells)}</div>'
 
 

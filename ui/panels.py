@@ -5,10 +5,69 @@ import streamlit as st
 
 from core.analyses import attacks
 from core.analyses.stroop import COLORS, STROOP_TEMPLATE
+from core.pipeline.demo import CATEGORIES, DEMO_NAME, page_defaults
 from ui import resources, url, urlstate, widgets
 from ui.context import Context
 
 TOP = 6
+
+
+def demo_defaults(ctx: Context, page: str) -> dict:
+    """A page's measured defaults (``assets/demo/defaults.json``: a picture that the model gets right, a word that
+    flips it) when the demo model is in use, else {}."""
+    return page_defaults().get(page, {}) if ctx.model_id == "demo" else {}
+
+
+def evaluated_classes(ctx: Context) -> list[str]:
+    """The categories the demo model was trained and evaluated on, when it is the model in use (else [])."""
+    return list(CATEGORIES) if ctx.model_id == "demo" else []
+
+
+def demo_row(ctx: Context, image_id: str | None) -> int | None:
+    """The demo collection's row of a demo-corpus picture (None elsewhere or when it is not there)."""
+    if not image_id or ctx.collection != DEMO_NAME or ctx.artifact is None:
+        return None
+    suffix = f"/{image_id}.png"
+    return next((i for i, k in enumerate(resources.get_artifact(ctx.artifact)[0].keys) if str(k).endswith(suffix)),
+                None)
+
+
+def demo_accuracy_note(ctx: Context, classes: list[str]) -> None:
+    """Where the demo model's published accuracy comes from, beside an accuracy measured on the demo collection."""
+    fig = page_defaults().get("heldout_top1") if ctx.model_id == "demo" else None
+    if fig and classes == evaluated_classes(ctx) and ctx.collection == DEMO_NAME:
+        st.caption(f"The demo model's published {fig['value']:.1%} top-1 is on its {fig['n']} held-out pictures of "
+                   f"these {len(classes)} classes; the demo collection also holds the pictures it was trained on, so "
+                   "a sample of it scores higher.")
+
+
+def _set(key: str, value) -> None:
+    st.session_state[key] = value
+
+
+def class_list_note(ctx: Context, classes: list[str], labels: list[str], key: str | None = None) -> None:
+    """Say which zero-shot class list is in use and list it. With ``key`` (the class-list text area), buttons
+    switch it between the demo model's evaluated classes and all the collection's labels."""
+    evaluated = evaluated_classes(ctx)
+    if evaluated and classes == evaluated:
+        what = (f"the **{len(evaluated)} classes the demo model was evaluated on** (its README figures are on "
+                "these; pictures of other labels have no right answer here)")
+    elif labels and sorted(classes) == sorted(labels):
+        what = f"**all {len(labels)} labels** of the collection '{ctx.collection}'"
+    else:
+        what = f"**{len(classes)} classes** typed above"
+    st.caption(f"Zero-shot over {what}.")
+    with st.expander(f"The {len(classes)} classes in use", icon=":material/list:"):
+        st.markdown(", ".join(classes))
+    row = st.container(horizontal=True)
+    if key is None:
+        return
+    if labels and sorted(classes) != sorted(labels):
+        row.button(f"Use all {len(labels)} collection labels", key=f"{key}_all", on_click=_set,
+                   args=(key, ", ".join(labels)))
+    if evaluated and classes != evaluated:
+        row.button(f"Use the {len(evaluated)} evaluated classes", key=f"{key}_eval", on_click=_set,
+                   args=(key, ", ".join(evaluated)))
 
 
 def attack_result(ctx: Context, res: attacks.AttackResult) -> None:

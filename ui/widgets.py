@@ -93,20 +93,24 @@ def _card_view():
 
 
 def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
-               width: int = 110) -> None:
-    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined) as one element."""
+               width: int = 110, sigma: bool = False) -> None:
+    """Dataset-example tiles of ``df`` (columns row, ``caption``, label; argmax when outlined) as one element.
+    ``sigma``: ``caption`` is in std-devs from zero: captions end in σ and the raw ``value`` shows on hover."""
     if df.empty:
         st.caption("No examples.")
         return
-    st.html(html.grid_html(_tile_grid(ctx, df, outline=outline, caption=caption, width=width)))
+    st.html(html.grid_html(_tile_grid(ctx, df, outline=outline, caption=caption, width=width, sigma=sigma)))
 
 
 def _tile_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
-               width: int = 110) -> Grid:
+               width: int = 110, sigma: bool = False) -> Grid:
     """``neuron_card.grid`` with the process-wide tile cache (``resources.tiles``)."""
     rows = tuple(int(r) for r in df["row"])
     argmax = tuple(int(a) for a in df["argmax"]) if outline else None
     tiles = resources.tiles(ctx.artifact, rows, argmax, width)
+    if sigma:
+        return Grid(rows, tuple(tiles), tuple(neuron_card.captions(df, caption, neuron_card.SIGMA)), width,
+                    tuple(neuron_card.sigma_titles(df, caption)))
     return Grid(rows, tuple(tiles), tuple(neuron_card.captions(df, caption)), width)
 
 
@@ -167,7 +171,8 @@ def neuron_result_list(ctx: Context, ranked: pd.DataFrame, score: str, thumbs: i
         unit = int(rec["unit"])
         g = None
         if ctx.has_examples:
-            g = _tile_grid(ctx, resources.examples(ctx.artifact, unit, thumbs, False), width=72)
+            g = _tile_grid(ctx, resources.examples(ctx.artifact, unit, thumbs, False), width=72, caption="z",
+                           sigma=True)
         results.append((unit, rec[score], "lookup" + urlstate.query_string(ctx.params(unit=unit)), g, in_shell))
     html_block(key, html.results_html(results, score),
                on_open=(lambda unit: st.session_state.__setitem__(OPEN_CARD, unit)) if in_shell else None)

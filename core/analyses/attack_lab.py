@@ -55,8 +55,13 @@ def pick_rows(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=int(limit), replace=False))
 
 
-def from_artifact(art, *, limit: int | None = DEFAULT_LIMIT, seed: int = 0) -> PictureSet:
+def from_artifact(art, *, limit: int | None = DEFAULT_LIMIT, seed: int = 0,
+                  classes: Sequence[str] | None = None) -> PictureSet:
     """Labelled pictures of an indexed collection (unlabelled rows are skipped).
+
+    Args:
+        classes: keep only pictures labelled with one of these (a picture of any other label has no right answer
+            among them); None: every labelled picture.
 
     Raises:
         BadInputError: the collection has no labels, or fewer than two classes.
@@ -67,10 +72,15 @@ def from_artifact(art, *, limit: int | None = DEFAULT_LIMIT, seed: int = 0) -> P
     if labels is None:
         raise BadInputError(f"Collection {art.path} has no labels; the attack evaluation needs labelled pictures "
                             "(index a folder whose sub-folders are the class names).")
-    labelled = np.array([r for r, lab in enumerate(labels) if str(lab).strip()])
-    classes = sorted({str(labels[r]) for r in labelled})
-    if len(classes) < 2:
-        raise BadInputError(f"Collection {art.path} has {len(classes)} class(es); zero-shot attacks need at least two.")
+    keep = None if classes is None else {str(c) for c in classes}
+    labelled = np.array([r for r, lab in enumerate(labels) if str(lab).strip() and (keep is None or str(lab) in keep)],
+                        dtype=int)
+    found = sorted({str(labels[r]) for r in labelled})
+    if len(found) < 2:
+        where = "" if keep is None else " among the classes in use"
+        raise BadInputError(f"Collection {art.path} has {len(found)} class(es){where}; zero-shot attacks need at "
+                            "least two.")
+    classes = found
     rows = labelled[pick_rows(len(labelled), limit, seed)]
     images = [open_image(art.image_path(int(r))) for r in rows]
     return PictureSet(images, [str(labels[int(r)]) for r in rows], classes, f"collection {art.path}",

@@ -232,12 +232,14 @@ def outlined_tile(image: Image.Image, flat: int | None, grid: Sequence[int] | No
 # ---------------------------------------------------------------- one unit's card over a collection ----------------
 @dataclass(frozen=True)
 class Grid:
-    """Dataset-example tiles: the rows shown, their JPEG bytes, and one caption per tile."""
+    """Dataset-example tiles: the rows shown, their JPEG bytes, one caption per tile and (optionally) one hover
+    text per tile."""
 
     rows: tuple[int, ...]
     tiles: tuple[bytes, ...]
     captions: tuple[str, ...]
     width: int
+    titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class CardData:
     across: Grid
     histogram: pd.DataFrame
     similar: pd.DataFrame  # units whose activations over the collection correlate most (unit, correlation)
+    all_positive: bool = False  # no picture of the collection drives the unit below zero
 
 
 def examples_frame(art, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
@@ -259,13 +262,21 @@ def examples_frame(art, unit: int, k: int, bottom: bool = False) -> pd.DataFrame
 
 
 def rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
-    """row, key, label, value (the unit's spatial max) and argmax of the given rows."""
+    """row, key, label, value (the unit's spatial max), z (value in std-devs from zero) and argmax of the rows."""
     idx = np.asarray(rows, dtype=np.int64)
     labels = art.labels
+    value = np.asarray(art.max[idx, unit], dtype=np.float32) if rows else np.zeros(0, np.float32)
     return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
                          "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
-                         "value": np.asarray(art.max[idx, unit], dtype=np.float32) if rows else [],
+                         "value": value, "z": from_zero(value, float(art.unit_std[unit])),
                          "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
+
+
+def from_zero(values, std: float) -> np.ndarray:
+    """Activations in standard deviations from zero (the article's unit for conditional probability);
+    0 for a unit that never varies."""
+    v = np.asarray(values, dtype=np.float64)
+    return v / std if std > 0 else np.zeros_like(v)
 
 
 def unit_values(art, unit: int) -> np.ndarray:
@@ -298,18 +309,30 @@ def render_tiles(art, rows, argmax, size: int = TILE_PX) -> list[bytes]:
     return out
 
 
-def captions(df: pd.DataFrame, column: str = "value") -> list[str]:
-    """Tile captions: the row's label (if any) and its ``column`` value (3 significant digits for floats)."""
+SIGMA = "σ"  # the suffix of a value in standard deviations from zero
+
+
+def captions(df: pd.DataFrame, column: str = "value", suffix: str = "") -> list[str]:
+    """Tile captions: the row's label (if any) and its ``column`` value (3 significant digits for floats, then
+    ``suffix``, e.g. ``SIGMA``)."""
     labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
-    return [f"{lab} {v:+.3g}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
+    return [f"{lab} {v:+.3g}{suffix}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
             for lab, v in zip(labels, df[column].tolist())]
 
 
-def grid(art, df: pd.DataFrame, *, outline: bool = True, column: str = "value", width: int = 110) -> Grid:
-    """The tiles and captions of the rows of ``df`` (columns row, ``column``, label; argmax when outlined)."""
+def sigma_titles(df: pd.DataFrame, z: str = "z") -> list[str]:
+    """Hover texts of tiles captioned in std-devs from zero: both numbers, named."""
+    return [f"{zv:+.2f} std-devs from zero; raw activation {v:+.3f} (pre-ReLU spatial max)"
+            for zv, v in zip(df[z].tolist(), df["value"].tolist())]
+
+
+def grid(art, df: pd.DataFrame, *, outline: bool = True, width: int = 110) -> Grid:
+    """The tiles of the rows of ``df`` (columns row, value, z, label; argmax when outlined), captioned in
+    std-devs from zero with the raw value on hover."""
     rows = tuple(int(r) for r in df["row"])
     argmax = tuple(int(a) for a in df["argmax"]) if outline else None
-    return Grid(rows, tuple(render_tiles(art, rows, argmax, width)), tuple(captions(df, column)), width)
+    return Grid(rows, tuple(render_tiles(art, rows, argmax, width)), tuple(captions(df, "z", SIGMA)), width,
+                tuple(sigma_titles(df)))
 
 
 def build_card(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
@@ -324,10 +347,11 @@ def build_card(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: i
     """
     top = grid(art, examples_frame(art, unit, top_k), width=width)
     bottom = grid(art, examples_frame(art, unit, bottom_k, bottom=True), outline=False, width=width)
-    across = grid(art, bucket_frame(art, unit, buckets, per_bucket), column="z", width=width)
-    hist = activation_histogram(unit_values(art, unit), std=float(art.unit_std[unit]))
+    across = grid(art, bucket_frame(art, unit, buckets, per_bucket), width=width)
+    values = unit_values(art, unit)
+    hist = activation_histogram(values, std=float(art.unit_std[unit]))
     z = standardized if standardized is not None else standardize(art.max)
     corr = similar_by_correlation(z, unit, top=similar, standardized=True)
-    return CardData(int(unit), top, bottom, across, hist, corr)
+    return CardData(int(unit), top, bottom, across, hist, corr, bool(values.size and values.min() > 0))
 
 

@@ -35,7 +35,7 @@ def run(args) -> int:
         cols = ["rank", "neuron", "unit", "score", "weight", "cosine"]
     else:
         df = image_to_neurons(loaded, args.image, layer=layer, top=args.top, unit_std=art.unit_std if art else None)
-        cols = ["rank", "neuron", "unit", "activation", "z", "y", "x"]
+        cols = ["rank", "neuron", "unit", "activation"] + (["z"] if art else []) + ["y", "x"]  # z needs --index's std
     if args.json:
         records = df[cols].to_dict(orient="records")
         print_json({"model": loaded.id, "query": args.query, "image": args.image, **query_fields(query),

@@ -189,6 +189,16 @@ def _image_size() -> int:
     return int(json.loads(cfg.read_text())["vision_cfg"]["image_size"]) if cfg.exists() else 64
 
 
+@functools.lru_cache(maxsize=1)
+def page_defaults() -> dict:
+    """The pages' measured default pictures and words on the demo model (``assets/demo/defaults.json``, written by
+    ``scripts/pick_demo_defaults.py``); {} when the file is missing."""
+    import json
+
+    path = ASSETS_DIR / "demo" / "defaults.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 ATTACK_SHOWN = 0.3  # attack success from which the note says the demo shows typographic attacks
 
 

@@ -151,3 +151,28 @@ def trigger(at, key: str, event: str, value):
     state.id = _make_trigger_id(comp.proto.id, "events")
     state.json_trigger_value = json.dumps([{"event": event, "value": value}])
     return at._run(states)
+
+
+@pytest.fixture(scope="session")
+def demo_artifacts() -> Path:
+    """An artifacts dir with the demo collection indexed by the embedded ``demo`` model: what a visitor gets with
+    no settings. Kept in test-artifacts/demo-index/ (git-ignored) between runs: indexing the corpus takes minutes
+    on a busy 2-core machine; ``ensure_demo_index`` rebuilds it when the model changed."""
+    from core.pipeline.demo import ensure_demo_index
+
+    root = REPO / "test-artifacts" / "demo-index"
+    ensure_demo_index(artifacts_dir=root)
+    return root
+
+
+@pytest.fixture
+def demo_env(demo_artifacts):
+    """The dashboard as shipped: the default model (``demo``) and its indexed demo collection."""
+    import streamlit as st
+
+    old = {k: os.environ.pop(k, None) for k in ("CLIP_EXPLORER_MODEL", "CLIP_EXPLORER_COLLECTIONS")}
+    old |= _set_env({"CLIP_EXPLORER_ARTIFACTS": str(demo_artifacts)})
+    st.cache_data.clear()
+    yield demo_artifacts
+    _restore(old)
+    st.cache_data.clear()

@@ -65,7 +65,8 @@ def test_card_scores_words_and_shows_ranked_tables(app_env, quick):
     words_html = html_blocks(at)["fv_words"]
     assert words_html.count("Top rastered words") == 1
     top, bottom = _table(words_html, "Top words"), _table(words_html, "Bottom words")
-    assert top[0] == ["rank", "word", "activation", "score"] and len(top) > 2
+    assert top[0] == ["rank", "word", "activation (σ)", "vs vocabulary (σ)"] and len(top) > 2  # units named
     top_acts, bottom_acts = [float(r[2]) for r in top[1:]], [float(r[2]) for r in bottom[1:]]
     assert top_acts == sorted(top_acts, reverse=True) and bottom_acts == sorted(bottom_acts)
     assert {r[1] for r in top[1:]} <= set(SMALL)
+    assert "in standard deviations from zero (σ) like the pictures above" in words_html

@@ -92,7 +92,7 @@ def attack_eval_job(key: ArtifactKey, words: tuple[str, ...], styles: tuple[str,
     job_key = f"attack-eval:{key}:{words}:{styles}:{area}:{limit}:{classes}:{template}"
 
     def work(progress):
-        pics = from_artifact(art, limit=limit)
+        pics = from_artifact(art, limit=limit, classes=classes)
         clf = build_classifier(loaded, classes or pics.classes, template)
         return attack_eval(loaded, pics.images, pics.labels, clf, parse_attack_words(words, clf.classes),
                            styles=styles, area=area, progress=progress)

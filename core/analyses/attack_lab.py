@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,10 @@ from core.analyses.attacks import (
 )
 from core.analyses.zeroshot import ZeroShotClassifier
 from core.errors import BadInputError, with_suggestions
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
+    from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ def pick_rows(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=int(limit), replace=False))
 
 
-def from_artifact(art, *, limit: int | None = DEFAULT_LIMIT, seed: int = 0,
+def from_artifact(art: Artifact, *, limit: int | None = DEFAULT_LIMIT, seed: int = 0,
                   classes: Sequence[str] | None = None) -> PictureSet:
     """Labelled pictures of an indexed collection (unlabelled rows are skipped).
 
@@ -191,7 +196,8 @@ class AttackEval:
                             "n": 1000, "source": "paper-methods §7.2 (small_attacks.json)"}}
 
 
-def attack_eval(loaded, images: Sequence[Image.Image], labels: Sequence[str], classifier: ZeroShotClassifier,
+def attack_eval(loaded: LoadedModel, images: Sequence[Image.Image], labels: Sequence[str],
+                classifier: ZeroShotClassifier,
                 words: Sequence[AttackWord], *, styles: Sequence[str] = STYLES, area: float = 0.08,
                 font: str = raster.DEFAULT_FONT, layer: str | None = None, stat: str = "max",
                 progress: Callable[[int, int], None] | None = None) -> AttackEval:

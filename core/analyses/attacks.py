@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from PIL import Image, ImageOps
 from core.analyses import raster
 from core.analyses.zeroshot import ZeroShotClassifier
 from core.errors import BadInputError, with_suggestions
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +127,7 @@ def _outline(fg: Color) -> Color:
 
 
 @torch.inference_mode()
-def forward_units(loaded, images: Sequence[Image.Image], *, layer: str | None = None, stat: str = "max",
+def forward_units(loaded: LoadedModel, images: Sequence[Image.Image], *, layer: str | None = None, stat: str = "max",
                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Image embeddings and one reduction of a layer's units, from one forward pass per batch.
 
@@ -238,7 +242,7 @@ class AttackResult:
     deltas: pd.DataFrame = field(repr=False)
 
 
-def attack_image(loaded, image: Image.Image, spec: AttackSpec, classifier: ZeroShotClassifier, *,
+def attack_image(loaded: LoadedModel, image: Image.Image, spec: AttackSpec, classifier: ZeroShotClassifier, *,
                  layer: str | None = None, stat: str = "max", unit_std: np.ndarray | None = None) -> AttackResult:
     """Attack one picture and measure the effect on the zero-shot prediction and the neurons."""
     from core.model.hooks import article_layer

@@ -14,11 +14,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core.errors import BadInputError
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +147,7 @@ def nmf(M: np.ndarray, k: int, *, iters: int = 500, seed: int = 0, tol: float = 
 
 # ----------------------------------------------------------------------------- concept vectors
 
-def neuron_directions(loaded, layer: str | None = None) -> np.ndarray:
+def neuron_directions(loaded: LoadedModel, layer: str | None = None) -> np.ndarray:
     """Raw (unnormalised) neuron text directions (C, D): ``core.analyses.search.neuron_directions``.
 
     Raw, so that ``directions @ t`` is the article's bilinear attribution v(t) = W^T t;
@@ -154,7 +158,7 @@ def neuron_directions(loaded, layer: str | None = None) -> np.ndarray:
     return np.asarray(_directions(loaded, layer, normalize=False), np.float64)
 
 
-def concept_vectors(loaded, concepts: Sequence[str], kind: str = "emotion") -> np.ndarray:
+def concept_vectors(loaded: LoadedModel, concepts: Sequence[str], kind: str = "emotion") -> np.ndarray:
     """Text embeddings of concepts averaged over the kind's prompts, L2-normalised: (K, D)."""
     from core.analyses.zeroshot import class_embeddings, parse_class_list
 
@@ -233,7 +237,8 @@ def sparse_code(directions: np.ndarray, target: np.ndarray, *, alpha: float = 0.
     return SparseCode(concept, table, fit, float(used), len(order))
 
 
-def code_concept(loaded, concept: str, *, kind: str = "emotion", alpha: float = 0.3, max_terms: int | None = None,
+def code_concept(loaded: LoadedModel, concept: str, *, kind: str = "emotion", alpha: float = 0.3,
+                 max_terms: int | None = None,
                  exclude: Sequence[int] = (), layer: str | None = None) -> SparseCode:
     """Sparse neuron code of one concept for a loaded model (see ``sparse_code``)."""
     concept = " ".join(str(concept).split())
@@ -305,7 +310,7 @@ def l1_logistic(X: np.ndarray, y: np.ndarray, lam: float, *, max_iter: int = 300
     return B
 
 
-def contrastive_codes(loaded, concepts: Sequence[str], *, kind: str = "emotion", lam: float = 0.02,
+def contrastive_codes(loaded: LoadedModel, concepts: Sequence[str], *, kind: str = "emotion", lam: float = 0.02,
                       top: int = 4, layer: str | None = None) -> pd.DataFrame:
     """The article's codes: L1 logistic regression across concepts on per-prompt attribution vectors.
 
@@ -402,7 +407,7 @@ def concept_atlas(attributions: np.ndarray, concepts: Sequence[str], k: int, *, 
     return Atlas(loadings, pd.DataFrame(rows), names, error)
 
 
-def atlas_for(loaded, concepts: Sequence[str], k: int, *, kind: str = "emotion", center: bool = True,
+def atlas_for(loaded: LoadedModel, concepts: Sequence[str], k: int, *, kind: str = "emotion", center: bool = True,
               layer: str | None = None, seed: int = 0) -> Atlas:
     """``concept_atlas`` for a loaded model: embeds the concepts and projects them on the directions."""
     from core.analyses.zeroshot import parse_class_list

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,9 @@ from core.analyses.stroop import stroop_figure
 from core.model.embed import encode_text
 from core.model.hooks import article_layer, capture
 from core.pipeline.demo import CATEGORIES, load_corpus_image, load_corpus_index
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class _Encoded:
     units: torch.Tensor | None  # (N, C) spatial mean at the article layer, or None
 
 
-def _encode(loaded, images: list[Image.Image], layer: str | None, batch: int = 64) -> _Encoded:
+def _encode(loaded: LoadedModel, images: list[Image.Image], layer: str | None, batch: int = 64) -> _Encoded:
     """Embed PIL images with the model's preprocessing; optionally capture the layer."""
     embs, units = [], []
     for i in range(0, len(images), batch):
@@ -89,7 +93,7 @@ def _zero_shot(scores: torch.Tensor, truth: torch.Tensor) -> dict:
     }
 
 
-def _attack(loaded, pics: list[Image.Image], truth: torch.Tensor, pred: torch.Tensor,
+def _attack(loaded: LoadedModel, pics: list[Image.Image], truth: torch.Tensor, pred: torch.Tensor,
             text: torch.Tensor, seed: int) -> dict:
     """Another category's word on correctly classified pictures; a neutral word as control."""
     k = len(CATEGORIES)
@@ -147,7 +151,7 @@ def _rank_of(profile: torch.Tensor, unit: int, category: int) -> int:
     return int((col > col[category]).sum()) + 1
 
 
-def _search_figure(loaded, text: torch.Tensor, pic_prof: torch.Tensor, layer: str) -> dict:
+def _search_figure(loaded: LoadedModel, text: torch.Tensor, pic_prof: torch.Tensor, layer: str) -> dict:
     """Zero-shot neuron search as the dashboard runs it: ``core.analyses.search.text_to_neurons`` ranks units by the
     article's ``v(t)_n`` (columns of ``c_proj.weight @ v_proj.weight`` dotted with the unit-norm prompt
     embedding, paper-methods 5.1). A hit when the top unit has the category among its top-3 picture
@@ -170,7 +174,7 @@ def _search_figure(loaded, text: torch.Tensor, pic_prof: torch.Tensor, layer: st
             "cosine_value": len(cos_found)}
 
 
-def _units(loaded, pic_units: torch.Tensor, truth: torch.Tensor, word_units: torch.Tensor,
+def _units(loaded: LoadedModel, pic_units: torch.Tensor, truth: torch.Tensor, word_units: torch.Tensor,
            word_truth: torch.Tensor, text: torch.Tensor, layer: str) -> tuple[dict, dict]:
     k = len(CATEGORIES)
     pic_prof = _profiles(pic_units, truth, k)  # (K, C)
@@ -197,7 +201,7 @@ def _units(loaded, pic_units: torch.Tensor, truth: torch.Tensor, word_units: tor
     return mm, search
 
 
-def evaluate(loaded, *, seed: int = 0) -> dict:
+def evaluate(loaded: LoadedModel, *, seed: int = 0) -> dict:
     """Evaluate a loaded CLIP on the demo corpus's held-out pictures and held-out fonts.
 
     Args:

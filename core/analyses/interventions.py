@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,10 @@ from PIL import Image
 
 from core.errors import BadInputError, CoreError
 from core.model.hooks import article_layer, capture, patch, resolve_layer, resolve_neuron
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
+    from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 
@@ -83,18 +88,18 @@ def make_edit(unit: int, op: str, value: float | None = None) -> Edit:
     return Edit(int(unit), op, float(value))
 
 
-def unit_mean(artifact, unit: int) -> float:
+def unit_mean(artifact: Artifact, unit: int) -> float:
     """The unit's mean over a collection: the average of its per-image spatial mean (``artifact.mean``)."""
     if not 0 <= unit < artifact.units:
         raise BadInputError(f"Unit {unit} is out of range for this artifact: valid units are 0..{artifact.units - 1}.")
     return float(np.asarray(artifact.mean[:, unit], dtype=np.float64).mean())
 
 
-def _layer(loaded, layer: str | None) -> str:
+def _layer(loaded: LoadedModel, layer: str | None) -> str:
     return layer or article_layer(loaded)
 
 
-def _check_units(loaded, layer: str, edits: Sequence[Edit]) -> None:
+def _check_units(loaded: LoadedModel, layer: str, edits: Sequence[Edit]) -> None:
     for e in edits:
         resolve_neuron(loaded, f"{layer}:{e.unit}")
 
@@ -108,7 +113,7 @@ def _edit_fn(edits: Sequence[Edit]):
 
 
 @torch.inference_mode()
-def image_features(loaded, pixels: torch.Tensor, edits: Sequence[Edit] = (), *, layer: str | None = None,
+def image_features(loaded: LoadedModel, pixels: torch.Tensor, edits: Sequence[Edit] = (), *, layer: str | None = None,
                    watch: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Unnormalised image embeddings with ``edits`` applied at ``layer``.
 
@@ -129,7 +134,7 @@ def image_features(loaded, pixels: torch.Tensor, edits: Sequence[Edit] = (), *, 
         return feats, acts[watch].float().cpu()
 
 
-def _classifier(loaded, labels: Sequence[str] | None, template: str | None):
+def _classifier(loaded: LoadedModel, labels: Sequence[str] | None, template: str | None):
     """helper-4's zero-shot head (core.analyses.zeroshot); default labels: the demo corpus's categories."""
     from core.analyses.zeroshot import build_classifier
     from core.pipeline.demo import CATEGORIES
@@ -173,7 +178,8 @@ class InterventionResult:
                 "table": self.table.round(6).to_dict(orient="records")}
 
 
-def intervention_effect(loaded, image: Image.Image, edits: Sequence[Edit], labels: Sequence[str] | None = None,
+def intervention_effect(loaded: LoadedModel, image: Image.Image, edits: Sequence[Edit],
+                        labels: Sequence[str] | None = None,
                         *, template: str | None = None, layer: str | None = None) -> InterventionResult:
     """Zero-shot probabilities of ``image`` over ``labels`` before and after ``edits`` at ``layer``.
 
@@ -209,7 +215,7 @@ def intervention_effect(loaded, image: Image.Image, edits: Sequence[Edit], label
     return InterventionResult(table, _unit_max(act_b), _unit_max(act_a), edits, layer)
 
 
-def blank_image(loaded, kind: str = "white") -> Image.Image:
+def blank_image(loaded: LoadedModel, kind: str = "white") -> Image.Image:
     """A blank input at the model's resolution: ``white`` or ``mean`` (the preprocessing mean colour)."""
     size = loaded.image_size
     if kind == "white":
@@ -221,7 +227,7 @@ def blank_image(loaded, kind: str = "white") -> Image.Image:
     raise BadInputError(f"Unknown blank image '{kind}'. Available: white, mean.")
 
 
-def pool_input_layer(loaded, layer: str | None = None) -> str:
+def pool_input_layer(loaded: LoadedModel, layer: str | None = None) -> str:
     """The layer whose output the attention pool reads: the last block's post-ReLU output.
 
     Raises:
@@ -240,7 +246,7 @@ def pool_input_layer(loaded, layer: str | None = None) -> str:
     return block
 
 
-def pool_map(loaded) -> torch.Tensor:
+def pool_map(loaded: LoadedModel) -> torch.Tensor:
     """The attention pool's value path W_img = c_proj.weight @ v_proj.weight as (C, D) rows w_u.
 
     Unnormalised on purpose: under uniform attention, adding delta to unit u at every position moves
@@ -288,7 +294,7 @@ def sign_agreement(table: pd.DataFrame) -> float:
     return float((pred == meas).mean()) if len(table) else float("nan")
 
 
-def causal_check(loaded, unit: int, concepts: Sequence[str], *, template: str = "{}", delta: float | None = None,
+def causal_check(loaded: LoadedModel, unit: int, concepts: Sequence[str], *, template: str = "{}", delta: float | None = None,
                  blank: str = "white", layer: str | None = None) -> CausalResult:
     """Raise ``unit`` on a blank image and measure every concept's logit (paper-methods §5.1).
 
@@ -328,7 +334,7 @@ def causal_check(loaded, unit: int, concepts: Sequence[str], *, template: str = 
     return CausalResult(table, target, bool(table["logit_change"].iloc[0] > 0), int(unit), float(delta), block, blank)
 
 
-def causal_survey(loaded, concepts: Sequence[str], *, units: Sequence[int] | None = None, template: str = "{}",
+def causal_survey(loaded: LoadedModel, concepts: Sequence[str], *, units: Sequence[int] | None = None, template: str = "{}",
                   delta: float | None = None, blank: str = "white") -> pd.DataFrame:
     """Run ``causal_check`` for many units (default: each concept's best-aligned unit).
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from PIL import Image, ImageDraw, ImageOps
 from core.config import DATA_DIR
 from core.errors import BadInputError, UnitOutOfRangeError
 from core.pipeline.images import open_image
+
+if TYPE_CHECKING:
+    from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 
@@ -255,13 +259,13 @@ class CardData:
     all_positive: bool = False  # no picture of the collection drives the unit below zero
 
 
-def examples_frame(art, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
+def examples_frame(art: Artifact, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
     """Top (or most negative) examples of ``unit``: row, key, label, value, argmax."""
     rows = [int(r) for r in (art.bottom_rows(unit, k) if bottom else art.top_rows(unit, k))]
     return rows_frame(art, rows, unit)
 
 
-def rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
+def rows_frame(art: Artifact, rows: list[int], unit: int) -> pd.DataFrame:
     """row, key, label, value (the unit's spatial max), z (value in std-devs from zero) and argmax of the rows."""
     idx = np.asarray(rows, dtype=np.int64)
     labels = art.labels
@@ -279,12 +283,12 @@ def from_zero(values, std: float) -> np.ndarray:
     return v / std if std > 0 else np.zeros_like(v)
 
 
-def unit_values(art, unit: int) -> np.ndarray:
+def unit_values(art: Artifact, unit: int) -> np.ndarray:
     """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
     return np.asarray(art.max[:, unit], dtype=np.float32)
 
 
-def bucket_frame(art, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
+def bucket_frame(art: Artifact, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
     """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
     df = std_bucket_samples(unit_values(art, unit), buckets=buckets, per_bucket=per_bucket,
                                         std=float(art.unit_std[unit]))
@@ -292,7 +296,7 @@ def bucket_frame(art, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
     return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
 
 
-def render_tiles(art, rows, argmax, size: int = TILE_PX) -> list[bytes]:
+def render_tiles(art: Artifact, rows, argmax, size: int = TILE_PX) -> list[bytes]:
     """``size``-px tiles (JPEG bytes) of ``rows``, the most-activating cell outlined when ``argmax`` is given.
 
     Encoded bytes at the size they are shown: fewer bytes for the browser to parse and decode on every switch.
@@ -326,7 +330,7 @@ def sigma_titles(df: pd.DataFrame, z: str = "z") -> list[str]:
             for zv, v in zip(df[z].tolist(), df["value"].tolist())]
 
 
-def grid(art, df: pd.DataFrame, *, outline: bool = True, width: int = 110) -> Grid:
+def grid(art: Artifact, df: pd.DataFrame, *, outline: bool = True, width: int = 110) -> Grid:
     """The tiles of the rows of ``df`` (columns row, value, z, label; argmax when outlined), captioned in
     std-devs from zero with the raw value on hover."""
     rows = tuple(int(r) for r in df["row"])
@@ -335,7 +339,7 @@ def grid(art, df: pd.DataFrame, *, outline: bool = True, width: int = 110) -> Gr
                 tuple(sigma_titles(df)))
 
 
-def build_card(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
+def build_card(art: Artifact, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
                similar: int = 8, width: int = 110, standardized: np.ndarray | None = None) -> CardData:
     """The collection part of ``unit``'s card (tiles ``width`` px; most-activating cell outlined on top tiles).
 

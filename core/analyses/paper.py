@@ -16,12 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import comb
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core.config import DATA_DIR
 from core.errors import BadInputError, WeightsUnavailableError
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +119,13 @@ def summarize(table: pd.DataFrame, vocab_size: int, k: int) -> dict:
             "k": k, "vocabulary": vocab_size}
 
 
-def is_article_model(loaded, paper: PaperUnits | None = None) -> bool:
+def is_article_model(loaded: LoadedModel, paper: PaperUnits | None = None) -> bool:
     """Whether ``loaded`` is an RN50x4 (the only model the article's unit numbers refer to)."""
     paper = paper or load_paper_units()
     return loaded.spec.arch.startswith(paper.arch) and loaded.family == "resnet"
 
 
-def require_article_model(loaded) -> None:
+def require_article_model(loaded: LoadedModel) -> None:
     """Refuse models the article's unit numbers do not refer to.
 
     Raises:
@@ -181,14 +185,15 @@ class PaperCheck:
                 "units": json.loads(self.table.to_json(orient="records"))}
 
 
-def _word_acts(loaded, words: Sequence[str], layer: str, progress=None) -> np.ndarray:
+def _word_acts(loaded: LoadedModel, words: Sequence[str], layer: str, progress=None) -> np.ndarray:
     """helper-5's rastered-word machinery (``core.analyses.words``): cached, resumable, (V, C)."""
     from core.analyses.words import word_activations
 
     return word_activations(loaded, layer, words=list(words), progress=progress).acts
 
 
-def check_paper(loaded, *, k: int = DEFAULT_K, units: Sequence[int] | None = None, extra_words: Sequence[str] = (),
+def check_paper(loaded: LoadedModel, *, k: int = DEFAULT_K, units: Sequence[int] | None = None,
+                extra_words: Sequence[str] = (),
                 quick: bool = False, word_acts: WordActs | None = None, progress=None) -> PaperCheck:
     """Run the reproduction check on a loaded RN50x4.
 
@@ -249,7 +254,7 @@ def self_consistency(acts: np.ndarray, words: Sequence[str], candidates: Sequenc
     return check_table(acts, words_l, true, k=1), check_table(acts, words_l, fake, k=1)
 
 
-def self_check(loaded, *, candidates: Sequence[str] | None = None, extra_words: Sequence[str] = (),
+def self_check(loaded: LoadedModel, *, candidates: Sequence[str] | None = None, extra_words: Sequence[str] = (),
                word_acts: WordActs | None = None, layer: str | None = None, progress=None
                ) -> tuple[PaperCheck, PaperCheck]:
     """``self_consistency`` on any model; candidates default to the demo corpus's categories."""

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,10 @@ from core.model.hooks import article_layer, capture, reduce_positions, resolve_l
 from core.pipeline.images import open_image
 from core.pipeline.store import check_model
 
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
+    from core.pipeline.store import Artifact
+
 logger = logging.getLogger(__name__)
 
 _CACHE: OrderedDict[tuple, torch.Tensor] = OrderedDict()
@@ -36,7 +41,7 @@ class DirectionUnavailableError(CoreError):
     """The layer has no (linearised) direction in the joint embedding space."""
 
 
-def _direction_layers(loaded) -> list[str]:
+def _direction_layers(loaded: LoadedModel) -> list[str]:
     visual = loaded.model.visual
     if loaded.family == "resnet":
         last = len(visual.layer4) - 1
@@ -46,7 +51,7 @@ def _direction_layers(loaded) -> list[str]:
     return []
 
 
-def _raw_directions(loaded, layer: str) -> torch.Tensor:
+def _raw_directions(loaded: LoadedModel, layer: str) -> torch.Tensor:
     visual = loaded.model.visual
     if layer not in _direction_layers(loaded):
         raise DirectionUnavailableError(
@@ -64,7 +69,7 @@ def _raw_directions(loaded, layer: str) -> torch.Tensor:
         return w.float().cpu().contiguous()
 
 
-def neuron_directions(loaded, layer: str | None = None, *, normalize: bool = True) -> torch.Tensor:
+def neuron_directions(loaded: LoadedModel, layer: str | None = None, *, normalize: bool = True) -> torch.Tensor:
     """Each unit's direction in the joint image-text embedding space.
 
     ResNet (attention pool): the columns of ``attnpool.c_proj.weight @ attnpool.v_proj.weight``; exact for the
@@ -139,7 +144,7 @@ class QueryCheck:
         return max(1, round(len(words) * self.context / max(self.tokens, 1)))
 
 
-def check_query(loaded, text: str, *, max_chars: int = MAX_QUERY_CHARS) -> QueryCheck:
+def check_query(loaded: LoadedModel, text: str, *, max_chars: int = MAX_QUERY_CHARS) -> QueryCheck:
     """Validate a text query and tell whether the model will cut it (CLIP reads a fixed number of tokens: 77).
 
     Raises:
@@ -176,7 +181,7 @@ def _neuron_ids(layer: str, units: np.ndarray) -> list[str]:
     return [f"{layer}:{int(u)}" for u in units]
 
 
-def text_to_neurons(loaded, text: str, layer: str | None = None, top: int = 10,
+def text_to_neurons(loaded: LoadedModel, text: str, layer: str | None = None, top: int = 10,
                     unit_std: np.ndarray | None = None, *, most_negative: bool = False,
                     exact: bool = False) -> pd.DataFrame:
     """Zero-shot neuron search: the units whose direction best matches a text.
@@ -204,7 +209,7 @@ def text_to_neurons(loaded, text: str, layer: str | None = None, top: int = 10,
                                  most_negative=most_negative)
 
 
-def neurons_for_embedding(loaded, query, layer: str | None = None, top: int = 10,
+def neurons_for_embedding(loaded: LoadedModel, query, layer: str | None = None, top: int = 10,
                           unit_std: np.ndarray | None = None, *, most_negative: bool = False) -> pd.DataFrame:
     """``text_to_neurons`` for a query already embedded: ``query`` is its (D,) L2-normalised text embedding
     (``core.model.embed.encode_text``), so one encoding can serve the neuron ranking and the image kNN
@@ -234,7 +239,7 @@ def _as_image(image):
     raise BadInputError("Expected an image: a PIL image, a file path or the bytes of an image file.")
 
 
-def image_to_neurons(loaded, image, layer: str | None = None, top: int = 10,
+def image_to_neurons(loaded: LoadedModel, image, layer: str | None = None, top: int = 10,
                      unit_std: np.ndarray | None = None) -> pd.DataFrame:
     """The units that fire most on one image (spatial max at the layer).
 
@@ -273,7 +278,7 @@ def image_to_neurons(loaded, image, layer: str | None = None, top: int = 10,
                          "y": pos // width, "x": pos % width, "mean": mean[order]})
 
 
-def query_images(loaded, artifact, index, text: str | None = None, image=None, top: int = 10, *,
+def query_images(loaded: LoadedModel, artifact: Artifact, index, text: str | None = None, image=None, top: int = 10, *,
                  exact: bool = False) -> pd.DataFrame:
     """Nearest images of a collection to a text or an image (kNN over the embedding index).
 
@@ -301,7 +306,7 @@ def query_images(loaded, artifact, index, text: str | None = None, image=None, t
     return images_for_embedding(loaded, artifact, index, q, top)
 
 
-def images_for_embedding(loaded, artifact, index, query, top: int = 10) -> pd.DataFrame:
+def images_for_embedding(loaded: LoadedModel, artifact: Artifact, index, query, top: int = 10) -> pd.DataFrame:
     """``query_images`` for a query already embedded: ``query`` is its (D,) or (1, D) L2-normalised embedding in
     the joint space. Same checks and result otherwise."""
     check_model(artifact.manifest, loaded, artifact.path)

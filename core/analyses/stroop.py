@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ from PIL import Image
 from core.analyses import raster
 from core.analyses.zeroshot import ZeroShotClassifier
 from core.errors import BadInputError, with_suggestions
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ def summarize(scored: pd.DataFrame) -> dict:
     }
 
 
-def run_stroop(loaded, classifier: ZeroShotClassifier, *, size: int | None = None,
+def run_stroop(loaded: LoadedModel, classifier: ZeroShotClassifier, *, size: int | None = None,
                font: str = raster.DEFAULT_FONT, controls: bool = True) -> tuple[pd.DataFrame, dict]:
     """Run the whole experiment: render, classify, score.
 
@@ -138,7 +142,7 @@ def run_stroop(loaded, classifier: ZeroShotClassifier, *, size: int | None = Non
     return scored, summary
 
 
-def stroop_figure(loaded, *, font: str = raster.DEFAULT_FONT) -> dict:
+def stroop_figure(loaded: LoadedModel, *, font: str = raster.DEFAULT_FONT) -> dict:
     """The Stroop word-win rate as an eval figure (``{"value", "chance", ...}``), the article's 8 colours and prompt.
 
     The single implementation behind both ``python -m core stroop`` and ``eval-demo``'s ``stroop`` figure.

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from PIL import Image
 from core.config import ASSETS_DIR, get_settings
 from core.errors import BadInputError, CoreError
 from core.model.hooks import NeuronRef, article_layer, capture, resolve_layer, resolve_neuron
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ def raster_word(word: str, size: int, *, font: str = VARIANTS[0][0], scale: floa
     return canvas
 
 
-def _pixels(loaded, images: Sequence[Image.Image]) -> torch.Tensor:
+def _pixels(loaded: LoadedModel, images: Sequence[Image.Image]) -> torch.Tensor:
     """Square RGB images already at the model's size -> normalised (B, 3, S, S)."""
     from core.featurevis.render import normalization
 
@@ -82,7 +86,7 @@ def _pixels(loaded, images: Sequence[Image.Image]) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def score_words(loaded, words: Sequence[str], layer: str, *, batch_size: int = 32) -> np.ndarray:
+def score_words(loaded: LoadedModel, words: Sequence[str], layer: str, *, batch_size: int = 32) -> np.ndarray:
     """Activations (N, C) float32: per unit, spatial max, averaged over the rendering variants.
 
     Batches of 32 in channels-last layout: on a 2-core CPU the demo's tower runs 2.5-3x faster that way than
@@ -140,13 +144,13 @@ def _words_tag(words: tuple[str, ...], version, variants) -> str:
     return hashlib.sha256(ident).hexdigest()[:12]
 
 
-def _cache_dir(loaded, layer: str, words: Sequence[str]) -> Path:
+def _cache_dir(loaded: LoadedModel, layer: str, words: Sequence[str]) -> Path:
     tag = _words_tag(tuple(words), WORDS_VERSION, VARIANTS)  # hashing 12,000 words on every card render cost milliseconds
     safe = layer.replace("/", "_").replace("@", "-at-")
     return get_settings().artifacts_dir / "words" / loaded.fingerprint / f"{safe}-{tag}"
 
 
-def word_activations(loaded, layer: str | None = None, *, words: Sequence[str] | None = None,
+def word_activations(loaded: LoadedModel, layer: str | None = None, *, words: Sequence[str] | None = None,
                      progress: Progress | None = None) -> WordActivations:
     """Activations of every vocabulary word at ``layer`` (default: the article's layer), cached.
 
@@ -192,12 +196,12 @@ def word_activations(loaded, layer: str | None = None, *, words: Sequence[str] |
     return WordActivations(words, layer, acts)
 
 
-def is_scored(loaded, layer: str | None = None) -> bool:
+def is_scored(loaded: LoadedModel, layer: str | None = None) -> bool:
     """Whether the shipped vocabulary is already scored (on disk) for this model and layer."""
     return (_cache_dir(loaded, layer or article_layer(loaded), _vocabulary()) / "acts.npy").is_file()
 
 
-def cached_word_activations(loaded, layer: str | None = None) -> WordActivations | None:
+def cached_word_activations(loaded: LoadedModel, layer: str | None = None) -> WordActivations | None:
     """The vocabulary's activations if already scored for this model and layer, else None (never scores)."""
     layer = layer or article_layer(loaded)
     words = _vocabulary()
@@ -227,7 +231,7 @@ def top_words(table: WordActivations, unit: int, k: int = 20, *, bottom: bool = 
     return _ranked(table, unit, idx)
 
 
-def neuron_words(loaded, neuron: str | NeuronRef, k: int = 20, *, progress: Progress | None = None
+def neuron_words(loaded: LoadedModel, neuron: str | NeuronRef, k: int = 20, *, progress: Progress | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(top, bottom) word tables for a neuron ``layer:unit`` (vocabulary scored on first use)."""
     ref = resolve_neuron(loaded, neuron)
@@ -235,7 +239,7 @@ def neuron_words(loaded, neuron: str | NeuronRef, k: int = 20, *, progress: Prog
     return top_words(table, ref.unit, k), top_words(table, ref.unit, k, bottom=True)
 
 
-def nearest_words(loaded, word: str, k: int = 10, *, layer: str | None = None,
+def nearest_words(loaded: LoadedModel, word: str, k: int = 10, *, layer: str | None = None,
                   progress: Progress | None = None) -> pd.DataFrame:
     """Words nearest to ``word`` in the image-based word embedding (cosine similarity).
 

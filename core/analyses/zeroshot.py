@@ -13,10 +13,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import BadInputError
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def parse_class_list(text: str | Sequence[str], *, minimum: int = 2) -> list[str
     return classes
 
 
-def class_embeddings(loaded, classes: Sequence[str], templates: str | Sequence[str]) -> np.ndarray:
+def class_embeddings(loaded: LoadedModel, classes: Sequence[str], templates: str | Sequence[str]) -> np.ndarray:
     """Text embeddings of the classes, averaged over templates (prompt ensembling), L2-normalised.
 
     Args:
@@ -105,7 +109,7 @@ def class_embeddings(loaded, classes: Sequence[str], templates: str | Sequence[s
     return emb
 
 
-def logit_scale(loaded) -> float:
+def logit_scale(loaded: LoadedModel) -> float:
     """The model's learned softmax temperature (exp of ``logit_scale``; 100 for OpenAI CLIPs)."""
     scale = getattr(loaded.model, "logit_scale", None)
     return float(scale.exp()) if scale is not None else 100.0
@@ -150,7 +154,7 @@ class ZeroShotClassifier:
         return None
 
 
-def build_classifier(loaded, classes: Sequence[str], template: str | Sequence[str] | None = None
+def build_classifier(loaded: LoadedModel, classes: Sequence[str], template: str | Sequence[str] | None = None
                      ) -> ZeroShotClassifier:
     """A zero-shot classifier for ``classes``; ``template`` defaults to ``default_template(loaded)``.
 
@@ -164,7 +168,7 @@ def build_classifier(loaded, classes: Sequence[str], template: str | Sequence[st
     return ZeroShotClassifier(tuple(classes), templates, emb, logit_scale(loaded))
 
 
-def classify_images(loaded, images, classifier: ZeroShotClassifier) -> np.ndarray:
+def classify_images(loaded: LoadedModel, images, classifier: ZeroShotClassifier) -> np.ndarray:
     """PIL images -> (N, K) zero-shot probabilities."""
     from core.model.embed import encode_images, preprocess_batch
 

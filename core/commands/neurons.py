@@ -1,7 +1,12 @@
 """``python -m core neurons``: zero-shot neuron search (text) or the units firing most on an image."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.cli import INT, add_model_args
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 NAME = "neurons"
 HELP = "rank neurons for a text query (zero-shot neuron search) or an image"
@@ -45,7 +50,7 @@ def run(args) -> int:
     return 0
 
 
-def query_notice(loaded, text: str):
+def query_notice(loaded: LoadedModel, text: str):
     """``core.analyses.search.check_query`` for the CLI: refuses empty/huge queries, warns on stderr when cut."""
     import sys
 

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from core.cli import SEED, add_model_args, bounded_int, finite_float
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 NAME = "render"
 HELP = "render a feature visualization of a neuron (cached on disk) and save it as PNG"
@@ -25,7 +29,7 @@ def configure(parser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
 
 
-def neuron_arg(loaded, text: str) -> str:
+def neuron_arg(loaded: LoadedModel, text: str) -> str:
     """``UNIT`` alone means a unit of the article's layer."""
     from core.model.hooks import article_layer, resolve_neuron
 

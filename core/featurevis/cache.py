@@ -13,11 +13,15 @@ import io
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.config import get_settings
 from core.files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ CACHE_VERSION = 1
 DEFAULTS = {"steps": 256, "seed": 0, "size": None, "batch": 1, "param": "fft", "transforms": "standard", "lr": 0.05}
 
 
-def render_config(loaded, **kw) -> dict:
+def render_config(loaded: LoadedModel, **kw) -> dict:
     """The full render configuration (defaults filled in; size defaults to the model's)."""
     unknown = set(kw) - set(DEFAULTS)
     if unknown:
@@ -35,17 +39,17 @@ def render_config(loaded, **kw) -> dict:
     return cfg
 
 
-def render_key(loaded, objective_name: str, cfg: dict) -> str:
+def render_key(loaded: LoadedModel, objective_name: str, cfg: dict) -> str:
     """A hex key of everything that changes the rendered images."""
     ident = {"v": CACHE_VERSION, "model": loaded.fingerprint, "objective": objective_name, **cfg}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _entry(loaded, key: str) -> Path:
+def _entry(loaded: LoadedModel, key: str) -> Path:
     return get_settings().artifacts_dir / "featurevis" / "renders" / loaded.fingerprint / f"{key}.npz"
 
 
-def lookup(loaded, objective, **kw):
+def lookup(loaded: LoadedModel, objective, **kw):
     """The cached ``RenderResult`` for this configuration, or None."""
     from core.featurevis.objectives import as_objective
     from core.featurevis.render import RenderResult
@@ -67,7 +71,7 @@ def lookup(loaded, objective, **kw):
                         seed=cfg["seed"], seconds=0.0, meta={**meta, "cached": True, "path": str(path)})
 
 
-def store(loaded, result, **kw) -> Path | None:
+def store(loaded: LoadedModel, result, **kw) -> Path | None:
     """Store a finished ``RenderResult`` (cancelled ones are skipped). Returns the entry path."""
     if result.cancelled:
         return None
@@ -85,7 +89,7 @@ def store(loaded, result, **kw) -> Path | None:
     return path
 
 
-def cached_render(loaded, objective, *, on_step=None, **kw):
+def cached_render(loaded: LoadedModel, objective, *, on_step=None, **kw):
     """``render`` with the disk cache: a cached configuration returns at once (``meta['cached']``).
 
     Args:

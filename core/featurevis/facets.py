@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from core.errors import BadInputError, with_suggestions
 from core.featurevis.objectives import Objective, as_objective, faceted
 from core.files import atomic_write_bytes, write_json_atomic
 from core.model.hooks import capture, list_layers
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def facet_names() -> list[str]:
     return [TEXT_FACET, *CATEGORIES]
 
 
-def facet_layer(loaded) -> str:
+def facet_layer(loaded: LoadedModel) -> str:
     """The probe layer: last layer3 block output (ResNet) or the residual stream at 2/3 depth (ViT)."""
     layers = list_layers(loaded)
     blocks = [li for li in layers if li.kind == "block" and li.module.startswith("visual.layer3.")]
@@ -74,7 +78,7 @@ def facet_layer(loaded) -> str:
     raise BadInputError("This model has no layer suitable for facet probes (need a ResNet or ViT image tower).")
 
 
-def _facet_dir(loaded) -> Path:
+def _facet_dir(loaded: LoadedModel) -> Path:
     return get_settings().artifacts_dir / "featurevis" / "facets" / loaded.fingerprint
 
 
@@ -104,7 +108,8 @@ def _image_pool(image_size: int, seed: int = 0):
 
 
 @torch.inference_mode()
-def pooled_features(loaded, layer: str, images, *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+def pooled_features(loaded: LoadedModel, layer: str, images, *, batch_size: int = 64,
+                    progress: Progress | None = None) -> np.ndarray:
     """Spatially pooled activations (N, C) float32 of ``layer`` for PIL images."""
     from core.model.embed import preprocess_batch
 
@@ -120,7 +125,7 @@ def pooled_features(loaded, layer: str, images, *, batch_size: int = 64, progres
     return np.concatenate(out)
 
 
-def facet_features(loaded, *, progress: Progress | None = None) -> dict[str, np.ndarray]:
+def facet_features(loaded: LoadedModel, *, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """The probe training pool's features for this model, computed once and cached on disk."""
     layer = facet_layer(loaded)
     path = _facet_dir(loaded) / f"features-v{FEATURES_VERSION}.npz"
@@ -185,16 +190,16 @@ def _targets(name: str, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nda
     return (labels == name).astype(np.float64), kinds == "picture"
 
 
-def _probe_path(loaded, name: str) -> Path:
+def _probe_path(loaded: LoadedModel, name: str) -> Path:
     return _facet_dir(loaded) / f"probe-{name}-v{FEATURES_VERSION}.json"
 
 
-def probe_cached(loaded, name: str) -> bool:
+def probe_cached(loaded: LoadedModel, name: str) -> bool:
     """Whether the facet's probe for this model is already trained and on disk."""
     return _probe_path(loaded, name).is_file()
 
 
-def train_facet(loaded, name: str, *, progress: Progress | None = None) -> FacetProbe:
+def train_facet(loaded: LoadedModel, name: str, *, progress: Progress | None = None) -> FacetProbe:
     """Train (or load from the cache) the probe of one facet.
 
     Raises:
@@ -221,7 +226,7 @@ def train_facet(loaded, name: str, *, progress: Progress | None = None) -> Facet
     return probe
 
 
-def faceted_objective(loaded, base: Objective | str, facet: str, *, strength: float | tuple[float, float] = 2.0,
+def faceted_objective(loaded: LoadedModel, base: Objective | str, facet: str, *, strength: float | tuple[float, float] = 2.0,
                       progress: Progress | None = None) -> Objective:
     """``base`` plus the facet prior of the named facet (probe trained on first use)."""
     probe = train_facet(loaded, facet, progress=progress)

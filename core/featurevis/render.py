@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from core.featurevis.objectives import Objective, as_objective
 from core.featurevis.params import make_param
 from core.featurevis.transforms import Transform, compose, make_transforms
 from core.model.hooks import resolve_layer
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ class _Stop(Exception):
     """Raised inside the deepest hook: the rest of the forward pass is not needed."""
 
 
-def normalization(loaded) -> tuple[torch.Tensor, torch.Tensor]:
+def normalization(loaded: LoadedModel) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, std) as (1, 3, 1, 1) tensors from the model's preprocess config (OpenAI's by default)."""
     cfg = getattr(loaded.model.visual, "preprocess_cfg", None) or {}
     mean = torch.tensor(cfg.get("mean", OPENAI_MEAN), dtype=torch.float32).view(1, 3, 1, 1)
@@ -82,7 +86,7 @@ class HookPlan:
     last: int  # index into infos of the deepest hooked layer
 
 
-def hook_plan(loaded, layers: Sequence[str]) -> HookPlan:
+def hook_plan(loaded: LoadedModel, layers: Sequence[str]) -> HookPlan:
     """Resolve ``layers`` to modules and find the deepest one (where the forward pass may stop)."""
     infos = [resolve_layer(loaded, layer) for layer in layers]
     named = list(loaded.model.named_modules())
@@ -93,7 +97,7 @@ def hook_plan(loaded, layers: Sequence[str]) -> HookPlan:
 
 
 @contextlib.contextmanager
-def hooked(loaded, plan: HookPlan | Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+def hooked(loaded: LoadedModel, plan: HookPlan | Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
     """Hook the plan's layers keeping the graph; stop the forward after the deepest; always unhook.
 
     Output layers store a clone and hand that clone on downstream, so it lies on the path to later
@@ -133,7 +137,7 @@ def hooked(loaded, plan: HookPlan | Sequence[str]) -> Iterator[dict[str, torch.T
                 h.remove()
 
 
-def _forward(loaded, pixels: torch.Tensor, plan: HookPlan | Sequence[str]) -> dict[str, torch.Tensor]:
+def _forward(loaded: LoadedModel, pixels: torch.Tensor, plan: HookPlan | Sequence[str]) -> dict[str, torch.Tensor]:
     with hooked(loaded, plan) as acts:
         try:
             loaded.model.visual(pixels)
@@ -142,7 +146,8 @@ def _forward(loaded, pixels: torch.Tensor, plan: HookPlan | Sequence[str]) -> di
         return dict(acts)
 
 
-def render(loaded, objective: Objective | str, *, steps: int = 256, size: int | None = None, batch: int = 1,
+def render(loaded: LoadedModel, objective: Objective | str, *, steps: int = 256, size: int | None = None,
+           batch: int = 1,
            param: str = "fft", transforms: str | Sequence[Transform] = "standard", lr: float = 0.05,
            seed: int = 0, on_step: StepCallback | None = None) -> RenderResult:
     """Optimise images to maximise ``objective`` on ``loaded``'s image tower.
@@ -201,7 +206,7 @@ def render(loaded, objective: Objective | str, *, steps: int = 256, size: int | 
 
 
 @torch.no_grad()
-def score_images(loaded, objective: Objective | str, images: torch.Tensor) -> torch.Tensor:
+def score_images(loaded: LoadedModel, objective: Objective | str, images: torch.Tensor) -> torch.Tensor:
     """The objective's value (B,) for images (B, 3, S, S) in [0, 1] at the model's input size."""
     obj = as_objective(objective)
     mean, std = normalization(loaded)

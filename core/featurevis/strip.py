@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import CoreError
 from core.featurevis.cache import cached_render, lookup
 from core.featurevis.facets import faceted_objective, probe_cached
 from core.featurevis.objectives import Objective, channel
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +53,8 @@ def strip_items(seeds: int = 2, facets: Sequence[str] = ("text",)) -> list[Strip
     return [StripItem(s) for s in range(seeds)] + [StripItem(0, f) for f in facets]
 
 
-def item_objective(loaded, layer: str, unit: int, item: StripItem, *, train: bool = True) -> Objective | None:
+def item_objective(loaded: LoadedModel, layer: str, unit: int, item: StripItem, *,
+                   train: bool = True) -> Objective | None:
     """The item's objective; None for a facet whose probe is not trained yet and ``train`` is False."""
     base = channel(layer, unit)
     if item.facet is None:
@@ -59,7 +64,7 @@ def item_objective(loaded, layer: str, unit: int, item: StripItem, *, train: boo
     return faceted_objective(loaded, base, item.facet, strength=FACET_STRENGTH)
 
 
-def cached_strip(loaded, layer: str, unit: int, items: Sequence[StripItem], *, steps: int | None = None) -> list:
+def cached_strip(loaded: LoadedModel, layer: str, unit: int, items: Sequence[StripItem], *, steps: int | None = None) -> list:
     """The cached ``RenderResult`` of each item, or None where it has not been rendered (never renders)."""
     steps = steps or strip_steps()
     out = []
@@ -69,7 +74,7 @@ def cached_strip(loaded, layer: str, unit: int, items: Sequence[StripItem], *, s
     return out
 
 
-def render_strip(loaded, layer: str, unit: int, items: Sequence[StripItem], *, steps: int | None = None,
+def render_strip(loaded: LoadedModel, layer: str, unit: int, items: Sequence[StripItem], *, steps: int | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  cancelled: Callable[[], bool] | None = None) -> list:
     """Render (or read from the cache) every item; progress counts optimisation steps over all of them.

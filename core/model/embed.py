@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +17,13 @@ import torch.nn.functional as F
 from core.errors import BadInputError
 from core.model import devices
 
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
+
 logger = logging.getLogger(__name__)
 
 
-def forward_precision(loaded, precision: str | None = None) -> str:
+def forward_precision(loaded: LoadedModel, precision: str | None = None) -> str:
     """The resolved precision (fp32/fp16/bf16) of an encoding on ``loaded``'s device: ``precision`` if given,
     else the settings' (``core.model.devices.resolve_precision``)."""
     if precision is None:
@@ -29,7 +33,7 @@ def forward_precision(loaded, precision: str | None = None) -> str:
     return devices.resolve_precision(precision, loaded.device)
 
 
-def tokenize(loaded, texts: Sequence[str]) -> torch.Tensor:
+def tokenize(loaded: LoadedModel, texts: Sequence[str]) -> torch.Tensor:
     """Tokenize and trim to the longest prompt: (N, L) with L <= context length."""
     tokens = loaded.tokenizer(list(texts))  # (N, ctx)
     length = int((tokens != 0).sum(dim=1).max().item()) if tokens.numel() else 1
@@ -37,7 +41,7 @@ def tokenize(loaded, texts: Sequence[str]) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_text(loaded, texts: Sequence[str], *, batch_size: int = 256, fast: bool = False,
+def encode_text(loaded: LoadedModel, texts: Sequence[str], *, batch_size: int = 256, fast: bool = False,
                 precision: str | None = None) -> torch.Tensor:
     """Embed texts: (N, D) L2-normalised, float32, on CPU.
 
@@ -88,7 +92,7 @@ def _encode_trimmed(model, text: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def encode_images(loaded, pixels: torch.Tensor, *, precision: str | None = None) -> torch.Tensor:
+def encode_images(loaded: LoadedModel, pixels: torch.Tensor, *, precision: str | None = None) -> torch.Tensor:
     """Embed preprocessed images (B, 3, S, S): (B, D) L2-normalised float32 on CPU (``precision``: see
     ``forward_precision``)."""
     with devices.autocast(loaded.device, forward_precision(loaded, precision)):
@@ -96,6 +100,6 @@ def encode_images(loaded, pixels: torch.Tensor, *, precision: str | None = None)
     return F.normalize(feats.float(), dim=-1).cpu()
 
 
-def preprocess_batch(loaded, images) -> torch.Tensor:
+def preprocess_batch(loaded: LoadedModel, images) -> torch.Tensor:
     """PIL images -> (B, 3, S, S) tensor with the model's own preprocessing."""
     return torch.stack([loaded.preprocess(im) for im in images])

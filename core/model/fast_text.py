@@ -25,10 +25,14 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def supported(model: nn.Module) -> bool:
             and "fbgemm" in torch.backends.quantized.supported_engines)
 
 
-def worthwhile(loaded) -> bool:
+def worthwhile(loaded: LoadedModel) -> bool:
     """Use the int8 tower? CPU models with a big text transformer, unless ``CLIP_EXPLORER_EXACT_TEXT=1``."""
     if os.environ.get("CLIP_EXPLORER_EXACT_TEXT", "").strip() in ("1", "true", "yes"):
         return False
@@ -116,7 +120,7 @@ def build(model: nn.Module) -> nn.Module:
     return tower
 
 
-def text_tower(loaded) -> nn.Module | None:
+def text_tower(loaded: LoadedModel) -> nn.Module | None:
     """The cached int8 tower of ``loaded`` (built on first use, ~1 s for RN50x4), or None if not worthwhile."""
     if not worthwhile(loaded):
         return None

@@ -16,6 +16,7 @@ import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from PIL import Image
 from core.config import ASSETS_DIR
 from core.errors import CoreError
 from core.pipeline.collection import slug
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +265,7 @@ def demo_index_dir(model_id: str = "demo", artifacts_dir: Path | None = None) ->
     return base / "indexes" / name
 
 
-def ensure_demo_index(progress: Callable[[int, int], None] | None = None, *, loaded=None,
+def ensure_demo_index(progress: Callable[[int, int], None] | None = None, *, loaded: LoadedModel | None = None,
                       artifacts_dir: Path | None = None, materialize: Callable[[Path], Path] | None = None,
                       batch_size: int = 64, workers: int | None = None, lock_timeout: float = 3600.0):
     """Materialise the demo corpus and index it on first use; later calls just open it.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from core.pipeline.layout import PARTIAL_DIR
 from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
 from core.pipeline.plan import make_plan, prepare_out
 from core.pipeline.store import Artifact
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def default_workers(device="cpu", cpus: int | None = None) -> int:
     return 0 if cpus <= 2 else min(4, cpus - 2)
 
 
-def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64,
+def run_extraction(loaded: LoadedModel, source, out_dir, *, layer: str | None = None, batch_size: int = 64,
                    workers: int | None = None,
                    topk: int = 64, progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS,
                    overwrite: bool = False, precision: str | None = None, decode: str = "cpu") -> Artifact:
@@ -126,7 +129,7 @@ def run_extraction(loaded, source, out_dir, *, layer: str | None = None, batch_s
         return finalize(out, plan, coll, state)
 
 
-def _gpu_decode_spec(loaded, decode: str) -> dict | None:
+def _gpu_decode_spec(loaded: LoadedModel, decode: str) -> dict | None:
     if decode == "cpu":
         return None
     if decode != "gpu":
@@ -217,7 +220,7 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # decoding workers must not fight the model's threads for the cores
 
 
-def _launch(loaded, layer: str, pixels: torch.Tensor, precision: str) -> dict[str, torch.Tensor]:
+def _launch(loaded: LoadedModel, layer: str, pixels: torch.Tensor, precision: str) -> dict[str, torch.Tensor]:
     """The hooked forward and the reductions, left on the model's device: max/argmax/mean (B, C), the
     normalised embedding (B, D) and, under mixed precision, whether every value is finite."""
     with torch.inference_mode():
@@ -235,7 +238,7 @@ class _Pending:
     """A launched batch: on CUDA its results are being copied into pinned host memory while the caller goes on;
     ``result()`` waits for them."""
 
-    def __init__(self, loaded, layer: str, pixels: torch.Tensor, precision: str):
+    def __init__(self, loaded: LoadedModel, layer: str, pixels: torch.Tensor, precision: str):
         self.loaded, self.layer, self.pixels, self.precision = loaded, layer, pixels, precision
         dev = self._dev = _launch(loaded, layer, pixels, precision)
         self.event = None
@@ -267,7 +270,8 @@ def _to_numpy(res: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
             "mean": f16(res["mean"]), "emb": f16(res["emb"])}
 
 
-def forward_units(loaded, layer: str, pixels: torch.Tensor, precision: str = "fp32") -> dict[str, np.ndarray]:
+def forward_units(loaded: LoadedModel, layer: str, pixels: torch.Tensor, precision: str = "fp32") -> dict[str,
+                  np.ndarray]:
     """One hooked forward: per-unit spatial max/argmax/mean (B, C) and the embedding (B, D), as stored
     (float16, uint16). ``precision``: a resolved one (``core.model.devices.resolve_precision``)."""
     return _Pending(loaded, layer, pixels, precision).result()
@@ -297,7 +301,7 @@ def _device_pixels(dataset: ImageDataset, rows: list[int], items: list, problems
     return torch.stack([parts[j] for j in ok]), problems
 
 
-def _uint8_feed(loaded, gpu_spec: dict | None) -> dict | None:
+def _uint8_feed(loaded: LoadedModel, gpu_spec: dict | None) -> dict | None:
     """On CUDA the workers hand over uint8 crops (a quarter of the bytes; normalised on the GPU, same values)
     when the model's transform is the standard one; on CPU they run the model's own preprocess as ever."""
     if gpu_spec is not None or torch.device(loaded.device).type != "cuda":
@@ -315,7 +319,7 @@ def _batches(n: int, plan: dict, done: set[int], batch_size: int) -> list[list[i
     return out
 
 
-def _extract(loaded, info: LayerInfo, coll: Collection, work: Path, state: dict, batch_size: int, workers: int,
+def _extract(loaded: LoadedModel, info: LayerInfo, coll: Collection, work: Path, state: dict, batch_size: int, workers: int,
              progress: ProgressFn | None, precision: str = "fp32", gpu_spec: dict | None = None) -> None:
     n, plan = len(coll.keys), state["plan"]
     done = set(state["done"])

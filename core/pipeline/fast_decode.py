@@ -27,10 +27,14 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from core.config import MAX_IMAGE_PIXELS
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ MEAN_TOLERANCE = 0.01  # mean abs difference (< 1 uint8 level)
 DESCRIPTION = "torchvision.io.decode_jpeg on the device; v2 resize bicubic antialias, uint8 rounding"
 
 
-def standard_transform(loaded) -> dict | None:
+def standard_transform(loaded: LoadedModel) -> dict | None:
     """The parameters of ``loaded``'s eval transform if it is the plain Resize(shortest side, bicubic,
     antialias) -> CenterCrop -> to tensor -> Normalize chain this module reproduces, else ``None``."""
     from torchvision import transforms as T
@@ -114,7 +118,7 @@ def decode(datas: list[torch.Tensor], device) -> list[torch.Tensor | None]:
     return out
 
 
-def resize_crop_uint8(loaded) -> "ResizeCropUint8":
+def resize_crop_uint8(loaded: LoadedModel) -> "ResizeCropUint8":
     """``PIL image -> (3, S, S) uint8``: the PIL half of ``loaded``'s standard eval transform (transparency on
     white, resize, centre crop), for DataLoader workers feeding a GPU; ``normalize`` there does the rest. A quarter
     of the float32 batch's bytes through shared memory and the PCIe bus, and the same values (the tensor half is

@@ -11,12 +11,16 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
 from core.files import fsync_dir, write_json_atomic
 from core.pipeline.store import read_manifest
+
+if TYPE_CHECKING:
+    from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +169,7 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12))
 
 
-def build_index(artifact, *, kind: str = "auto") -> EmbeddingIndex:
+def build_index(artifact: Artifact, *, kind: str = "auto") -> EmbeddingIndex:
     """Build the index of an artifact's embeddings and save it beside the artifact."""
     idx = EmbeddingIndex.build(artifact.embeddings, kind=kind)
     idx.save(artifact.path, artifact_manifest=artifact.manifest)
@@ -173,12 +177,12 @@ def build_index(artifact, *, kind: str = "auto") -> EmbeddingIndex:
     return idx
 
 
-def load_index(artifact) -> EmbeddingIndex:
+def load_index(artifact: Artifact) -> EmbeddingIndex:
     """Load the index saved beside ``artifact`` (checked against its manifest)."""
     return EmbeddingIndex.load(artifact.path, artifact_manifest=artifact.manifest)
 
 
-def ensure_index(artifact, *, kind: str = "auto") -> EmbeddingIndex:
+def ensure_index(artifact: Artifact, *, kind: str = "auto") -> EmbeddingIndex:
     """Load the artifact's index, building and saving it first when missing, stale or unreadable."""
     try:
         return load_index(artifact)

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
 from core.pipeline.index import EmbeddingIndex, _faiss, _normalised, load_index
 from core.pipeline.layout import ARRAYS
 from core.pipeline.store import RowFile
+
+if TYPE_CHECKING:
+    from core.pipeline.store import Artifact
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ MIN_TRAIN = 256 * 39  # 8-bit PQ codebooks want >= 39 points per centroid
 RECALL_QUERIES = 200
 
 
-def embedding_blocks(artifact, block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def embedding_blocks(artifact: Artifact, block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first_row, (B, D) float32 L2-normalised)`` blocks of an artifact's embeddings, via pread."""
     rf = RowFile(Path(artifact.path) / ARRAYS["emb"][0])
     block = block or READ_ROWS
@@ -56,14 +60,14 @@ def pq_factory(rows: int, dim: int, *, nlist: int | None = None, m: int | None =
     return f"IVF{nlist},PQ{m}np", nlist, m  # np: no polysemous training (20x slower, unused here)
 
 
-def _sample(artifact, count: int) -> np.ndarray:
+def _sample(artifact: Artifact, count: int) -> np.ndarray:
     """Every ``ceil(N / count)``-th row (deterministic, spread over the whole collection), read block by block."""
     stride = max(1, -(-artifact.rows // count))
     parts = [blk[(-s) % stride::stride] for s, blk in embedding_blocks(artifact)]
     return np.ascontiguousarray(np.concatenate(parts))
 
 
-def build_pq_index(artifact, *, nlist: int | None = None, m: int | None = None, nprobe: int | None = None,
+def build_pq_index(artifact: Artifact, *, nlist: int | None = None, m: int | None = None, nprobe: int | None = None,
                    train_rows: int | None = None) -> EmbeddingIndex:
     """Build an IVF-PQ index of ``artifact``'s embeddings without loading them all.
 
@@ -96,7 +100,7 @@ def build_pq_index(artifact, *, nlist: int | None = None, m: int | None = None, 
     return EmbeddingIndex(index, meta)
 
 
-def exact_search(artifact, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def exact_search(artifact: Artifact, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` inner-product search streaming over the embeddings (flat memory; ties: lower row first).
 
     Returns:
@@ -115,7 +119,7 @@ def exact_search(artifact, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray
     return best_s, best_r
 
 
-def recall_queries(artifact, count: int = RECALL_QUERIES, seed: int = 0) -> np.ndarray:
+def recall_queries(artifact: Artifact, count: int = RECALL_QUERIES, seed: int = 0) -> np.ndarray:
     """Held-out-like queries: normalised midpoints of random pairs of indexed embeddings (not in the index)."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(artifact.rows, size=2 * count, replace=True)
@@ -124,7 +128,7 @@ def recall_queries(artifact, count: int = RECALL_QUERIES, seed: int = 0) -> np.n
     return _normalised(vecs[:count] + vecs[count:])  # (Q, D)
 
 
-def recall_at_k(index: EmbeddingIndex, artifact, *, k: int = 10, queries: np.ndarray | None = None,
+def recall_at_k(index: EmbeddingIndex, artifact: Artifact, *, k: int = 10, queries: np.ndarray | None = None,
                 nprobe: int | None = None) -> float:
     """Mean fraction of the exact top-``k`` rows that ``index`` also returns (1.0 for an exact index)."""
     q = recall_queries(artifact) if queries is None else queries
@@ -133,7 +137,7 @@ def recall_at_k(index: EmbeddingIndex, artifact, *, k: int = 10, queries: np.nda
     return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx.tolist(), exact.tolist())]))
 
 
-def ensure_pq_index(artifact, *, nlist: int | None = None, m: int | None = None,
+def ensure_pq_index(artifact: Artifact, *, nlist: int | None = None, m: int | None = None,
                     nprobe: int | None = None) -> EmbeddingIndex:
     """Load the artifact's IVF-PQ index, or build it, measure its recall@10 and save it beside the artifact.
 

@@ -8,6 +8,7 @@ import logging
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,12 +21,15 @@ from core.pipeline.commit import recover
 from core.pipeline.layout import FORMAT_VERSION, MANIFEST, OWN_FILES, PARTIAL_DIR
 from core.pipeline.store import Artifact, open_artifact, read_manifest
 
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
+
 logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- plan, output dir, work state
 
-def _probe(loaded, info: LayerInfo) -> dict:
+def _probe(loaded: LoadedModel, info: LayerInfo) -> dict:
     """Units, positions and embedding size of ``info`` from one blank image."""
     size = loaded.image_size
     with torch.inference_mode(), capture(loaded, [info.id]) as acts:
@@ -45,7 +49,7 @@ def _probe(loaded, info: LayerInfo) -> dict:
     return {"units": units, "positions": positions, "grid": grid, "layout": layout, "embed_dim": int(emb.shape[-1])}
 
 
-def _preprocess_desc(loaded) -> dict:
+def _preprocess_desc(loaded: LoadedModel) -> dict:
     text = re.sub(r" at 0x[0-9a-f]+", "", repr(loaded.preprocess))  # no memory addresses: stable across runs
     cfg = getattr(loaded.model.visual, "preprocess_cfg", None) or {}
     return {"image_size": loaded.image_size, "transform": text, "alpha": "composited on white",
@@ -59,7 +63,8 @@ def _collection_hash(coll: Collection) -> str:
     return h.hexdigest()[:32]
 
 
-def make_plan(loaded, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int, *, precision: str = "fp32",
+def make_plan(loaded: LoadedModel, info: LayerInfo, coll: Collection, topk: int, chunk_rows: int, *,
+              precision: str = "fp32",
               decode: str = "cpu") -> dict:
     """The run's identity (compared on resume and rerun) and the manifest's core. ``precision`` is the resolved
     forward precision (fp32/fp16/bf16); ``decode="gpu"`` adds the GPU decoder to ``preprocess``."""

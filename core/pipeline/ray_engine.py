@@ -25,6 +25,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from core.pipeline.partial import WORK, finalize, n_chunks, open_work, work_file
 from core.pipeline.plan import make_plan, prepare_out
 from core.pipeline.ray_worker import ChunkMapper, ModelRef
 from core.pipeline.store import Artifact
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +171,8 @@ def _pool_size(num_workers: int | None, cpus_per_worker: float, gpus_per_worker:
     return num_workers or fits
 
 
-def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, batch_size: int = 64, topk: int = 64,
+def run_extraction_ray(loaded: LoadedModel, source, out_dir, *, layer: str | None = None, batch_size: int = 64,
+                       topk: int = 64,
                        progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS, overwrite: bool = False,
                        address: str | None = None, num_workers: int | None = None, cpus_per_worker: float = 1,
                        num_gpus_per_worker: float = 0, decode_threads: int = 2,
@@ -206,7 +211,7 @@ def run_extraction_ray(loaded, source, out_dir, *, layer: str | None = None, bat
                            crash_once=crash_once)
 
 
-def _run_locked(out, loaded, info, coll, plan, overwrite, progress, *, address, batch_size, num_workers,
+def _run_locked(out, loaded: LoadedModel, info, coll, plan, overwrite, progress, *, address, batch_size, num_workers,
                 cpus_per_worker, num_gpus_per_worker, decode_threads, crash_once):
     finished = prepare_out(out, plan, overwrite)
     n, chunk_rows = len(coll.keys), plan["chunk_rows"]
@@ -233,7 +238,7 @@ def _run_locked(out, loaded, info, coll, plan, overwrite, progress, *, address, 
     return finalize(out, plan, coll, state)
 
 
-def _map_chunks(descriptors: list[dict], loaded, layer: str, root: Path, widths: dict[str, int], *, batch_size: int,
+def _map_chunks(descriptors: list[dict], loaded: LoadedModel, layer: str, root: Path, widths: dict[str, int], *, batch_size: int,
                 num_workers: int | None, cpus_per_worker: float, num_gpus_per_worker: float, decode_threads: int,
                 crash_once) -> Iterator[dict]:
     """Run the actor pool over the chunk descriptors; yields one result row per chunk (any order)."""
@@ -302,7 +307,7 @@ def _commit_chunks(results, work: Path, state: dict, n: int, chunk_rows: int, pr
             progress(finished, n)
 
 
-def run_from_args(loaded, args, progress: ProgressFn | None = None) -> Artifact:
+def run_from_args(loaded: LoadedModel, args, progress: ProgressFn | None = None) -> Artifact:
     """``python -m core index --engine ray ...``: run the Ray engine with the parsed CLI options.
 
     ``CLIP_EXPLORER_RAY_CRASH_ONCE=CHUNK:MARKER_FILE`` (fault-injection for tests and drills) makes the worker

@@ -10,6 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from core.model.hooks import resolve_layer
 from core.pipeline.extract import ImageDataset, forward_units
 from core.pipeline.layout import ARRAYS
 from core.pipeline.partial import WORK
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class ModelRef:
     fingerprint: str
 
     @classmethod
-    def of(cls, loaded) -> ModelRef:
+    def of(cls, loaded: LoadedModel) -> ModelRef:
         return cls(loaded.id, loaded.spec.arch, dict(loaded.config), loaded.fingerprint)
 
     def load(self, device: str):

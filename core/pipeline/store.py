@@ -23,12 +23,16 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError
 from core.pipeline.commit import recover
 from core.pipeline.layout import ARRAYS, FORMAT_VERSION, MANIFEST, PARTIAL_DIR, RESUME_HINT, STATS
+
+if TYPE_CHECKING:
+    from core.model.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +134,7 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def check_model(manifest: dict, loaded, path: Path, layer: str | None = None) -> None:
+def check_model(manifest: dict, loaded: LoadedModel, path: Path, layer: str | None = None) -> None:
     """Raise ``ArtifactMismatchError`` unless the artifact was made with ``loaded`` (and ``layer``)."""
     if loaded is not None and manifest["fingerprint"] != loaded.fingerprint:
         raise ArtifactMismatchError(

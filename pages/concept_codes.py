@@ -42,9 +42,9 @@ def code_inputs() -> tuple[str, str, float, int]:
 def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: int) -> None:
     code = resources.sparse_code(ctx.model_id, ctx.layer, concept, kind, alpha, None)
     terms = code.table.head(top)
-    st.markdown(f"**{concept}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
+    st.markdown(f"**{ui.md_escape(concept)}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
     st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
-               f"units at {ctx.layer}")
+               f"units at {ui.md_escape(ctx.layer)}")
     ui.altair("sparse_code_chart", terms, concept=concept)
     ui.neuron_result_list(ctx, terms, "relative", THUMBS)
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.config import get_settings
 from ui import errors, resources, url, urlstate, widgets
+from ui.html import md_code, md_escape
 from ui.resources import ArtifactKey
 
 SHELL_CTX = "_shell_ctx"
@@ -106,8 +107,9 @@ def _collection_picker(model_id: str, settings) -> dict | None:
     pending = model_id == "demo" and "demo" not in names
     options = names + (["demo"] if pending else [])
     if not options:
-        st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
-                f"`python -m core index --model {model_id} --images DIR --out artifacts/indexes/NAME`.")
+        command = f"python -m core index --model {model_id} --images DIR --out artifacts/indexes/NAME"
+        st.info(f"No collection is indexed for {md_escape(model_id)} yet. Index one below, or from a shell: "
+                f"{md_code(command)}.")
         return None
     labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
     if pending:

@@ -49,7 +49,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     if job is not None and not job.finished.is_set():
         widgets.watch_cancellable(job, "Rendering (optimisation steps)", key)
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
-        st.error(f"Rendering failed: {job.error}")
+        st.error(f"Rendering failed: {html.md_escape(job.error)}")
     heading = html.heading_html("Top rastered words", "The 12,000 most common English words drawn as images; a "
                                 "word's value is the unit's spatial max, averaged over two fonts/sizes; score = "
                                 "std-devs from the vocabulary mean.")

@@ -190,16 +190,17 @@ def watch_job(job: Job, *, unit: str = "images") -> None:
     if job.finished.is_set():
         if job.error is not None:
             if isinstance(job.error, CoreError):
-                st.error(f"{job.title} failed: {job.error}")
+                st.error(f"{html.md_escape(job.title)} failed: {html.md_escape(job.error)}")
             else:
-                st.error(f"{job.title} failed ({type(job.error).__name__}: {job.error}); see the server log.")
+                st.error(f"{html.md_escape(job.title)} failed ({type(job.error).__name__}: {html.md_escape(job.error)}); "
+                         "see the server log.")
             st.stop()
         return
-    with st.status(f"{job.title} ...", expanded=True) as status:
+    with st.status(f"{html.md_escape(job.title)} ...", expanded=True) as status:
         bar = st.progress(0.0, text="starting ...")
         while not job.finished.wait(0.5):
             bar.progress(job.fraction, text=f"{job.done} / {job.total or '?'} {unit}")
-        status.update(label=f"{job.title}: done", state="complete")
+        status.update(label=f"{html.md_escape(job.title)}: done", state="complete")
     st.rerun()
 
 

@@ -129,10 +129,11 @@ def _index_folder_expander(model_id: str, coll: dict | None) -> None:
         if not folders:
             st.caption(f"Put a folder of images (sub-folders = labels) under `{root}` to index it here.")
             return
+        resume = widgets.unfinished_index_runs(model_id)  # runs a restart or a cancel left unfinished
         folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {root}")
-        if st.button("Index it", key="index_button"):
+        if st.button("Index it", key="index_button") or resume:
             with errors.error_box():
-                st.session_state["_index_job"] = resources.folder_index_job(model_id, folder).key
+                st.session_state["_index_job"] = resources.folder_index_job(model_id, resume or folder).key
         job = resources.get_job(st.session_state.get("_index_job", ""))
-        if job is not None and not job.finished.is_set():
-            widgets.watch_job(job)
+        if job is not None and (not job.finished.is_set() or job.cancelled):  # live, cancellable; the page goes on
+            widgets.watch_job(job, cancel=True, stop=False)

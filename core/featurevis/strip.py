@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.errors import CoreError
+from core.errors import Cancelled
 from core.featurevis.cache import cached_render, lookup
 from core.featurevis.facets import faceted_objective, probe_cached
 from core.featurevis.objectives import Objective, channel
@@ -20,7 +20,7 @@ STRIP_STEPS = 256
 FACET_STRENGTH = 2.0
 
 
-class RenderCancelled(CoreError):
+class RenderCancelled(Cancelled):
     """The user cancelled a render; finished pictures are kept in the cache."""
 
 

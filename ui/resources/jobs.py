@@ -8,15 +8,16 @@ run faster on fewer threads.
 from __future__ import annotations
 
 import os
+import threading
 
 from core.config import get_settings
-from core.errors import BadInputError
-from ui.jobs import Job, cancel_event, get_job, start_job
+from core.errors import BadInputError, Cancelled
+from ui.jobs import Job, cancel_event, cancel_job, get_job, start_job
 from ui.resources.artifacts import collection_folders, collections
 from ui.resources.models import get_model
 
-__all__ = ["BATCH_JOB_THREADS", "Job", "cancel_event", "demo_index_job", "featurevis_job", "featurevis_job_key",
-           "folder_index_job", "get_job", "words_job", "words_job_key"]
+__all__ = ["BATCH_JOB_THREADS", "Job", "cancel_event", "cancel_job", "demo_index_job", "featurevis_job", "featurevis_job_key",
+           "folder_index_job", "get_job", "unfinished_index_runs", "words_job", "words_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
 
@@ -45,14 +46,38 @@ def folder_index_job(model_id: str, folder: str) -> Job:
         raise BadInputError(f"'{folder}' is not a folder under {settings.collections_dir}.")
     out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
     loaded = get_model(model_id)
+    flag = threading.Event()
 
     def work(progress):
-        art = run_extraction(loaded, src, out, workers=0, progress=progress)
+        def step(done: int, total: int) -> None:
+            progress(done, total)
+            if flag.is_set():  # the extraction is resumable: stopping here loses nothing
+                raise Cancelled(f"Indexing {folder} cancelled; the next run resumes where it stopped.")
+
+        art = run_extraction(loaded, src, out, workers=0, progress=step)
         ensure_index(art)
         return art
 
     return start_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
-                     threads=BATCH_JOB_THREADS)
+                     threads=BATCH_JOB_THREADS, cancel=flag)
+
+
+def unfinished_index_runs(model_id: str) -> list[dict]:
+    """The folders whose indexing with ``model_id`` was interrupted (a server restart, a crash, a cancel): each
+    ``{"folder", "done", "chunks"}``, for folders under the collections dir the UI may index, unless a job is
+    indexing it now (not cached: a few small files, read when the sidebar's expander is drawn)."""
+    from core.pipeline.collection import slug
+    from core.pipeline.partial import unfinished_run
+
+    settings = get_settings()
+    out = []
+    for folder in collection_folders():
+        path = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
+        run = unfinished_run(path)
+        job = get_job(f"index:{path}")
+        if run is not None and run["model_id"] == get_model(model_id).id and (job is None or job.finished.is_set()):
+            out.append({"folder": folder, "done": run["done"], "chunks": run["chunks"]})
+    return out
 
 
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
@@ -70,12 +95,10 @@ def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tup
     from core.featurevis.strip import render_strip, strip_items
 
     key = featurevis_job_key(model_id, layer, unit, seeds, facets)
-    old, flag = get_job(key), cancel_event(key)
-    if old is None or (old.finished.is_set() and old.error is not None):
-        flag.clear()
+    flag = threading.Event()  # this run's own flag (``job.cancel``): a new run never inherits an old cancel
     loaded = get_model(model_id)
     return start_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
-        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set))
+        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set), cancel=flag)
 
 
 def words_job(model_id: str, layer: str) -> Job:
@@ -83,6 +106,7 @@ def words_job(model_id: str, layer: str) -> Job:
     from core.analyses.words import word_activations
 
     loaded = get_model(model_id)
+    flag = threading.Event()
     return start_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
-                     lambda progress: word_activations(loaded, layer, progress=progress).layer,
-                     threads=BATCH_JOB_THREADS)
+                     lambda progress: word_activations(loaded, layer, progress=progress, cancelled=flag.is_set).layer,
+                     threads=BATCH_JOB_THREADS, cancel=flag)

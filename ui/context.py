@@ -83,6 +83,9 @@ def sidebar_context() -> Context:
         layers = resources.layers(model_id)
         layer_ids = layers["id"].tolist()
         default_layer = resources.article_layer(model_id)
+        if st.session_state.get("_layer_model", model_id) != model_id:  # another model: its article layer, even
+            st.session_state.pop("layer", None)  # where a layer of the same name exists (unless the link names one)
+        st.session_state["_layer_model"] = model_id
         url.bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
                  lambda v: v in layer_ids)
         layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")

@@ -34,6 +34,22 @@ class DirectionUnavailableError(CoreError):
     """The layer has no (linearised) direction in the joint embedding space."""
 
 
+def query_tokens_fit(loaded, text: str) -> tuple[int, int]:
+    """(tokens ``text`` takes with its start and end tokens, the text tower's context length). When the first is
+    larger, the tokenizer cuts the text: the model reads only its first ``context - 2`` tokens. (0, context) when
+    the tokenizer cannot count (it has no ``encode``)."""
+    tok = loaded.tokenizer
+    context = int(getattr(tok, "context_length", 0) or 77)
+    encode = getattr(tok, "encode", None)
+    if encode is None:
+        return 0, context
+    try:
+        return len(encode(text)) + 2, context
+    except Exception:  # noqa: BLE001 - a tokenizer that cannot count this text: no verdict, not an error
+        logger.debug("could not count the tokens of a query", exc_info=True)
+        return 0, context
+
+
 def _direction_layers(loaded) -> list[str]:
     visual = loaded.model.visual
     if loaded.family == "resnet":

@@ -190,9 +190,11 @@ def watch_job(job: Job, *, unit: str = "images", cancel: bool = False, stop: boo
     """A background job's progress (``done / total unit``) while it runs, with a Cancel button if ``cancel``; then
     (``stop``) the page stops, so the caller goes on only once the job is done. The script never waits on the job:
     the progress is a fragment redrawn every second, which reruns the page when the job ends, so other widgets
-    (Cancel among them) stay live. A failed job shows its error and stops the page; a cancelled one says so. A job
-    that ends within ``JOB_WAIT_S`` shows its result at once, without a progress bar."""
-    job.finished.wait(JOB_WAIT_S)
+    (Cancel among them) stay live. A failed job shows its error and stops the page; a cancelled one says so. With
+    ``stop``, a job that ends within ``JOB_WAIT_S`` shows its result at once, without a progress bar (without it, the
+    page never waits: its other parts go on)."""
+    if stop:
+        job.finished.wait(JOB_WAIT_S)
     if job.finished.is_set():
         if job.cancelled:
             st.info(html.md_escape(job.error), icon=":material/cancel:")

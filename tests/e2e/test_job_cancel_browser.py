@@ -28,3 +28,26 @@ def test_cancel_stops_a_render(small_server, browser, shots):  # noqa: F811
     page.screenshot(path=str(shots / "cancel_render.png"), full_page=True)
     no_exception(page)
     ctx.close()
+
+
+def test_index_a_folder_from_the_sidebar_shows_progress_then_the_collection(small_server, browser, shots):  # noqa: F811
+    """The sidebar's indexing job: its progress never blocks the page, and the page picks the result up."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = ctx.new_page()
+    page.goto(small_server + "/", timeout=T)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Index a folder").click(timeout=T)
+    sidebar.get_by_role("button", name="Index it").click(timeout=T)
+    page.get_by_role("heading", name="Neuron lookup").wait_for(timeout=T)  # the page is drawn meanwhile
+    deadline = time.time() + 90
+    while True:  # the job ends, the progress fragment reruns the page, the picker lists the new collection
+        sidebar.get_by_role("combobox").nth(1).click()
+        found = page.get_by_role("option").filter(has_text="shapes--demo").count()
+        page.keyboard.press("Escape")
+        if found or time.time() > deadline:
+            break
+        time.sleep(2)
+    page.screenshot(path=str(shots / "index_sidebar.png"), full_page=True)
+    assert found, "the indexed folder never showed up in the collection picker"
+    no_exception(page)
+    ctx.close()

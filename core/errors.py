@@ -46,6 +46,10 @@ class BadInputError(CoreError):
     """Bad user input: an empty query, an unreadable image, a path outside the allowed roots."""
 
 
+class Cancelled(CoreError):
+    """The user cancelled a long job (a render, word scoring, an extraction); work finished before is kept."""
+
+
 def close_matches(word: str, options: Iterable[str], n: int = 5) -> list[str]:
     """Return up to ``n`` options closest to ``word`` (for "did you mean" messages)."""
     options = list(options)

@@ -33,7 +33,7 @@ def inputs(ctx: ui.Context, classes: list[str]) -> tuple[tuple[str, ...], tuple[
     default_words = ", ".join(measured if measured and set(measured) <= set(classes) else classes[:6])
     ui.bind_url("al_words", "words", lambda raw: urlstate.parse_text("words", default_words if raw is None else raw, 500))
     words = st.text_input("Attack words (a class name, or word=class)", key="al_words",
-                          help=f"Classes: {', '.join(classes[:40])}{' ...' if len(classes) > 40 else ''}")
+                          help=f"Classes: {ui.md_escape(', '.join(classes[:40]))}{' ...' if len(classes) > 40 else ''}")
     c1, c2, c3 = st.columns(3)
     ui.bind_url("al_styles", "styles", lambda raw: urlstate.parse_choice("styles", raw, list(STYLE_NAMES), "both"),
                 lambda v: v in STYLE_NAMES)
@@ -69,8 +69,8 @@ def main() -> None:
         st.stop()
     labels = resources.collection_classes(ctx.artifact)
     if len(labels) < 2:
-        st.info(f"Collection '{ctx.collection}' has no class labels; the attack evaluation needs pictures in class "
-                "sub-folders.")
+        st.info(f"Collection '{ui.md_escape(ctx.collection)}' has no class labels; the attack evaluation needs pictures "
+                "in class sub-folders.")
         st.stop()
     classes, cparams = class_list(ctx, labels)
     words, styles, area, limit, prompt, params = inputs(ctx, classes)

@@ -42,15 +42,15 @@ def code_inputs() -> tuple[str, str, float, int]:
 def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: int) -> None:
     code = resources.sparse_code(ctx.model_id, ctx.layer, concept, kind, alpha, None)
     terms = code.table.head(top)
-    st.markdown(f"**{concept}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
+    st.markdown(f"**{ui.md_escape(concept)}** ≈ " + " + ".join(f"{r.relative:.2f} × unit {r.unit}" for r in terms.itertuples()))
     st.caption(f"{code.nnz} neurons in the code · cosine of the fit with the concept {code.fit_cosine:.2f} · "
-               f"units at {ctx.layer}")
+               f"units at {ui.md_escape(ctx.layer)}")
     twins = {o: code_cosine(code, resources.sparse_code(ctx.model_id, ctx.layer, o, kind, alpha, None))
              for o in probes_for(concept)}
     twins = {o: c for o, c in twins.items() if c > INDISTINCT_COSINE}
     if twins:
-        st.warning(f"**This model does not separate these concepts**: the code of *{concept}* is near-identical to "
-                   + " and ".join(f"*{o}*'s (cosine {c:.3f})" for o, c in twins.items()) + " between their neuron "
+        st.warning(f"**This model does not separate these concepts**: the code of *{ui.md_escape(concept)}* is near-identical to "
+                   + " and ".join(f"*{ui.md_escape(o)}*'s (cosine {c:.3f})" for o, c in twins.items()) + " between their neuron "
                    "weights. The neurons below answer the prompts' shared wording, not this concept; try the "
                    "plain prompts, or a real CLIP.", icon=":material/warning:")
     ui.altair("sparse_code_chart", terms, concept=concept)

@@ -88,10 +88,10 @@ def main() -> None:
     ui.show_url_problems()
     if ctx.path is None:
         st.info("No collection is indexed for this model yet: index one in the sidebar (**Index a folder**) "
-                f"or run `python -m core index --model {ctx.model_id} --help`.")
+                f"or run {ui.md_code(f'python -m core index --model {ctx.model_id} --help')}.")
         st.stop()
     if not ctx.has_examples:
-        st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`; pick that layer in "
+        st.info(f"Collection '{ui.md_escape(ctx.collection)}' was indexed at layer {ui.md_code(ctx.collection_layer)}; pick that layer in "
                 "the sidebar to see its conditional-probability plots.")
         st.stop()
     unit = ui.unit_picker(ctx)

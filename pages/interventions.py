@@ -55,9 +55,9 @@ def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: flo
     left.image(image, caption="input", width=200)
     left.metric(f"unit {unit} (spatial max)", f"{d['unit_after'][unit]:.3f}",
                 f"{d['unit_after'][unit] - d['unit_before'][unit]:+.3f}")
-    left.markdown(f"Top class: **{d['top_before']}** → **{d['top_after']}**")
+    left.markdown(f"Top class: **{ui.md_escape(d['top_before'])}** → **{ui.md_escape(d['top_after'])}**")
     if tip and unit != tip["unit"] and op == "zero":
-        left.caption(f"Measured on this picture: ablating unit {tip['unit']} drops P({tip['label']}) from "
+        left.caption(f"Measured on this picture: ablating unit {tip['unit']} drops P({ui.md_escape(tip['label'])}) from "
                      f"{tip['p_label']:.0%} to {tip['p_label_ablated']:.0%}.")
         left.button(f"Try unit {tip['unit']}", key="iv_try", on_click=ui.set_unit, args=(tip["unit"],))
     with right:
@@ -74,7 +74,7 @@ def causal_section(ctx: ui.Context, unit: int) -> None:
     res = resources.causal_check(ctx.model_id, ctx.layer, unit, concepts, template, None, blank)
     d = res.to_dict()
     verdict = st.success if res.passed else st.warning
-    verdict(f"Best-matching concept **{res.target}**: logit {d['target_logit_change']:+.3f} "
+    verdict(f"Best-matching concept **{ui.md_escape(res.target)}**: logit {d['target_logit_change']:+.3f} "
             f"({'rose' if res.passed else 'did not rise'}); measured sign agrees with the bilinear prediction for "
             f"{d['sign_agreement']:.0%} of the concepts.")
     ui.altair("causal_check_chart", res.table)

@@ -25,7 +25,8 @@ def dataset_section(ctx: ui.Context, data) -> None:
                 "one in the sidebar (**Index a folder**), or run `python -m core index --help`.")
         return
     if not ctx.has_examples:
-        st.info(f"Collection '{ctx.collection}' was indexed at layer `{ctx.collection_layer}`, not `{ctx.layer}`: "
+        st.info(f"Collection '{ui.md_escape(ctx.collection)}' was indexed at layer {ui.md_code(ctx.collection_layer)}, not "
+                f"{ui.md_code(ctx.layer)}: "
                 "pick that layer in the sidebar to see dataset examples, or index the collection at this layer.")
         return
     st.caption(UNITS_NOTE)
@@ -70,8 +71,8 @@ def render_card(ctx: ui.Context) -> None:
     ui.show_url_problems()  # under the picker: no placeholder element above it to re-render on every switch
     ui.write_url(ctx.params(unit=unit))
     st.header(f"Unit {unit}", anchor=False)
-    st.caption(f"`{ctx.layer}:{unit}` · {ctx.model_id}" + (f" · {ctx.collection} ({ctx.rows} images)"
-                                                           if ctx.collection else ""))
+    st.caption(f"{ui.md_code(f'{ctx.layer}:{unit}')} · {ui.md_escape(ctx.model_id)}"
+               + (f" · {ui.md_escape(ctx.collection)} ({ctx.rows} images)" if ctx.collection else ""))
     data = resources.neuron_card_data(ctx.artifact, unit, **CARD) if ctx.has_examples else None
     left, right = st.columns([3, 2], gap="large")
     with left:

@@ -53,6 +53,10 @@ def main() -> None:
     if not text and image is None:
         st.info("Type a concept (e.g. *flower*, *boat*, *Christmas*) and press Enter, or upload an image.")
         st.stop()
+    tokens, context = resources.query_tokens(ctx.model_id, text) if image is None else (0, 0)
+    if tokens > context:
+        st.info(f"The query is {tokens} tokens long, but this model reads only {context} (with its start and end "
+                "tokens): the end of the query was cut and is not part of the search.", icon=":material/content_cut:")
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Neurons")

@@ -6,22 +6,11 @@ import streamlit as st
 import ui
 from core.analyses import attacks
 from core.analyses.zeroshot import default_template, parse_class_list
-from core.errors import CoreError
 from core.pipeline.demo import CATEGORIES
 from ui import panels, resources, urlstate
 
 SOURCES = {"collection": "a collection image", "upload": "my own image"}
 STYLE_NAMES = {"sticker": "one sticker", "article": "the article's pattern (8 copies)"}
-
-
-def _color(name: str, default: str):
-    def parse(raw: str | None) -> urlstate.Parsed:
-        try:
-            return urlstate.Parsed("#%02x%02x%02x" % attacks.parse_color(raw) if raw else default)
-        except CoreError:
-            return urlstate.Parsed(default, f"The link's {name} '{str(raw)[:20]}' is not a colour like ff0000; "
-                                            f"showing {default}.")
-    return parse
 
 
 def pick_picture(ctx: ui.Context, default_row: int) -> tuple[bytes | None, dict, str | None]:
@@ -59,9 +48,9 @@ def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tupl
     ui.bind_url("ta_size", "size", lambda raw: urlstate.parse_int("size", raw, 2, 40, 8))
     size = int(c2.slider("Size (% of picture)", 2, 40, key="ta_size", help="Sticker area; for the article's "
                          "pattern, the text height."))
-    ui.bind_url("ta_color", "color", _color("color", "#000000"))
+    ui.bind_url("ta_color", "color", lambda raw: urlstate.parse_color("color", raw, "#000000"))
     ink = c3.color_picker("Text colour", key="ta_color")
-    ui.bind_url("ta_bg", "bg", _color("bg", "#ffffff"))
+    ui.bind_url("ta_bg", "bg", lambda raw: urlstate.parse_color("bg", raw, "#ffffff"))
     bg = c4.color_picker("Sticker colour", key="ta_bg", disabled=style == "article")
     for key in ("ta_text", "ta_style", "ta_pos", "ta_size", "ta_color", "ta_bg"):
         ui.remember(key)

@@ -6,7 +6,7 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
     context.py           Context, the shared sidebar (model, collection, layer pickers)
     url.py               widgets bound to URL parameters; the view written back into the URL
     widgets.py           unit picker, example grids, HTML blocks, charts, uploads, result lists, job progress
-    html.py              the HTML of those blocks (every text escaped)
+    html.py              the HTML of those blocks (every text escaped); md_escape / md_code for markdown
     errors.py            CoreError as a message, anything else as a reported bug
     featurevis_card.py   the card's feature visualizations and rastered words
     resources/           every cache (st.cache_*, the card cache) and the background jobs
@@ -17,6 +17,7 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
 from ui.context import Context, page_context, shell_context, sidebar_context
 from ui.errors import error_box, section_errors
 from ui.featurevis_card import feature_visualization_card
+from ui.html import md_code, md_escape
 from ui.url import bind_url, remember, show_url_problems, write_url
 from ui.widgets import (
                         UPLOAD_MAX_BYTES,
@@ -40,7 +41,7 @@ from ui.widgets import (
 
 __all__ = [
     "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
-    "feature_visualization_card", "grid_sections", "html_block", "image_grid", "likely_next_units",
+    "feature_visualization_card", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
     "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "watch_job",
     "write_url",

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.config import get_settings
 from ui import deploy, errors, resources, url, urlstate, widgets
+from ui.html import md_code, md_escape
 from ui.resources import ArtifactKey
 
 SHELL_CTX = "_shell_ctx"
@@ -89,6 +90,9 @@ def sidebar_context() -> Context:
         layers = resources.layers(model_id)
         layer_ids = layers["id"].tolist()
         default_layer = resources.article_layer(model_id)
+        if st.session_state.get("_layer_model", model_id) != model_id:  # another model: its article layer, even
+            st.session_state.pop("layer", None)  # where a layer of the same name exists (unless the link names one)
+        st.session_state["_layer_model"] = model_id
         url.bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
                  lambda v: v in layer_ids)
         layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")
@@ -113,8 +117,9 @@ def _collection_picker(model_id: str, settings) -> dict | None:
     pending = model_id == "demo" and "demo" not in names
     options = names + (["demo"] if pending else [])
     if not options:
-        st.info(f"No collection is indexed for {model_id} yet. Index one below, or from a shell: "
-                f"`python -m core index --model {model_id} --images DIR --out artifacts/indexes/NAME`.")
+        command = f"python -m core index --model {model_id} --images DIR --out artifacts/indexes/NAME"
+        st.info(f"No collection is indexed for {md_escape(model_id)} yet. Index one below, or from a shell: "
+                f"{md_code(command)}.")
         return None
     labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
     if pending:
@@ -137,10 +142,11 @@ def _index_folder_expander(model_id: str, coll: dict | None) -> None:
         if not folders:
             st.caption(f"Put a folder of images (sub-folders = labels) under {roots} to index it here.")
             return
+        resume = widgets.unfinished_index_runs(model_id)  # runs a restart or a cancel left unfinished
         folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {roots}")
-        if st.button("Index it", key="index_button"):
+        if st.button("Index it", key="index_button") or resume:
             with errors.error_box():
-                st.session_state["_index_job"] = resources.folder_index_job(model_id, folder).key
+                st.session_state["_index_job"] = resources.folder_index_job(model_id, resume or folder).key
         job = resources.get_job(st.session_state.get("_index_job", ""))
-        if job is not None and not job.finished.is_set():
-            widgets.watch_job(job)
+        if job is not None and (not job.finished.is_set() or job.cancelled):  # live, cancellable; the page goes on
+            widgets.watch_job(job, cancel=True, stop=False)

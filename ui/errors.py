@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 from core.errors import CoreError
+from ui.html import md_escape
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def error_box() -> Iterator[None]:
     try:
         yield
     except CoreError as err:
-        st.error(str(err))
+        st.error(md_escape(err))  # it may quote a visitor's input (a file name, a typed id): plain text
         st.stop()
     except Exception as err:  # noqa: BLE001 - last-resort guard for bugs; script-control exceptions pass through
         logger.exception("unexpected error")
@@ -39,4 +40,4 @@ def section_errors() -> Iterator[None]:
     try:
         yield
     except CoreError as err:
-        st.info(str(err))
+        st.info(md_escape(err))

@@ -19,7 +19,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     from core.analyses import words
     from core.featurevis import strip
     from core.featurevis.facets import facet_names
-    from core.featurevis.strip import RenderCancelled, cached_strip, strip_items
+    from core.featurevis.strip import cached_strip, strip_items
 
     loaded = resources.get_model(ctx.model_id)
     names = facet_names()
@@ -48,9 +48,11 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
         resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
         st.rerun()
     if job is not None and not job.finished.is_set():
-        widgets.watch_cancellable(job, "Rendering (optimisation steps)", key)
-    elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
-        st.error(f"Rendering failed: {job.error}")
+        widgets.watch_cancellable(job, "Rendering (optimisation steps)")
+    elif job is not None and job.cancelled and any(r is None for r in results):
+        st.info("Rendering cancelled; finished pictures are kept.", icon=":material/cancel:")
+    elif job is not None and job.error is not None and not job.cancelled:
+        st.error(f"Rendering failed: {html.md_escape(job.error)}")
     heading = html.heading_html("Top rastered words", f"The {len(words.load_vocabulary()):,} most common English "
                                 "words drawn as images; a word's activation is the unit's spatial max, averaged over "
                                 "two fonts/sizes" + (", in standard deviations from zero (σ) like the pictures above"
@@ -60,8 +62,11 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
         widgets.html_block("fv_words", html.tagged(unit, heading))
         wjob = resources.get_job(resources.words_job_key(ctx.model_id, ctx.layer))
         if wjob is not None and not wjob.finished.is_set():
-            widgets.watch_cancellable(wjob, "Scoring words", None)
-        elif st.button("Score the word vocabulary (once per model and layer)", key="words_score"):
+            widgets.watch_cancellable(wjob, "Scoring words")
+            return
+        if wjob is not None and wjob.cancelled:
+            st.info("Word scoring cancelled; the words scored so far are kept.", icon=":material/cancel:")
+        if st.button("Score the word vocabulary (once per model and layer)", key="words_score"):
             resources.words_job(ctx.model_id, ctx.layer)
             st.rerun()
         return

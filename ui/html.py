@@ -1,12 +1,44 @@
 """HTML blocks the dashboard draws with its ``card_view`` component: example grids, neuron chips, headings,
 figures, tables, share links and ranked results. Every text is escaped here; the blocks are then trusted.
+
+Also the escape for the other way text reaches the page: Streamlit renders markdown in alerts, ``st.markdown``,
+captions, metric values, image captions, radio options and help tooltips. Any text not written by us (a URL value,
+a folder or label name, an exception's message, a class name typed by a visitor) goes through ``md_escape`` (or
+``md_code`` inside a code span) before it is put into such a string.
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 
 from core.analyses.neuron_card import Grid
+
+_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes each one
+# GFM's autolink literals (``http://x``, ``www.x``, ``a@b.c``) are found in the text *after* escapes are resolved:
+# an invisible word joiner before ``:`` and ``@`` and inside ``www.`` keeps them from matching.
+_AUTOLINK = re.compile(r"(?=[:@])|(?<=www)(?=\.)", re.IGNORECASE)
+
+
+def md_escape(text: object) -> str:
+    """``text`` as literal text inside Streamlit markdown: every ASCII punctuation character backslash-escaped (links
+    ``[x](u)``, images ``![x](u)``, autolinks ``<u>`` and ``http://u``, HTML, emphasis, code, headings, tables,
+    ``$`` maths, ``:color[x]`` directives, entities) and line breaks and other control characters turned into
+    spaces (no new block can start); a word joiner (U+2060, invisible) before ``:`` and ``@`` and after ``www``
+    stops GFM's bare-URL and e-mail links. Shown, the text reads as given."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return _MD_PUNCT.sub(r"\\\1", _AUTOLINK.sub("\u2060", flat))
+
+
+def md_code(text: object) -> str:
+    """``text`` as an inline code span (its content is never parsed as markdown): fenced with one more backtick
+    than its longest run of backticks, control characters turned into spaces."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") or not flat.strip() else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def grid_html(g: Grid) -> str:

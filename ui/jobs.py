@@ -13,12 +13,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from core.errors import Cancelled
+
 logger = logging.getLogger(__name__)
+
+
+STALL_S = 120.0  # a running job with no progress for this long is reported as stalled
 
 
 @dataclass
 class Job:
-    """A background job shared by all sessions: progress, result or error, finished flag."""
+    """A background job shared by all sessions: progress, result or error, finished flag, and its own cancel flag
+    (the work checks it: ``render_strip(cancelled=...)``, ``word_activations(cancelled=...)``, an indexing job's
+    progress callback)."""
 
     key: str
     title: str
@@ -28,13 +35,36 @@ class Job:
     error: BaseException | None = None
     started: float = field(default_factory=time.time)
     finished: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    touched: float = field(default_factory=time.time)  # the last sign of progress
 
     def progress(self, done: int, total: int) -> None:
         self.done, self.total = int(done), int(total)
+        self.touched = time.time()
 
     @property
     def fraction(self) -> float:
         return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job ended because a user cancelled it."""
+        return self.finished.is_set() and isinstance(self.error, Cancelled)
+
+    def stalled(self, after_s: float | None = None) -> bool:
+        """Whether the job is running but has shown no progress for ``after_s`` (default ``STALL_S``) seconds."""
+        return not self.finished.is_set() and time.time() - self.touched > (STALL_S if after_s is None else after_s)
+
+
+def cancel_job(job: Job) -> None:
+    """Ask ``job`` to stop (its work stops at its next check; finished work is kept). A stalled job (its thread
+    blocked, e.g. opening a named pipe, so it never checks) is let go at once: it is reported as cancelled and the
+    next start of its key runs afresh; its thread, should it ever wake, sees the flag and stops."""
+    job.cancel.set()
+    if job.stalled():
+        job.error = Cancelled(f"{job.title}: stopped after {time.time() - job.touched:.0f} s without progress. "
+                              "Start it again to resume where it stopped.")
+        job.finished.set()
 
 
 _JOBS: dict[str, Job] = {}
@@ -42,25 +72,31 @@ _JOBS_LOCK = threading.Lock()
 
 
 def start_job(key: str, title: str, work: Callable[[Callable[[int, int], None]], object], *,
-              on_finish: Callable[[], None] | None = None, threads: int | None = None) -> Job:
+              on_finish: Callable[[], None] | None = None, threads: int | None = None,
+              cancel: threading.Event | None = None) -> Job:
     """Start ``work(progress)`` in a daemon thread, or return the job already running/finished for ``key``.
 
     A failed job is restarted on the next call (the extraction it runs is resumable). ``on_finish`` runs when
     the work ends, successfully or not (e.g. to refresh a cache that lists its output). ``threads``: torch's
     intra-op threads while the job runs (``job_threads``), e.g. every core for a long batch job in a server that
-    otherwise keeps a core free for its event loop (``Settings.server_threads``).
+    otherwise keeps a core free for its event loop (``Settings.server_threads``). ``cancel``: the flag ``work`` checks
+    (it becomes ``job.cancel``; unused when a job of ``key`` is already running). A cancelled job counts as failed:
+    the next call starts it again.
     """
     with _JOBS_LOCK:
         job = _JOBS.get(key)
         if job is not None and not (job.finished.is_set() and job.error is not None):
             return job
-        job = Job(key, title)
+        job = Job(key, title, cancel=cancel if cancel is not None else threading.Event())
         _JOBS[key] = job
 
     def _run() -> None:
         try:
             with job_threads(threads):
                 job.result = work(job.progress)
+        except Cancelled as err:
+            logger.info("job %s cancelled", key)
+            job.error = err
         except BaseException as err:  # noqa: BLE001 - reported to every watching session
             logger.exception("job %s failed", key)
             job.error = err
@@ -112,7 +148,7 @@ _CANCELS: dict[str, threading.Event] = {}
 
 
 def cancel_event(key: str) -> threading.Event:
-    """The cancel flag of a cancellable job (feature-visualization renders)."""
+    """A cancel flag shared per key (kept for callers outside the dashboard; its jobs use ``Job.cancel``)."""
     with _JOBS_LOCK:
         return _CANCELS.setdefault(key, threading.Event())
 

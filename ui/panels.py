@@ -8,6 +8,7 @@ from core.analyses.stroop import COLORS, STROOP_TEMPLATE
 from core.pipeline.demo import CATEGORIES, DEMO_NAME, page_defaults
 from ui import resources, url, urlstate, widgets
 from ui.context import Context
+from ui.html import md_escape as esc
 
 TOP = 6
 
@@ -53,12 +54,12 @@ def class_list_note(ctx: Context, classes: list[str], labels: list[str], key: st
         what = (f"the **{len(evaluated)} classes the demo model was evaluated on** (its README figures are on "
                 "these; pictures of other labels have no right answer here)")
     elif labels and sorted(classes) == sorted(labels):
-        what = f"**all {len(labels)} labels** of the collection '{ctx.collection}'"
+        what = f"**all {len(labels)} labels** of the collection '{esc(ctx.collection)}'"
     else:
         what = f"**{len(classes)} classes** typed above"
     st.caption(f"Zero-shot over {what}.")
     with st.expander(f"The {len(classes)} classes in use", icon=":material/list:"):
-        st.markdown(", ".join(classes))
+        st.markdown(esc(", ".join(classes)))
     row = st.container(horizontal=True)
     if key is None:
         return
@@ -74,18 +75,18 @@ def attack_result(ctx: Context, res: attacks.AttackResult) -> None:
     """One typographic attack: the picture before and after, the prediction, class probabilities, and the neurons
     that rose and fell most."""
     before, after = st.columns(2)
-    before.image(res.before, caption=f"before: {res.pred_before}", width=256)
-    after.image(res.after, caption=f"after: {res.pred_after}", width=256)
+    before.image(res.before, caption=f"before: {esc(res.pred_before)}", width=256)  # class names: a visitor's text
+    after.image(res.after, caption=f"after: {esc(res.pred_after)}", width=256)
     m1, m2, m3 = st.columns(3)
-    m1.metric("Prediction before → after", f"{res.pred_before} → {res.pred_after}")
+    m1.metric("Prediction before → after", f"{esc(res.pred_before)} → {esc(res.pred_after)}")
     m2.metric("Prediction flipped", "yes" if res.flipped else "no")
     m3.metric("Pixels changed", f"{res.cover:.1%}")
     if res.target is None:
         st.caption("The text names none of the classes, so there is no 'success' to measure: add it to the list.")
     elif res.success:
-        st.success(f"The attack worked: CLIP now reads the picture as **{res.target}**.")
+        st.success(f"The attack worked: CLIP now reads the picture as **{esc(res.target)}**.")
     else:
-        st.warning(f"The attack did not make CLIP say **{res.target}**.")
+        st.warning(f"The attack did not make CLIP say **{esc(res.target)}**.")
     widgets.altair("class_probs_chart", res.probs)
     st.subheader("Neurons that rose and fell most")
     widgets.altair("neuron_delta_chart", attacks.top_changes(res.deltas, TOP),
@@ -115,7 +116,7 @@ def stroop_panel(ctx: Context) -> dict:
         url.remember(key)
     img, probs, winner = resources.stroop_single(ctx.model_id, word, ink, tuple(colors), STROOP_TEMPLATE)
     left, right = st.columns([1, 2])
-    left.image(img, caption=f"'{word}' in {ink} ink", width=192)
+    left.image(img, caption=f"'{esc(word)}' in {esc(ink)} ink", width=192)
     with right:
         widgets.altair("probs_chart", probs, title=f"“{STROOP_TEMPLATE.format('…')}”")
     st.markdown({"word": "CLIP **reads the word**.", "ink": "CLIP **sees the ink**.", "both": "Word and ink agree.",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from ui import urlstate
+from ui.html import md_escape
 
 PROBLEMS = "_url_problems"
 
@@ -63,7 +64,8 @@ def remember(key: str) -> None:
 
 def show_url_problems(where=None) -> None:
     """Show (once) what was wrong with the link's values, as warnings (in ``where``, e.g. a container
-    created above the inputs, so the message sits at the top even though inputs are parsed later)."""
+    created above the inputs, so the message sits at the top even though inputs are parsed later). A problem quotes
+    the link's value, so it is shown as plain text (``ui.html.md_escape``)."""
     target = where if where is not None else st
     for problem in st.session_state.pop(PROBLEMS, []):
-        target.warning(problem, icon=":material/link_off:")
+        target.warning(md_escape(problem), icon=":material/link_off:")  # it quotes the link: never markdown

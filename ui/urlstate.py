@@ -1,12 +1,15 @@
 """Pure parsing and validation of dashboard URL (query-parameter) values.
 
 Every value that arrives in a URL is untrusted: each parser returns a valid value plus an optional
-human-readable problem (shown by the page as a warning) and never raises. Collections are chosen by
+human-readable problem (shown by the page as a warning, markdown-escaped) and never raises, whatever the value:
+Unicode digits, huge numbers, NaN, 10 kB strings, null bytes, bidi marks (``tests/unit/test_urlstate_props.py``
+checks this with Hypothesis). Collections are chosen by
 *name* from a discovered list, so a URL can never name a file path. Nothing here imports streamlit.
 """
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -27,9 +30,20 @@ class Parsed:
     problem: str | None = None
 
 
-def _clip(raw: str) -> str:
-    raw = str(raw)
-    return raw if len(raw) <= 40 else raw[:37] + "..."
+MAX_RAW_CHARS = 4000  # a longer value is cut before any work is done on it (a 10 MB link costs nothing)
+_INT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is true and int("²") raises
+_COLOR = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def clean(raw: object, limit: int = MAX_RAW_CHARS) -> str:
+    """``raw`` as text of at most ``limit`` characters with every non-printable character (control characters,
+    null bytes, line breaks, bidi marks such as RTL overrides, other format characters) removed."""
+    return "".join(ch for ch in str(raw)[:limit] if ch.isprintable())
+
+
+def _clip(raw: object) -> str:
+    text = clean(raw, 60)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_choice(name: str, raw: str | None, options: Sequence[str], default: str | None) -> Parsed:
@@ -46,23 +60,27 @@ def parse_choice(name: str, raw: str | None, options: Sequence[str], default: st
     """
     if raw is None or raw == "":
         return Parsed(default)
+    raw = str(raw)
     if len(raw) <= MAX_PARAM_CHARS and raw in options:
         return Parsed(raw)
     msg = with_suggestions(f"The link's {name} '{_clip(raw)}' is not available here; showing "
-                           f"'{default}' instead.", raw[:MAX_PARAM_CHARS], list(options), limit=8)
-    return Parsed(default, msg)
+                           f"'{default}' instead.", clean(raw, MAX_PARAM_CHARS), list(options), limit=8)
+    return Parsed(default, clean(msg, 2000))  # option names (folder names) may hold control characters too
 
 
 def parse_int(name: str, raw: str | None, lo: int, hi: int, default: int) -> Parsed:
-    """Validate an integer in ``lo..hi`` (inclusive).
+    """Validate an integer in ``lo..hi`` (inclusive): an optional minus and 1 to 12 ASCII digits (no Unicode
+    digits, no exponent, no NaN or infinity, no spaces inside).
 
     Returns:
         ``Parsed(int)``; out-of-range or non-numeric values fall back to ``default`` with a problem.
     """
-    if raw is None or str(raw).strip() == "":
+    if raw is None:
         return Parsed(default)
-    text = str(raw).strip()
-    if len(text) > 12 or not text.lstrip("-").isdigit():
+    text = str(raw)[:MAX_PARAM_CHARS].strip()
+    if text == "":
+        return Parsed(default)
+    if not _INT.fullmatch(text):
         return Parsed(default, f"The link's {name} '{_clip(text)}' is not a whole number; showing {default}.")
     value = int(text)
     if not lo <= value <= hi:
@@ -74,10 +92,28 @@ def parse_text(name: str, raw: str | None, max_chars: int = MAX_QUERY_CHARS) -> 
     """Validate free text (a search query): stripped, control characters removed, length-capped."""
     if raw is None:
         return Parsed("")
-    text = "".join(ch for ch in str(raw) if ch.isprintable()).strip()
-    if len(text) > max_chars:
-        return Parsed(text[:max_chars], f"The link's {name} was longer than {max_chars} characters and was cut.")
+    raw = str(raw)
+    text = clean(raw, max_chars * 4).strip()
+    if len(text) > max_chars or len(raw) > max_chars * 4:
+        return Parsed(text[:max_chars].strip(),
+                      f"The link's {name} was longer than {max_chars} characters and was cut.")
     return Parsed(text)
+
+
+def parse_flag(raw: str | None) -> Parsed:
+    """An on/off switch: on only for exactly ``1``."""
+    return Parsed(raw == "1")
+
+
+def parse_color(name: str, raw: str | None, default: str) -> Parsed:
+    """A colour ``rrggbb`` or ``#rrggbb`` (ASCII hex digits) as ``#rrggbb``; anything else falls back to
+    ``default`` with a problem."""
+    if raw is None or raw == "":
+        return Parsed(default)
+    m = _COLOR.fullmatch(str(raw)[:MAX_PARAM_CHARS].strip())
+    if m is None:
+        return Parsed(default, f"The link's {name} '{_clip(raw)}' is not a colour like ff0000; showing {default}.")
+    return Parsed("#" + m.group(1).lower())
 
 
 def query_string(params: Mapping[str, object]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from core.analyses import neuron_card
 from core.analyses.neuron_card import Grid
 from core.errors import BadInputError, CoreError
 from ui import deploy, html, resources, url, urlstate
-from ui.jobs import Job
+from ui.jobs import Job, cancel_job, get_job
 
 if TYPE_CHECKING:
     from ui.context import Context
@@ -26,6 +27,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 LOOKUP_PAGE = "pages/neuron_lookup.py"
 OPEN_CARD = "_open_card"  # the unit whose card a result list's link asked to open (set by its click callback)
 NEXT_RANDOM = "_next_random_unit"
+JOB_WAIT_S = 2.0  # how long a page waits for a job before it shows the job's progress instead
 
 
 def unit_picker(ctx: Context) -> int:
@@ -192,30 +194,61 @@ def share_link(params: dict) -> None:
 
 
 # ---------------------------------------------------------------- background jobs ------------------------------------
-def watch_job(job: Job, *, unit: str = "images") -> None:
-    """Show a background job's progress (``done / total unit``) until it finishes, then rerun (other sessions are
-    never blocked); a failed job shows its error and stops the page."""
+def watch_job(job: Job, *, unit: str = "images", cancel: bool = False, stop: bool = True) -> None:
+    """A background job's progress (``done / total unit``) while it runs, with a Cancel button if ``cancel``; then
+    (``stop``) the page stops, so the caller goes on only once the job is done. The script never waits on the job:
+    the progress is a fragment redrawn every second, which reruns the page when the job ends, so other widgets
+    (Cancel among them) stay live. A failed job shows its error and stops the page; a cancelled one says so. With
+    ``stop``, a job that ends within ``JOB_WAIT_S`` shows its result at once, without a progress bar (without it, the
+    page never waits: its other parts go on)."""
+    if stop:
+        job.finished.wait(JOB_WAIT_S)
     if job.finished.is_set():
-        if job.error is not None:
+        if job.cancelled:
+            st.info(html.md_escape(job.error), icon=":material/cancel:")
+            if stop:
+                st.stop()
+        elif job.error is not None:
             if isinstance(job.error, CoreError):
-                st.error(f"{job.title} failed: {job.error}")
+                st.error(f"{html.md_escape(job.title)} failed: {html.md_escape(job.error)}")
             else:
-                st.error(f"{job.title} failed ({type(job.error).__name__}: {job.error}); see the server log.")
+                st.error(f"{html.md_escape(job.title)} failed ({type(job.error).__name__}: {html.md_escape(job.error)}); "
+                         "see the server log.")
             st.stop()
         return
-    with st.status(f"{job.title} ...", expanded=True) as status:
-        bar = st.progress(0.0, text="starting ...")
-        while not job.finished.wait(0.5):
-            bar.progress(job.fraction, text=f"{job.done} / {job.total or '?'} {unit}")
-        status.update(label=f"{job.title}: done", state="complete")
-    st.rerun()
+    _job_progress(job.key, f"{job.title} ...", unit, cancel)
+    if stop:
+        st.stop()
 
 
-def watch_cancellable(job: Job, what: str, cancel_key: str | None) -> None:
-    """Progress of a running job with a Cancel button (a click reruns the script and sets the flag)."""
-    if cancel_key is not None and st.button("Cancel", key=f"cancel_{cancel_key}"):
-        resources.cancel_event(cancel_key).set()
-    bar = st.progress(job.fraction, text=what)
-    while not job.finished.wait(0.5):
-        bar.progress(job.fraction, text=f"{what}: {job.done} / {job.total or '?'}")
-    st.rerun()
+def watch_cancellable(job: Job, what: str) -> None:
+    """A running job's progress (``what: done / total``) with a Cancel button; the page goes on."""
+    _job_progress(job.key, what, "", True)
+
+
+@st.fragment(run_every=1.0)
+def _job_progress(key: str, title: str, unit: str, cancel: bool) -> None:
+    job = get_job(key)
+    if job is None or job.finished.is_set():
+        st.rerun()  # the whole page: it shows the result (or the error, or that it was cancelled)
+    with st.status(html.md_escape(title), expanded=True):
+        st.progress(job.fraction, text=f"{job.done} / {job.total or '?'} {unit}".rstrip())
+        if job.stalled():
+            st.warning(f"No progress for {time.time() - job.touched:.0f} s: the job looks stuck (for instance on a "
+                       "file it cannot read, such as a named pipe). Cancel it; a new run resumes where it stopped.",
+                       icon=":material/hourglass_disabled:")
+        if cancel:
+            st.button("Cancel", key=f"cancel:{key}", icon=":material/cancel:", on_click=cancel_job, args=(job,),
+                      disabled=job.cancel.is_set() and not job.stalled(), help="Stop the job; work done is kept.")
+
+
+def unfinished_index_runs(model_id: str) -> str | None:
+    """The folders whose indexing was interrupted (a restart, a crash, a cancel), each marked "unfinished" with a
+    Resume button: the extraction resumes where it stopped. Returns the folder whose button was clicked."""
+    for run in resources.unfinished_index_runs(model_id):
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.caption(f"**{html.md_escape(run['folder'])}**: unfinished — {run['done']} of {run['chunks']} chunks "
+                    "indexed")
+        if row.button("Resume", key=f"resume:{run['folder']}", icon=":material/play_arrow:"):
+            return run["folder"]
+    return None

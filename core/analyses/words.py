@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from core.config import ASSETS_DIR, get_settings
-from core.errors import BadInputError, CoreError
+from core.errors import BadInputError, Cancelled, CoreError
 from core.model.hooks import NeuronRef, article_layer, capture, resolve_layer, resolve_neuron
 
 if TYPE_CHECKING:
@@ -150,8 +150,13 @@ def _cache_dir(loaded: LoadedModel, layer: str, words: Sequence[str]) -> Path:
     return get_settings().artifacts_dir / "words" / loaded.fingerprint / f"{safe}-{tag}"
 
 
+class ScoringCancelled(Cancelled):
+    """The user cancelled word scoring; finished chunks are kept."""
+
+
 def word_activations(loaded: LoadedModel, layer: str | None = None, *, words: Sequence[str] | None = None,
-                     progress: Progress | None = None) -> WordActivations:
+                     progress: Progress | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> WordActivations:
     """Activations of every vocabulary word at ``layer`` (default: the article's layer), cached.
 
     Work is saved in chunks of ``CHUNK`` words, so an interrupted run resumes where it stopped.
@@ -161,6 +166,10 @@ def word_activations(loaded: LoadedModel, layer: str | None = None, *, words: Se
         layer: layer id (see ``core.model.hooks.list_layers``).
         words: another word list (default: the shipped vocabulary).
         progress: called with (words done, total).
+        cancelled: asked before each chunk; when it turns true the run stops (finished chunks are kept).
+
+    Raises:
+        ScoringCancelled: ``cancelled()`` turned true.
     """
     from core.files import atomic_write_bytes
 
@@ -175,6 +184,8 @@ def word_activations(loaded: LoadedModel, layer: str | None = None, *, words: Se
         return WordActivations(words, layer, np.load(final))
     parts = []
     for start in range(0, len(words), CHUNK):
+        if cancelled is not None and cancelled():
+            raise ScoringCancelled("Word scoring cancelled; the words scored so far are kept and the next run resumes.")
         chunk = folder / f"chunk-{start:06d}.npy"
         if chunk.is_file():
             parts.append(np.load(chunk))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import CoreError
+from core.errors import Cancelled
 from core.featurevis.cache import cached_render, lookup
 from core.featurevis.facets import faceted_objective, probe_cached
 from core.featurevis.objectives import Objective, channel
@@ -31,7 +31,7 @@ def strip_steps() -> int:
     return get_settings().fv_steps or STRIP_STEPS
 
 
-class RenderCancelled(CoreError):
+class RenderCancelled(Cancelled):
     """The user cancelled a render; finished pictures are kept in the cache."""
 
 

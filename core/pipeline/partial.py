@@ -57,6 +57,18 @@ def open_work(work: Path, plan: dict, n: int) -> dict:
     return state
 
 
+def unfinished_run(out: Path) -> dict | None:
+    """What an interrupted run left in ``out/.partial``: ``{"model_id", "root", "done", "chunks"}`` (chunks
+    committed, chunks in all), or None when there is no readable work state (no unfinished run)."""
+    try:
+        state = json.loads((Path(out) / PARTIAL_DIR / "state.json").read_text(encoding="utf-8"))
+        plan = state["plan"]
+        return {"model_id": str(plan["model_id"]), "root": str(plan["collection"]["root"]),
+                "done": len(state["done"]), "chunks": n_chunks(int(plan["collection"]["candidates"]), plan)}
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
 def work_file(work: Path, name: str) -> RowFile:
     return RowFile(work / ARRAYS[name][0])
 

@@ -1,6 +1,8 @@
 """AppTest of the attack-lab page (dataset-level typographic attack) on the tiny model and 'shapes'."""
 from __future__ import annotations
 
+import time
+
 from tests.app.conftest import app
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
@@ -16,6 +18,11 @@ def test_lab_waits_for_run_then_reports_the_table(app_env):
     at.slider(key="al_n").set_value(6).run()
     at.text_input(key="al_words").input("cat, meow=dog").run()
     at.toggle(key="al_run").set_value(True).run()
+    for _ in range(120):  # the page shows the job's progress until it is done (a browser reruns it every second)
+        if at.dataframe or at.exception:
+            break
+        time.sleep(0.5)
+        at.run()
     assert not at.exception and not at.error
     assert (_qp(at, "run"), _qp(at, "n"), _qp(at, "words")) == ("1", "6", "cat, meow=dog")
     table = at.dataframe[0].value

@@ -51,25 +51,27 @@ from ui.resources.jobs import (
                                    BATCH_JOB_THREADS,
                                    Job,
                                    cancel_event,
+                                   cancel_job,
                                    demo_index_job,
                                    featurevis_job,
                                    featurevis_job_key,
                                    folder_index_job,
                                    get_job,
+                                   unfinished_index_runs,
                                    words_job,
                                    words_job_key,
 )
 from ui.resources.models import article_layer, demo_capabilities, get_model, layers, model_menu
-from ui.resources.search import image_to_neurons, nearest_images, text_embedding, text_to_neurons
+from ui.resources.search import image_to_neurons, nearest_images, query_tokens, text_embedding, text_to_neurons
 
 __all__ = [
     "ArtifactKey", "BATCH_JOB_THREADS", "CARDS", "Job", "article_layer", "artifact_key", "attack_eval_job",
-    "attack_image", "cancel_event", "causal_check", "chart_spec", "chart_template", "class_embeddings",
+    "attack_image", "cancel_event", "cancel_job", "causal_check", "chart_spec", "chart_template", "class_embeddings",
     "collection_classes", "collection_folders", "collection_image_bytes", "collections", "concept_atlas",
     "condprob_distributions", "condprob_fractions", "condprob_sample", "demo_capabilities", "demo_index_job",
     "directions", "examples", "featurevis_job", "featurevis_job_key", "folder_index_job", "get_artifact", "get_job",
     "get_model", "image_to_neurons", "intervention", "layers", "model_menu", "nearest_images", "neuron_card_data",
-    "neuron_words", "prefetch_cards", "row_labels", "similar_by_direction", "sparse_code", "standardized_activations",
+    "neuron_words", "prefetch_cards", "query_tokens", "row_labels", "similar_by_direction", "sparse_code", "standardized_activations",
     "stroop", "stroop_single", "text_embedding", "text_to_neurons", "tiles", "unit_mean", "unit_values",
-    "vocabulary_embeddings", "word_table", "words_job", "words_job_key", "zero_shot_labels",
+    "vocabulary_embeddings", "word_table", "unfinished_index_runs", "words_job", "words_job_key", "zero_shot_labels",
 ]

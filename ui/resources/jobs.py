@@ -13,17 +13,18 @@ ends it there). Watching a job another visitor started costs nothing and is neve
 from __future__ import annotations
 
 import os
+import threading
 
 from core.config import get_settings
-from core.errors import BadInputError
+from core.errors import BadInputError, Cancelled
 from ui import deploy
-from ui.jobs import Job, JobCapError, cancel_event, get_job, own_job, queued, session_cap, start_job
+from ui.jobs import Job, JobCapError, cancel_event, cancel_job, get_job, own_job, queued, session_cap, start_job
 from ui.resources.artifacts import collections
 from ui.resources.models import get_model
 
-__all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "demo_index_job",
-           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "words_job",
-           "words_job_key"]
+__all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "cancel_job", "demo_index_job",
+           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "unfinished_index_runs",
+           "words_job", "words_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
 
@@ -60,14 +61,38 @@ def folder_index_job(model_id: str, folder: str) -> Job:
     src = folders[folder]
     out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
     loaded = get_model(model_id)
+    flag = threading.Event()
 
     def work(progress):
-        art = run_extraction(loaded, src, out, workers=None, progress=progress)  # None: chosen for the device
+        def step(done: int, total: int) -> None:
+            progress(done, total)
+            if flag.is_set():  # the extraction is resumable: stopping here loses nothing
+                raise Cancelled(f"Indexing {folder} cancelled; the next run resumes where it stopped.")
+
+        art = run_extraction(loaded, src, out, workers=None, progress=step)  # workers None: chosen for the device
         ensure_index(art)
         return art
 
     return heavy_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
-                  threads=batch_threads())
+                     threads=batch_threads(), cancel=flag)
+
+
+def unfinished_index_runs(model_id: str) -> list[dict]:
+    """The folders whose indexing with ``model_id`` was interrupted (a server restart, a crash, a cancel): each
+    ``{"folder", "done", "chunks"}``, for the folders "Index a folder" offers, unless a job is indexing it now (not
+    cached: a few small files, read when the sidebar's expander is drawn)."""
+    from core.pipeline.collection import slug
+    from core.pipeline.partial import unfinished_run
+
+    settings = get_settings()
+    out = []
+    for folder in deploy.index_folders(settings):
+        path = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
+        run = unfinished_run(path)
+        job = get_job(f"index:{path}")
+        if run is not None and run["model_id"] == get_model(model_id).id and (job is None or job.finished.is_set()):
+            out.append({"folder": folder, "done": run["done"], "chunks": run["chunks"]})
+    return out
 
 
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
@@ -85,13 +110,11 @@ def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tup
     from core.featurevis.strip import RenderCancelled, render_strip, strip_items
 
     key = featurevis_job_key(model_id, layer, unit, seeds, facets)
-    old, flag = get_job(key), cancel_event(key)
-    if old is None or (old.finished.is_set() and old.error is not None):
-        flag.clear()
+    flag = threading.Event()  # this run's own flag (``job.cancel``): a new run never inherits an old cancel
     loaded = get_model(model_id)
     return heavy_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
         loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set),
-        on_cancel=RenderCancelled)
+        on_cancel=RenderCancelled, cancel=flag)
 
 
 def words_job(model_id: str, layer: str) -> Job:
@@ -99,13 +122,14 @@ def words_job(model_id: str, layer: str) -> Job:
     from core.analyses.words import word_activations
 
     loaded = get_model(model_id)
+    flag = threading.Event()
     return heavy_job(words_job_key(model_id, layer), "Scoring the rastered-word vocabulary",
-                  lambda progress: word_activations(loaded, layer, progress=progress).layer,
-                  threads=batch_threads())
+                     lambda progress: word_activations(loaded, layer, progress=progress, cancelled=flag.is_set).layer,
+                     threads=batch_threads(), cancel=flag)
 
 
 # ---------------------------------------------------------------- caps (Settings.session_jobs, max_jobs) -------------
-class JobCancelled(BadInputError):
+class JobCancelled(Cancelled):
     """A queued job cancelled before it started."""
 
 
@@ -123,7 +147,7 @@ def heavy_job(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
         raise BadInputError(f"You already have {settings.session_jobs} heavy job(s) running or queued ({err}); this "
                             f"server allows {settings.session_jobs} per visitor. Wait for it to finish, or cancel it, "
                             "then start this one.") from None
-    flag = cancel_event(key)
+    flag = kw.get("cancel") or cancel_event(key)  # the job run's own flag where it has one
     flag.clear()
     job = start_job(key, title, queued(key, work, lambda: get_settings().max_jobs, flag.is_set,
                                        on_cancel or (lambda: JobCancelled(f"{title}: cancelled while queued."))),

@@ -10,6 +10,15 @@ from ui.resources.models import get_model
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
+def query_tokens(model_id: str, text: str) -> tuple[int, int]:
+    """(tokens of the query, the text tower's context length): ``core.analyses.search.check_query``."""
+    from core.analyses.search import check_query
+
+    check = check_query(get_model(model_id), text)
+    return check.tokens, check.context
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 def text_embedding(model_id: str, text: str) -> np.ndarray:
     """The query's (D,) embedding (the int8 text tower where there is one): encoded once for both the neuron
     ranking and the nearest images."""

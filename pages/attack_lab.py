@@ -21,7 +21,7 @@ def class_list(ctx: ui.Context, labels: list[str]) -> tuple[list[str], dict]:
     ui.bind_url("al_all", "labels", lambda raw: urlstate.Parsed(raw == "all"), lambda v: isinstance(v, bool))
     use_all = st.toggle(f"Use all {len(labels)} collection labels", key="al_all", help="Off: only pictures of the "
                         f"{len(evaluated)} evaluated classes are attacked, zero-shot over those classes.")
-    ui.remember("al_all")
+    ui.remember("al_all")  # its URL value is "all", not a flag
     classes = labels if use_all else evaluated
     panels.class_list_note(ctx, classes, labels)
     return classes, {"labels": "all" if use_all else None}
@@ -31,25 +31,19 @@ def inputs(ctx: ui.Context, classes: list[str]) -> tuple[tuple[str, ...], tuple[
     """Attack words, styles, sticker size, number of pictures and prompt (all URL-bound)."""
     measured = panels.demo_defaults(ctx, "attack_lab").get("words", [])
     default_words = ", ".join(measured if measured and set(measured) <= set(classes) else classes[:6])
-    ui.bind_url("al_words", "words", lambda raw: urlstate.parse_text("words", default_words if raw is None else raw, 500))
-    words = st.text_input("Attack words (a class name, or word=class)", key="al_words",
-                          help=f"Classes: {ui.md_escape(', '.join(classes[:40]))}{' ...' if len(classes) > 40 else ''}")
+    words = ui.url_text(st.text_input, "Attack words (a class name, or word=class)", "words", default_words,
+                        key="al_words", max_chars=500, help=f"Classes: {ui.md_escape(', '.join(classes[:40]))}"
+                        f"{' ...' if len(classes) > 40 else ''}")
     c1, c2, c3 = st.columns(3)
-    ui.bind_url("al_styles", "styles", lambda raw: urlstate.parse_choice("styles", raw, list(STYLE_NAMES), "both"),
-                lambda v: v in STYLE_NAMES)
-    style = c1.selectbox("Style", list(STYLE_NAMES), format_func=STYLE_NAMES.get, key="al_styles")
-    ui.bind_url("al_area", "area", lambda raw: urlstate.parse_int("area", raw, 2, 40, 8))
-    area = int(c2.slider("Sticker size (% of picture)", 2, 40, key="al_area"))
-    ui.bind_url("al_n", "n", lambda raw: urlstate.parse_int("n", raw, 4, 500, 50))
-    limit = int(c3.slider("Pictures (seeded sample)", 4, 500, key="al_n"))
-    tpl = default_template(ctx.model_id)
-    ui.bind_url("al_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
-    prompt = st.text_input("Prompt", key="al_prompt")
-    ui.bind_url("al_run", "run", lambda raw: urlstate.Parsed(raw == "1"), lambda v: isinstance(v, bool))
-    run = st.toggle("Run the evaluation", key="al_run", help="Attacks every correctly classified picture with "
-                    "every word in every style; on CPU a real CLIP takes about a second per attacked picture.")
-    for key in ("al_words", "al_styles", "al_area", "al_n", "al_prompt", "al_run"):
-        ui.remember(key)
+    style = ui.url_choice(c1.selectbox, "Style", "styles", STYLE_NAMES, "both", key="al_styles",
+                          format_func=STYLE_NAMES.get)
+    area = ui.url_int(c2.slider, "Sticker size (% of picture)", "area", 2, 40, 8, key="al_area")
+    limit = ui.url_int(c3.slider, "Pictures (seeded sample)", "n", 4, 500, 50, key="al_n")
+    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="al_prompt",
+                         max_chars=120, empty_is_default=True)
+    run = ui.url_flag(st.toggle, "Run the evaluation", "run", key="al_run", help="Attacks every correctly classified "
+                      "picture with every word in every style; on CPU a real CLIP takes about a second per attacked "
+                      "picture.")
     styles = attacks.STYLES if style == "both" else (style,)
     params = {"words": words, "styles": style, "area": area, "n": limit, "prompt": prompt,
               "run": "1" if run else None}

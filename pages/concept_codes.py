@@ -13,29 +13,15 @@ THUMBS = 4
 
 def code_inputs() -> tuple[str, str, float, int]:
     """Concept (URL ``concept``), prompt kind, sparsity (alpha in %) and how many neurons to show."""
-    ui.bind_url("cc_concept", "concept", lambda raw: urlstate.parse_text("concept", raw))
-    concept = st.text_input("Concept", key="cc_concept", placeholder="e.g. surprised, jealous, Christmas",
-                            max_chars=urlstate.MAX_QUERY_CHARS, help="Press Enter to fit its sparse code.")
-    ui.remember("cc_concept")
+    concept = ui.url_text(st.text_input, "Concept", "concept", key="cc_concept", max_chars=urlstate.MAX_QUERY_CHARS,
+                          placeholder="e.g. surprised, jealous, Christmas", help="Press Enter to fit its sparse code.")
     left, mid, right = st.columns(3)
-    with left:
-        ui.bind_url("cc_kind", "kind", lambda raw: urlstate.parse_choice("kind", raw, KINDS, "emotion"),
-                    lambda v: v in KINDS)
-        kind = st.radio("Prompts", KINDS, key="cc_kind", horizontal=True,
-                        help="emotion: the article's three prompts ('i am feeling {}', 'Me feeling {} on my face', "
-                             "'a photo of me with a {} expression on my face'); plain: the text itself.")
-        ui.remember("cc_kind")
-    with mid:
-        ui.bind_url("cc_alpha", "alpha", lambda raw: urlstate.parse_int("alpha", raw, 1, 95, 30),
-                    lambda v: isinstance(v, int) and 1 <= v <= 95)
-        alpha = st.slider("L1 strength (% of the largest useful)", 1, 95, key="cc_alpha",
-                          help="Lower: more neurons, closer fit. Higher: fewer neurons.")
-        ui.remember("cc_alpha")
-    with right:
-        ui.bind_url("cc_top", "top", lambda raw: urlstate.parse_int("top", raw, 1, 20, 6),
-                    lambda v: isinstance(v, int) and 1 <= v <= 20)
-        top = int(st.number_input("Neurons shown", 1, 20, key="cc_top"))
-        ui.remember("cc_top")
+    kind = ui.url_choice(left.radio, "Prompts", "kind", KINDS, "emotion", key="cc_kind", horizontal=True,
+                         help="emotion: the article's three prompts ('i am feeling {}', 'Me feeling {} on my face', "
+                              "'a photo of me with a {} expression on my face'); plain: the text itself.")
+    alpha = ui.url_int(mid.slider, "L1 strength (% of the largest useful)", "alpha", 1, 95, 30, key="cc_alpha",
+                       help="Lower: more neurons, closer fit. Higher: fewer neurons.")
+    top = ui.url_int(right.number_input, "Neurons shown", "top", 1, 20, 6, key="cc_top")
     return concept, kind, alpha / 100.0, top
 
 

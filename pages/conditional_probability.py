@@ -15,10 +15,8 @@ SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot label
 def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | None, str | None, str]:
     """Where the categories come from: (classes or None for the collection's labels, prompt, source)."""
     default = "collection" if has_labels else "zeroshot"
-    ui.bind_url("cp_source", "labels", lambda raw: urlstate.parse_choice("labels", raw, list(SOURCES), default),
-                lambda v: v in SOURCES)
-    source = st.radio("Categories from", list(SOURCES), format_func=SOURCES.get, key="cp_source", horizontal=True)
-    ui.remember("cp_source")
+    source = ui.url_choice(st.radio, "Categories from", "labels", SOURCES, default, key="cp_source",
+                           format_func=SOURCES.get, horizontal=True)
     ui.show_url_problems()
     if source == "collection":
         if not has_labels:
@@ -26,14 +24,10 @@ def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | N
                        "and label the images zero-shot instead.")
             st.stop()
         return None, None, source
-    ui.bind_url("cp_classes", "classes", lambda raw: urlstate.parse_text("classes", raw, 500))
-    text = st.text_input("Categories (comma-separated)", key="cp_classes", max_chars=500,
-                         placeholder="e.g. animal, plant, text, flag, person")
-    ui.remember("cp_classes")
-    tpl = default_template(ctx.model_id)
-    ui.bind_url("cp_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
-    prompt = st.text_input("Prompt", key="cp_prompt", help="One {} where the category goes.")
-    ui.remember("cp_prompt")
+    text = ui.url_text(st.text_input, "Categories (comma-separated)", "classes", key="cp_classes", max_chars=500,
+                       placeholder="e.g. animal, plant, text, flag, person")
+    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="cp_prompt",
+                         max_chars=120, empty_is_default=True, help="One {} where the category goes.")
     ui.show_url_problems()
     if not text.strip():
         st.info("Type two or more categories (e.g. *animal, plant, text*): every image of the collection is "
@@ -45,20 +39,11 @@ def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | N
 def bucket_inputs() -> tuple[int, int, int]:
     """Number of buckets, images per bucket (N) and categories shown, URL-bound."""
     left, right, third = st.columns(3)
-    ui.bind_url("cp_buckets", "buckets", lambda raw: urlstate.parse_int("buckets", raw, 2, 30, 10),
-                lambda v: isinstance(v, int) and 2 <= v <= 30)
-    buckets = int(left.slider("Buckets", 2, 30, key="cp_buckets"))
-    ui.remember("cp_buckets")
-    ui.bind_url("cp_per", "per", lambda raw: urlstate.parse_int("per", raw, 1, 200, 50),
-                lambda v: isinstance(v, int) and 1 <= v <= 200)
-    per = int(right.slider("Images per bucket (N)", 1, 200, key="cp_per",
-                           help="Sampled at random (seeded) from each bucket; sparse buckets keep all their images."))
-    ui.remember("cp_per")
-    ui.bind_url("cp_top", "top", lambda raw: urlstate.parse_int("top", raw, 2, 30, 10),
-                lambda v: isinstance(v, int) and 2 <= v <= 30)
-    top = int(third.slider("Categories shown", 2, 30, key="cp_top", help="The most frequent categories; the "
-                           "rest are grouped as (other)."))
-    ui.remember("cp_top")
+    buckets = ui.url_int(left.slider, "Buckets", "buckets", 2, 30, 10, key="cp_buckets")
+    per = ui.url_int(right.slider, "Images per bucket (N)", "per", 1, 200, 50, key="cp_per",
+                     help="Sampled at random (seeded) from each bucket; sparse buckets keep all their images.")
+    top = ui.url_int(third.slider, "Categories shown", "top", 2, 30, 10, key="cp_top",
+                     help="The most frequent categories; the rest are grouped as (other).")
     return buckets, per, top
 
 

@@ -7,7 +7,7 @@ import ui
 from core.analyses import interventions
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
-from ui import panels, resources, urlstate
+from ui import panels, resources
 
 OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify ×k", "set": "set to a value",
        "add": "add a value"}
@@ -29,9 +29,7 @@ def image_input(measured: dict) -> tuple[bytes, str | None]:
 def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
     """The intervention (URL ``op``) and its operand; ablate-to-mean takes the collection's mean."""
     ops = list(OPS)
-    ui.bind_url("iv_op", "op", lambda raw: urlstate.parse_choice("op", raw, ops, "zero"), lambda v: v in ops)
-    op = st.selectbox("Intervention", ops, key="iv_op", format_func=OPS.get)
-    ui.remember("iv_op")
+    op = ui.url_choice(st.selectbox, "Intervention", "op", ops, "zero", key="iv_op", format_func=OPS.get)
     if op == "zero":
         return op, None
     if op == "mean":

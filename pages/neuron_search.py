@@ -11,18 +11,11 @@ THUMBS = 4
 
 def query_inputs() -> tuple[str, bytes | None, int, bool]:
     """The query text (URL ``q``), an optional upload, how many neurons, and the scale correction."""
-    ui.bind_url("query", "q", lambda raw: urlstate.parse_text("query", raw))
-    text = st.text_input("Concept", key="query", placeholder="e.g. spider, Christmas, a flag of France",
-                         max_chars=urlstate.MAX_QUERY_CHARS, help="Press Enter to search.")
-    ui.remember("query")
-    ui.bind_url("top", "top", lambda raw: urlstate.parse_int("top", raw, 1, 30, 8),
-                lambda v: isinstance(v, int) and 1 <= v <= 30)
-    top = int(st.slider("Neurons", 1, 30, key="top"))
-    ui.remember("top")
-    ui.bind_url("scaled", "scaled", lambda raw: urlstate.Parsed(raw == "1"), lambda v: isinstance(v, bool))
-    scaled = st.toggle("Scale by each neuron's std over the collection", key="scaled",
-                       help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
-    ui.remember("scaled")
+    text = ui.url_text(st.text_input, "Concept", "q", key="query", max_chars=urlstate.MAX_QUERY_CHARS,
+                       placeholder="e.g. spider, Christmas, a flag of France", help="Press Enter to search.")
+    top = ui.url_int(st.slider, "Neurons", "top", 1, 30, 8, key="top")
+    scaled = ui.url_flag(st.toggle, "Scale by each neuron's std over the collection", "scaled", key="scaled",
+                         help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
     upload = st.file_uploader("…or search with an image", type=ui.UPLOAD_TYPES, key="upload",
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
     image = ui.read_upload(upload) if upload is not None else None

@@ -24,10 +24,8 @@ def pick_picture(ctx: ui.Context, default_row: int) -> tuple[bytes | None, dict,
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
         return (ui.read_upload(up) if up is not None else None), {"src": source}, None
     hi = ctx.rows - 1
-    ui.bind_url("ta_row", "row", lambda raw: urlstate.parse_int("row", raw, 0, hi, min(default_row, hi)),
-                lambda v: isinstance(v, int) and v <= hi)
-    row = int(st.number_input(f"Collection image (0..{hi})", 0, hi, step=1, key="ta_row"))
-    ui.remember("ta_row")
+    row = ui.url_int(st.number_input, f"Collection image (0..{hi})", "row", 0, hi, min(default_row, hi), key="ta_row",
+                     step=1)
     labels = resources.row_labels(ctx.artifact, None, None)
     return resources.collection_image_bytes(ctx.artifact, row), {"src": source, "row": row}, labels[row] if labels else None
 
@@ -37,23 +35,20 @@ def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tupl
     suggestion = next((c for c in classes if c != label), classes[0])
     if label is not None and label == measured.get("label") and measured.get("text") in classes:
         suggestion = measured["text"]
-    ui.bind_url("ta_text", "text", lambda raw: urlstate.parse_text("text", suggestion if raw is None else raw, 40))
-    text = st.text_input("Attack text", key="ta_text", max_chars=40)
-    ui.bind_url("ta_style", "style", lambda raw: urlstate.parse_choice("style", raw, list(STYLE_NAMES), "sticker"),
-          lambda v: v in STYLE_NAMES)
-    style = st.radio("Style", list(STYLE_NAMES), format_func=STYLE_NAMES.get, key="ta_style", horizontal=True)
+    text = ui.url_text(st.text_input, "Attack text", "text", suggestion, key="ta_text", max_chars=40)
+    style = ui.url_choice(st.radio, "Style", "style", STYLE_NAMES, "sticker", key="ta_style",
+                          format_func=STYLE_NAMES.get, horizontal=True)
     c1, c2, c3, c4 = st.columns(4)
-    ui.bind_url("ta_pos", "pos", lambda raw: urlstate.parse_choice("pos", raw, list(attacks.POSITIONS), "center"))
-    pos = c1.selectbox("Position", attacks.POSITIONS, key="ta_pos", disabled=style == "article")
-    ui.bind_url("ta_size", "size", lambda raw: urlstate.parse_int("size", raw, 2, 40, 8))
-    size = int(c2.slider("Size (% of picture)", 2, 40, key="ta_size", help="Sticker area; for the article's "
-                         "pattern, the text height."))
+    pos = ui.url_choice(c1.selectbox, "Position", "pos", attacks.POSITIONS, "center", key="ta_pos",
+                        disabled=style == "article")
+    size = ui.url_int(c2.slider, "Size (% of picture)", "size", 2, 40, 8, key="ta_size",
+                      help="Sticker area; for the article's pattern, the text height.")
     ui.bind_url("ta_color", "color", lambda raw: urlstate.parse_color("color", raw, "#000000"))
     ink = c3.color_picker("Text colour", key="ta_color")
     ui.bind_url("ta_bg", "bg", lambda raw: urlstate.parse_color("bg", raw, "#ffffff"))
     bg = c4.color_picker("Sticker colour", key="ta_bg", disabled=style == "article")
-    for key in ("ta_text", "ta_style", "ta_pos", "ta_size", "ta_color", "ta_bg"):
-        ui.remember(key)
+    ui.remember("ta_color")
+    ui.remember("ta_bg")
     spec = attacks.AttackSpec(text, style=style, area=size / 100, position=pos, fg=attacks.parse_color(ink),
                               bg=attacks.parse_color(bg), text_height=min(0.3, max(0.03, size / 100)))
     return spec, {"text": text, "style": style, "pos": pos, "size": size, "color": ink[1:], "bg": bg[1:]}
@@ -62,15 +57,12 @@ def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tupl
 def class_inputs(ctx: ui.Context, default: list[str], labels: list[str]) -> tuple[list[str], str, dict]:
     """The zero-shot class list (default: the demo model's evaluated classes, else the collection's) and the prompt."""
     joined = ", ".join(default)
-    ui.bind_url("ta_classes", "classes", lambda raw: urlstate.parse_text("classes", joined if raw is None else raw, 3000))
-    text = st.text_area("Zero-shot classes (comma-separated)", key="ta_classes", height=80)
-    ui.remember("ta_classes")
+    text = ui.url_text(st.text_area, "Zero-shot classes (comma-separated)", "classes", joined, key="ta_classes",
+                       max_chars=3000, height=80)
     classes = parse_class_list(text)
     panels.class_list_note(ctx, classes, labels, "ta_classes")
-    tpl = default_template(ctx.model_id)
-    ui.bind_url("ta_prompt", "prompt", lambda raw: urlstate.parse_text("prompt", raw or tpl, 120))
-    prompt = st.text_input("Prompt", key="ta_prompt", help="One {} where the class name goes.")
-    ui.remember("ta_prompt")
+    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="ta_prompt",
+                         max_chars=120, empty_is_default=True, help="One {} where the class name goes.")
     return classes, prompt, {"classes": None if text == joined else text, "prompt": prompt}
 
 

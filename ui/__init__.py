@@ -18,7 +18,7 @@ from ui.context import Context, page_context, shell_context, sidebar_context
 from ui.errors import error_box, section_errors
 from ui.featurevis_card import feature_visualization_card
 from ui.html import md_code, md_escape
-from ui.url import bind_url, remember, show_url_problems, write_url
+from ui.url import bind_url, remember, show_url_problems, url_choice, url_flag, url_int, url_text, write_url
 from ui.widgets import (
                         UPLOAD_MAX_BYTES,
                         UPLOAD_MAX_PIXELS,
@@ -43,6 +43,6 @@ __all__ = [
     "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
     "feature_visualization_card", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
-    "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "watch_job",
+    "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "url_choice", "url_flag", "url_int", "url_text", "watch_job",
     "write_url",
 ]

@@ -69,3 +69,44 @@ def show_url_problems(where=None) -> None:
     target = where if where is not None else st
     for problem in st.session_state.pop(PROBLEMS, []):
         target.warning(md_escape(problem), icon=":material/link_off:")  # it quotes the link: never markdown
+
+
+# ---------------------------------------------------------------- one call: bind, draw, remember ----------------------
+def _bound(key: str, param: str, parse, valid, draw: Callable):
+    bind_url(key, param, parse, valid)
+    value = draw()
+    remember(key)
+    return value
+
+
+def url_int(draw: Callable, label: str, param: str, lo: int, hi: int, default: int, *, key: str, **kw) -> int:
+    """A number widget (``st.slider``, ``st.number_input`` or a column's) bound to URL ``param``: seeded from the
+    link (validated to ``lo..hi``), drawn as ``draw(label, lo, hi, key=key, **kw)``, kept across page switches."""
+    return int(_bound(key, param, lambda raw: urlstate.parse_int(param, raw, lo, hi, default),
+                      lambda v: isinstance(v, int) and lo <= v <= hi,
+                      lambda: draw(label, lo, hi, key=key, **kw)))
+
+
+def url_choice(draw: Callable, label: str, param: str, options, default, *, key: str, **kw):
+    """A choice widget (``st.radio``, ``st.selectbox``) bound to URL ``param`` (one of ``options``)."""
+    options = list(options)
+    return _bound(key, param, lambda raw: urlstate.parse_choice(param, raw, options, default),
+                  lambda v: v in options, lambda: draw(label, options, key=key, **kw))
+
+
+def url_text(draw: Callable, label: str, param: str, default: str = "", *, key: str, max_chars: int = 200,
+             empty_is_default: bool = False, **kw) -> str:
+    """A text widget (``st.text_input``, ``st.text_area``) bound to URL ``param`` (cleaned, at most ``max_chars``;
+    ``default`` when the link has no value, or an empty one with ``empty_is_default``)."""
+    def parse(raw: str | None) -> urlstate.Parsed:
+        return urlstate.parse_text(param, default if raw is None or (empty_is_default and not raw) else raw,
+                                   max_chars)
+
+    return _bound(key, param, parse, lambda v: isinstance(v, str),
+                  lambda: draw(label, key=key, max_chars=max_chars, **kw))
+
+
+def url_flag(draw: Callable, label: str, param: str, *, key: str, **kw) -> bool:
+    """An on/off widget (``st.toggle``, ``st.checkbox``) bound to URL ``param`` (``1`` = on)."""
+    return bool(_bound(key, param, urlstate.parse_flag, lambda v: isinstance(v, bool),
+                       lambda: draw(label, key=key, **kw)))

@@ -15,9 +15,11 @@ from tests.app.conftest import PAGES, REPO, _restore, _set_env, app
 from tests.conftest import TINY_RN, make_image_folder
 
 ALL = ["dashboard.py"] + [f"pages/{p.name}" for p in sorted(PAGES.glob("*.py"))]
-# Every URL parameter a page or the shell binds: bind_url(key, PARAM, ...).
-PARAMS = sorted({m for p in [*PAGES.glob("*.py"), *(REPO / "ui").glob("*.py")]
-                 for m in re.findall(r'bind_url\(\s*"[^"]+",\s*"([^"]+)"', p.read_text(encoding="utf-8"))})
+# Every URL parameter a page or the shell binds: bind_url(key, PARAM, ...) or url_int/url_choice/url_text/url_flag(
+# draw, label, PARAM, ...).
+_BOUND = re.compile(r'bind_url\(\s*"[^"]+",\s*"([^"]+)"|url_(?:int|choice|text|flag)\(\s*[\w.]+,\s*f?"[^"]*",\s*"([^"]+)"')
+PARAMS = sorted({a or b for p in [*PAGES.glob("*.py"), *(REPO / "ui").glob("*.py")]
+                 for a, b in _BOUND.findall(p.read_text(encoding="utf-8"))})
 IMAGE = "![t](http://127.0.0.1:9/track.png)"
 LINK = "[Log in again](http://ev.il/x)"
 HOSTILE = [IMAGE, LINK, "<img src=http://127.0.0.1:9/x onerror=alert(1)>", "<http://ev.il/auto>", "http://ev.il/bare",

@@ -18,9 +18,7 @@ def two_models(app_env, monkeypatch):
 
     cfg = {**TINY_CONFIGS[TINY_RN], "vision_cfg": {**TINY_CONFIGS[TINY_RN]["vision_cfg"], "layers": [1, 1, 1, 2]}}
     loading.register_config(DEEP, cfg)
-    menu = loading.list_menu
-    monkeypatch.setattr(loading, "list_menu", lambda: [*menu(), {"id": f"{DEEP}/random", "title": "tiny, deeper",
-                                                                 "available": True}])
+    monkeypatch.setenv("CLIP_EXPLORER_MODELS", f"{DEEP}/random")  # listed: in the picker's menu
     st.cache_data.clear()
     return f"{TINY_RN}/random", f"{DEEP}/random"
 

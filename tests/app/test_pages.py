@@ -266,7 +266,14 @@ def test_index_a_folder_from_the_ui_shows_progress_then_the_collection(empty_env
     assert at.selectbox(key="index_folder").options == ["pics"]
     at.button(key="index_button").click().run()
     assert not at.exception and not _errors(at)
-    at.run()  # the job finished during the previous run, which then reran; a new run sees the collection
+    import time
+
+    deadline = time.time() + 120  # the job runs in the background: the page never waits for it
+    while time.time() < deadline:
+        at.run()
+        if any(s.key == "collection" for s in at.selectbox):
+            break
+        time.sleep(0.5)
     assert at.selectbox(key="collection").value.startswith("pics")
     assert len(tile_grids(at)) == 3 and not at.exception
     assert (empty_env / "indexes").is_dir()

@@ -13,6 +13,7 @@ whatever N is (``benchmarks/bench_matching.py``). Nothing here imports torch or 
 from __future__ import annotations
 
 import logging
+import mmap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,8 +51,20 @@ def _read(arr, rows: np.ndarray, start: int, stop: int, cols) -> np.ndarray:
     """Rows ``rows[start:stop]`` of ``arr`` as float32 (a slice, not a gather, when the rows are consecutive)."""
     r = rows[start:stop]
     block = arr[int(r[0]):int(r[-1]) + 1] if r[-1] - r[0] == len(r) - 1 else arr[r]
-    block = np.asarray(block, dtype=np.float32)
+    block = np.array(block, dtype=np.float32)
+    _release(arr)
     return block if cols is None else block[:, cols]
+
+
+def _release(arr) -> None:
+    """Drop the pages of a memory-mapped input already read from this process's resident set (they stay in
+    the page cache), so the resident memory of a pass over N rows does not grow with N."""
+    mm = getattr(arr, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass
 
 
 def correlate(a, b, rows_a: np.ndarray | None = None, rows_b: np.ndarray | None = None, *,
@@ -90,9 +103,9 @@ def correlate(a, b, rows_a: np.ndarray | None = None, rows_b: np.ndarray | None 
         y -= shift_b
         cross += x.T @ y
         sum_a += x.sum(0, dtype=np.float64)
-        sq_a += np.einsum("ij,ij->j", x, x, dtype=np.float64)
+        sq_a += np.einsum("ij,ij->j", x, x)
         sum_b += y.sum(0, dtype=np.float64)
-        sq_b += np.einsum("ij,ij->j", y, y, dtype=np.float64)
+        sq_b += np.einsum("ij,ij->j", y, y)
         if progress:
             progress(min(start + chunk, n), n)
     mean_a, mean_b = sum_a / n, sum_b / n

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from ui import resources
+from ui import regions_view, resources
 
 SIMILAR = 8
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
@@ -75,7 +75,10 @@ def render_card(ctx: ui.Context) -> None:
     with right, ui.section_errors():
         labels_section(ctx, unit, data)
         ui.share_link(ctx.params(unit=unit))
+        regions_view.map_link(ctx, unit)
     feature_visualization_section(ctx, unit)
+    with ui.section_errors():
+        regions_view.elsewhere_section(ctx, unit)
     if data is not None:  # while the card is read, build the ones most likely opened next
         resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 

@@ -168,7 +168,7 @@ def test_continent_preference_on_a_planted_artifact():
     assert "does prefer" in region_checks.continent_note(res)
 
 
-def test_cli_regions_json(tiny_rn, artifacts, capsys):
+def test_cli_regions_json(tiny_rn, tiny_regions, capsys):  # the module's cache: the layer is not recomputed
     code = main(["regions", "--model", "tiny-rn/random", "--neuron", f"{LAYER}:3", "--top", "4", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["neuron"] == f"{LAYER}:3" and len(out["top"]) == 4
@@ -176,3 +176,16 @@ def test_cli_regions_json(tiny_rn, artifacts, capsys):
     code = main(["regions", "--model", "tiny-rn/random", "--neuron", f"{LAYER}:999"])
     assert code == 2 and "out of range" in capsys.readouterr().err
     assert main(["regions", "--model", "tiny-rn/random"]) == 2
+
+
+def test_check_paper_regions_refuses_without_the_article_weights(tiny_rn, capsys):
+    assert main(["check-paper", "--regions", "--model", "tiny-rn/random"]) == 2
+    err = capsys.readouterr().err
+    assert "RN50x4" in err and "--self-consistency" in err
+
+
+def test_check_paper_regions_self_consistency(tiny_rn, tiny_regions, capsys):
+    code = main(["check-paper", "--regions", "--self-consistency", "--model", "tiny-rn/random", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(out["true"]) == 8 and all(r["passed"] for r in out["true"])
+    assert not all(r["passed"] for r in out["shuffled"])

@@ -11,7 +11,7 @@ import pandas as pd
 from core.analyses import geo
 
 WIDTH, HEIGHT = 860, 430
-MIN_CELL = 0.15  # world-map cells below this share of a unit's max are left out of the spec (they would be white)
+MIN_CELL = 0.2  # world-map cells below this (0..1 above the unit's median cell) are left out of the spec
 
 
 def _tooltip(prefix: str, units: list[int], name: str = "name") -> list:
@@ -25,6 +25,19 @@ def _countries_values(df: pd.DataFrame, units: list[int]) -> list[dict]:
         props = {"name": rec["name"], "continent": rec["continent"], "colour": rec["colour"]}
         props.update({f"u{u}": round(float(rec[f"u{u}"]), 4) for u in units})
         out.append({"type": "Feature", "geometry": feature["geometry"], "properties": props})
+    return out
+
+
+def _cell_features(df: pd.DataFrame, units: list[int]) -> list[dict]:
+    """Grid cells as GeoJSON squares (they tile exactly at any chart size, where point marks would overlap)."""
+    out = []
+    for rec in df.to_dict("records"):
+        x0, x1, y0, y1 = rec["lon0"], rec["lon1"], rec["lat0"], rec["lat1"]
+        ring = [[x0, y0], [x0, y1], [x1, y1], [x1, y0], [x0, y0]]  # clockwise: d3-geo's exterior ring
+        props = {"name": f"map cell (lat {(y0 + y1) / 2:.0f}, lon {(x0 + x1) / 2:.0f})", "colour": rec["colour"],
+                 "strength": round(float(rec["strength"]), 3)}
+        props.update({f"u{u}": round(float(rec[f"u{u}"]), 4) for u in units})
+        out.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": props})
     return out
 
 
@@ -50,15 +63,13 @@ def region_map_spec(frames: dict[str, pd.DataFrame], units: list[int], *, countr
         fill=fill, tooltip=_tooltip("properties.", units) + [alt.Tooltip("properties.continent:N", title="continent")]))
     data = {"countries": _countries_values(frames["countries"], units)}
     if world_map:
-        side = (WIDTH / geo.GRID[1]) ** 2  # a square mark's size is its area in px
-        cells = frames["cells"][frames["cells"]["strength"] >= MIN_CELL].assign(
-            lon=lambda d: (d["lon0"] + d["lon1"]) / 2, lat=lambda d: (d["lat0"] + d["lat1"]) / 2,
-            name=lambda d: [f"map cell ({a:.0f}°, {b:.0f}°)" for a, b in zip(d["lat"], d["lon"])])
-        data["cells"] = _records(cells, ["name", "lon", "lat", "colour", "strength", *unit_cols])
-        layers.append(alt.Chart(alt.Data(name="cells")).mark_square(size=side, strokeWidth=0).encode(
-            longitude="lon:Q", latitude="lat:Q", fill=alt.Color("colour:N", scale=None),
-            opacity=alt.Opacity("strength:Q", scale=alt.Scale(domain=[0, 1], range=[0.1, 0.75]), legend=None),
-            tooltip=_tooltip("", units)))
+        cells = frames["cells"][frames["cells"]["strength"] >= MIN_CELL]
+        data["cells"] = _cell_features(cells, units)
+        layers.append(alt.Chart(alt.Data(name="cells")).mark_geoshape(strokeWidth=0).encode(
+            fill=alt.Color("properties.colour:N", scale=None),
+            opacity=alt.Opacity("properties.strength:Q", scale=alt.Scale(domain=[MIN_CELL, 1], range=[0.15, 0.7]),
+                                legend=None),
+            tooltip=_tooltip("properties.", units)))
     if cities:
         data["cities"] = _records(frames["cities"], ["name", "lon", "lat", "colour", "strength", *unit_cols])
         layers.append(alt.Chart(alt.Data(name="cities")).mark_circle(stroke="#333", strokeWidth=0.4,

@@ -52,7 +52,7 @@ def map_section(ctx: ui.Context, units, countries: bool, cities: bool, world: bo
     regions_view.legend(ctx, tuple(units))
     st.caption("Countries: the unit's response to the country's name drawn as a word (spatial max, averaged over "
                "two fonts/sizes). Dots: city names. Squares: its activation over an unlabelled equirectangular world "
-               "map, averaged over overlapping crops. Each unit has a hue; a place's colour is the value²-weighted "
+               "map (averaged over overlapping crops) where it is above its median over the map. Each unit has a hue; a place's colour is the value²-weighted "
                "circular mean of the hues (saturation = their agreement, lightness from the max and mean value). "
                f"{ATTRIBUTION}.")
 

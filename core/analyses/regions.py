@@ -164,7 +164,8 @@ def layer_regions(loaded, layer: str | None = None, *, progress: Progress | None
 
 # ---------------------------------------------------------------- one or several units as map layers --------------
 def unit_frames(lr: LayerRegions, units: list[int]) -> dict[str, pd.DataFrame]:
-    """The map's three layers for ``units`` (coloured by the article's rule, ``geo.hue_colours``).
+    """The map's three layers for ``units`` (coloured by the article's rule, ``geo.hue_colours``). Names are scaled
+    0..1 over each unit's countries (or cities), as the article's files; map cells 0..1 above the unit's median cell.
 
     Returns:
         ``{"countries": [index, name, continent, colour, u<unit>... raw, n<unit>... 0..1],
@@ -181,13 +182,21 @@ def unit_frames(lr: LayerRegions, units: list[int]) -> dict[str, pd.DataFrame]:
     raw = {"countries": lr.country[:, units].T, "cities": lr.city[:, units].T,
            "cells": lr.spatial[units].reshape(len(units), -1)}
     for name, df in frames.items():
-        norm = geo.normalize(raw[name])
+        norm = geo.normalize(raw[name]) if name != "cells" else _above_median(raw[name])
         df["colour"] = geo.hue_colours(norm)
         df["strength"] = norm.max(axis=0)
         for i, u in enumerate(units):
             df[f"u{u}"] = raw[name][i].astype(np.float64)
             df[f"n{u}"] = norm[i]
     return frames
+
+
+def _above_median(values: np.ndarray) -> np.ndarray:
+    """(K, R) -> each row's excess over its median, as a share of (max - median): the world map shows where a unit
+    responds more than it typically does over the map, not the broad level every crop has."""
+    v = np.asarray(values, dtype=np.float64)
+    med, hi = np.median(v, axis=1, keepdims=True), v.max(axis=1, keepdims=True)
+    return np.clip((v - med) / np.where(hi > med, hi - med, 1.0), 0.0, 1.0)
 
 
 def top_regions(lr: LayerRegions, unit: int, k: int = 10) -> pd.DataFrame:

@@ -51,6 +51,8 @@ def test_region_map_link_card_and_same_concept_elsewhere(filled, browser, shots)
     base, layer = filled
     ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
     page = ctx.new_page()
+    page.goto(base + "/", timeout=T)  # the app's front door first: a fresh server resolves pages once it has run
+    settle(page)
     page.goto(f"{base}/region_maps?model=demo&collection=demo&units=3,10", timeout=T)
     page.get_by_text("Region maps").first.wait_for(timeout=T)
     settle(page)

@@ -4,6 +4,7 @@ artifacts of the collection)."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import streamlit as st
 
@@ -105,7 +106,7 @@ def elsewhere_section(ctx: Context, unit: int, top: int = 3) -> None:
                                                         for r in best["unit"]])
         for rec in best.to_dict("records"):
             words = "" if rec["r_words"] != rec["r_words"] else f", words {rec['r_words']:.2f}"
-            params = {"model": meta["model"], "collection": ctx.collection, "layer": meta["layer"],
+            params = {"model": meta["model"], "collection": Path(path).name, "layer": meta["layer"],
                       "unit": rec["unit"]}
             _link(LOOKUP_PAGE, "lookup", f"unit {rec['unit']}: score {rec['score']:.2f} (max {rec['r_max']:.2f}, "
                   f"mean {rec['r_mean']:.2f}{words})", params, ":material/arrow_forward:")

@@ -75,3 +75,33 @@ def test_lookup_card_links_to_the_region_map(app_env):
     assert not at.exception
     links = [m.value for m in at.markdown if "region_maps?" in m.value]
     assert links and "units=0" in links[0]
+
+
+@pytest.fixture
+def second_layer(app_env, tiny_rn, tmp_path, monkeypatch):
+    """A copy of the app's artifacts with the same collection also indexed at the block's post-ReLU output."""
+    import shutil
+
+    import streamlit as st
+
+    from core.pipeline.extract import run_extraction
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(app_env, root)
+    run_extraction(tiny_rn, app_env / "collections" / "shapes", root / "indexes" / "shapes-post",
+                   layer="visual.layer4.0", workers=0, topk=8)
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(root))
+    st.cache_data.clear()
+    return root
+
+
+def test_card_lists_the_same_concept_elsewhere(second_layer):
+    at = app("pages/neuron_lookup.py")
+    at.query_params["collection"] = "shapes"
+    at.query_params["unit"] = "5"
+    at = at.run()
+    assert not at.exception, at.exception
+    assert any(s.value == "The same concept elsewhere" for s in at.subheader)
+    links = [m.value for m in at.markdown if m.value.startswith("[unit ") and "lookup?" in m.value]
+    assert len(links) == 3 and "layer=visual.layer4.0" in links[0] and "collection=shapes-post" in links[0]
+    assert any("visual.layer4.0" in m.value and "12 images" in m.value for m in at.markdown)

@@ -47,6 +47,7 @@ def shell():
         st.Page(here / "pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
         st.Page(here / "pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
         st.Page(here / "pages/interventions.py", title="Interventions", icon=":material/build:"),
+        st.Page(here / "pages/region_maps.py", title="Region maps", icon=":material/public:"),
         st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
     ]
     page = st.navigation(pages)

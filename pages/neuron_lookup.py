@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from ui import resources
+from ui import regions_view, resources
 
 SIMILAR = 8
 UNITS_NOTE = ("Every number under a picture is the unit's activation (pre-ReLU spatial max) in standard deviations "
@@ -80,7 +80,10 @@ def render_card(ctx: ui.Context) -> None:
     with right, ui.section_errors():
         labels_section(ctx, unit, data)
         ui.share_link(ctx.params(unit=unit))
+        regions_view.map_link(ctx, unit)
     feature_visualization_section(ctx, unit)
+    with ui.section_errors():
+        regions_view.elsewhere_section(ctx, unit)
     if data is not None:  # while the card is read, build the ones most likely opened next
         resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 

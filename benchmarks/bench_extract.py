@@ -129,7 +129,7 @@ def latency(loaded, art, report: dict) -> None:
     t0 = time.perf_counter()
     z = neuron_card.standardize(art.max)
     directions = np.asarray(neuron_directions(loaded, art.layer), dtype=np.float32)
-    phrases = neuron_card.load_vocabulary()
+    phrases = neuron_card.load_label_phrases()
     vocab = np.asarray(class_embeddings(loaded, phrases, default_template(loaded)))
     once = time.perf_counter() - t0
     units = np.random.default_rng(0).choice(art.units, size=min(20, art.units), replace=False)

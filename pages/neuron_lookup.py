@@ -43,7 +43,7 @@ def labels_section(ctx: ui.Context, unit: int, data) -> None:
     the histogram and correlations do)."""
     if data is not None:
         ui.chart("histogram", data.histogram)
-    ui.chart("labels", resources.zero_shot_labels(ctx.model_id, ctx.layer, unit))
+    ui.chart("labels", resources.unit_labels(ctx.model_id, ctx.layer, unit))
     rows = [("Similar neurons by direction", "(cosine in the joint space)",
              resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine")]
     if data is not None:

@@ -191,7 +191,7 @@ def category_summary(dist: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("median", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def zero_shot_labels(image_emb: np.ndarray, text_emb: np.ndarray, classes: Sequence[str], *,
+def label_rows(image_emb: np.ndarray, text_emb: np.ndarray, classes: Sequence[str], *,
                      scale: float = 100.0, min_prob: float = 0.0, other: str = "other") -> pd.DataFrame:
     """Label rows by zero-shot classification of their stored image embeddings.
 

@@ -39,7 +39,7 @@ def _check_unit(unit: int, units: int) -> None:
         raise UnitOutOfRangeError(f"Unit {unit} is out of range: valid units are 0..{units - 1}.")
 
 
-def load_vocabulary(path: str | Path = VOCAB_FILE) -> list[str]:
+def load_label_phrases(path: str | Path = VOCAB_FILE) -> list[str]:
     """The zero-shot labelling vocabulary: one phrase a line, '#' comments and duplicates dropped."""
     seen: dict[str, None] = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():

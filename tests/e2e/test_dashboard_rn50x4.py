@@ -123,7 +123,7 @@ def test_card_with_feature_visualization_top_words_and_a_shared_link(rn, browser
     figures = page.locator(f"[data-card-unit='{UNIT}'] [data-figures] img[src^='data:image/png']")
     figures.first.wait_for(timeout=T)
     assert figures.count() == 1 and page.locator(f"[data-card-unit='{UNIT}'] [data-missing]").count() == 0
-    assert page.get_by_text(f"channel · seed 0").count() >= 1
+    assert page.get_by_text("channel · seed 0").count() >= 1
 
     # top words over a small vocabulary, scored from the card
     page.get_by_role("button", name=re.compile("Score the word vocabulary")).click()

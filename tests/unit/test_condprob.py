@@ -95,11 +95,11 @@ def test_zero_shot_labels_from_embeddings():
     text = np.eye(3, 4)  # 3 classes in 4 dims
     img = np.array([[1, 0, 0, 0], [0, 0.9, 0.1, 0], [0.5, 0.5, 0.5, 0.5]], float)
     img /= np.linalg.norm(img, axis=1, keepdims=True)
-    out = condprob.zero_shot_labels(img, text, ["a", "b", "c"], scale=100, min_prob=0.5)
+    out = condprob.label_rows(img, text, ["a", "b", "c"], scale=100, min_prob=0.5)
     assert list(out["label"]) == ["a", "b", "other"]
     assert out["prob"].between(0, 1).all()
     with pytest.raises(BadInputError, match="same model"):
-        condprob.zero_shot_labels(np.ones((2, 5)), text, ["a", "b", "c"])
+        condprob.label_rows(np.ones((2, 5)), text, ["a", "b", "c"])
 
 
 def test_many_categories_are_lumped_and_bars_stack(data):

@@ -12,7 +12,7 @@ from core.errors import BadInputError, UnitOutOfRangeError
 def test_vocabulary_has_demo_categories_and_no_duplicates():
     from core.pipeline.demo import CATEGORIES
 
-    vocab = nc.load_vocabulary()
+    vocab = nc.load_label_phrases()
     assert len(vocab) >= 300 and len(set(vocab)) == len(vocab)
     assert set(CATEGORIES) <= set(vocab)
     assert not any(p.startswith("#") for p in vocab)

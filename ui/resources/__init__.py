@@ -43,9 +43,9 @@ from ui.resources.card import (
                                    prefetch_cards,
                                    similar_by_direction,
                                    tiles,
+                                   unit_labels,
                                    vocabulary_embeddings,
                                    word_table,
-                                   zero_shot_labels,
 )
 from ui.resources.jobs import (
                                    BATCH_JOB_THREADS,
@@ -73,5 +73,5 @@ __all__ = [
     "get_model", "image_to_neurons", "intervention", "layers", "model_menu", "nearest_images", "neuron_card_data",
     "neuron_words", "prefetch_cards", "query_tokens", "row_labels", "similar_by_direction", "sparse_code", "standardized_activations",
     "stroop", "stroop_single", "text_embedding", "text_to_neurons", "tiles", "unit_mean", "unit_values",
-    "vocabulary_embeddings", "word_table", "unfinished_index_runs", "words_job", "words_job_key", "zero_shot_labels",
+    "vocabulary_embeddings", "word_table", "unfinished_index_runs", "words_job", "words_job_key", "unit_labels",
 ]

@@ -23,13 +23,13 @@ def class_embeddings(model_id: str, classes: tuple[str, ...], template: str) -> 
 @st.cache_data(max_entries=16, show_spinner="Labelling the collection zero-shot ...")
 def row_labels(key: ArtifactKey, classes: tuple[str, ...] | None, template: str | None) -> list[str] | None:
     """One category per row: the collection's labels (``classes`` None) or zero-shot over ``classes``."""
-    from core.analyses.condprob import zero_shot_labels
+    from core.analyses.condprob import label_rows
     from core.analyses.zeroshot import logit_scale
 
     art = get_artifact(key)[0]
     if classes is None:
         return art.labels
-    return zero_shot_labels(np.asarray(art.embeddings, dtype=np.float32),
+    return label_rows(np.asarray(art.embeddings, dtype=np.float32),
                             class_embeddings(key.model_id, classes, template), classes,
                             scale=logit_scale(get_model(key.model_id)))["label"].tolist()
 

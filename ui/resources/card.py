@@ -95,12 +95,12 @@ def vocabulary_embeddings(model_id: str) -> tuple[list[str], np.ndarray]:
     """The zero-shot vocabulary and its (P, D) text embeddings with the model's default template."""
     from core.analyses.zeroshot import class_embeddings, default_template
 
-    phrases = neuron_card.load_vocabulary()
+    phrases = neuron_card.load_label_phrases()
     return phrases, np.asarray(class_embeddings(get_model(model_id), phrases, default_template(model_id)))
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def zero_shot_labels(model_id: str, layer: str, unit: int, top: int = 8) -> pd.DataFrame:
+def unit_labels(model_id: str, layer: str, unit: int, top: int = 8) -> pd.DataFrame:
     """Phrases that excite / inhibit the neuron's direction most."""
     phrases, emb = vocabulary_embeddings(model_id)
     return neuron_card.zero_shot_labels(directions(model_id, layer)[unit], emb, phrases, top=top)

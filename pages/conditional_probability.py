@@ -71,13 +71,7 @@ def main() -> None:
                "zero; hover a picture for its raw activation. Below, each category's activation distribution.")
     ctx = ui.page_context()
     ui.show_url_problems()
-    if ctx.path is None:
-        st.info("No collection is indexed for this model yet: index one in the sidebar (**Index a folder**) "
-                f"or run {ui.md_code(f'python -m core index --model {ctx.model_id} --help')}.")
-        st.stop()
-    if not ctx.has_examples:
-        st.info(f"Collection '{ui.md_escape(ctx.collection)}' was indexed at layer {ui.md_code(ctx.collection_layer)}; pick that layer in "
-                "the sidebar to see its conditional-probability plots.")
+    if not ui.has_examples(ctx, "conditional-probability plots"):
         st.stop()
     unit = ui.unit_picker(ctx)
     buckets, per, top = bucket_inputs()

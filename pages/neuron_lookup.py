@@ -20,14 +20,7 @@ def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
 
 def dataset_section(ctx: ui.Context, data) -> None:
     """Top / most negative / across-the-range dataset examples (one element)."""
-    if ctx.path is None:
-        st.info("No collection is indexed for this model yet, so there are no dataset examples: pick or index "
-                "one in the sidebar (**Index a folder**), or run `python -m core index --help`.")
-        return
-    if not ctx.has_examples:
-        st.info(f"Collection '{ui.md_escape(ctx.collection)}' was indexed at layer {ui.md_code(ctx.collection_layer)}, not "
-                f"{ui.md_code(ctx.layer)}: "
-                "pick that layer in the sidebar to see dataset examples, or index the collection at this layer.")
+    if not ui.has_examples(ctx, "dataset examples"):
         return
     st.caption(UNITS_NOTE)
     ui.grid_sections("grids", data.unit,

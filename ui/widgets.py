@@ -252,3 +252,18 @@ def unfinished_index_runs(model_id: str) -> str | None:
         if row.button("Resume", key=f"resume:{run['folder']}", icon=":material/play_arrow:"):
             return run["folder"]
     return None
+
+
+def has_examples(ctx: Context, what: str) -> bool:
+    """Whether ``ctx`` has dataset examples at its layer; if not, an info saying how to get ``what`` (e.g. "dataset
+    examples"): index a collection (sidebar or CLI), or pick the layer the collection was indexed at."""
+    if ctx.artifact is None:
+        st.info(f"No collection is indexed for this model yet, so there are no {what}: index one in the sidebar "
+                f"(**Index a folder**), or run {html.md_code(f'python -m core index --model {ctx.model_id} --help')}.")
+        return False
+    if not ctx.has_examples:
+        st.info(f"Collection '{html.md_escape(ctx.collection)}' was indexed at layer "
+                f"{html.md_code(ctx.collection_layer)}, not {html.md_code(ctx.layer)}: pick that layer in the sidebar "
+                f"to see {what}, or index the collection at this layer.")
+        return False
+    return True

@@ -28,17 +28,6 @@ def link_note(model_id: str, menu_ids: list[str], settings: Settings) -> str | N
             "(docs/deploying.md).")
 
 
-def share_note(model_id: str | None) -> str | None:
-    """``link_note`` for the share box, with this server's menu."""
-    from ui import resources
-
-    settings = get_settings()
-    if not model_id:
-        return None
-    ids = resources.model_menu(settings.default_model, settings.models, settings.shared)["id"].tolist()
-    return link_note(model_id, ids, settings)
-
-
 def index_folders(settings: Settings | None = None) -> dict[str, Path]:
     """The folders "Index a folder" offers, by the name shown: the sub-folders of each index root
     (``Settings.index_roots``: the collections dir when open and unset, none when shared and unset). With one root

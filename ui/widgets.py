@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.analyses import neuron_card
 from core.analyses.neuron_card import Grid
+from core.config import get_settings
 from core.errors import BadInputError, CoreError
 from ui import deploy, html, resources, url, urlstate
 from ui.jobs import Job, cancel_job, get_job
@@ -188,7 +189,7 @@ def share_link(params: dict) -> None:
     """A copyable link to the current view, with a copy button (a ``card_view`` block: no code highlighter
     to load, which ``st.code`` costs a page's first load)."""
     html_block("share_link", html.share_html((st.context.url or "") + urlstate.query_string(params)))
-    note = deploy.share_note(params.get("model"))  # a model typed by hand that links may not load (ui.deploy)
+    note = _share_note(params.get("model"))  # a model typed by hand that links may not load (ui.deploy)
     if note:
         st.caption(note)
 
@@ -267,3 +268,12 @@ def has_examples(ctx: Context, what: str) -> bool:
                 f"to see {what}, or index the collection at this layer.")
         return False
     return True
+
+
+def _share_note(model_id: str | None) -> str | None:
+    """``deploy.link_note`` for the share box, with this server's menu."""
+    if not model_id:
+        return None
+    settings = get_settings()
+    ids = resources.model_menu(settings.default_model, settings.models, settings.shared)["id"].tolist()
+    return deploy.link_note(model_id, ids, settings)

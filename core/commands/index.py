@@ -28,8 +28,9 @@ def configure(parser) -> None:
                         "PIL path, docs/performance.md)")
     parser.add_argument("--topk", type=INT, default=64, help="top/bottom rows kept per unit (default 64)")
     parser.add_argument("--index-kind", choices=("auto", "flat", "ivf", "ivfpq"), default="auto",
-                        help="FAISS index: exact (flat), approximate (ivf) or by size (auto, default); ivfpq: "
-                        "compressed IVF-PQ for millions of images (core/pipeline/merge.py), recall@10 measured")
+                        help="FAISS index: exact (flat), approximate (ivf: IVF-Flat) or by size (auto, default: exact "
+                        "below 50k images, IVF-PQ re-ranked exactly against the embeddings above); ivfpq: the "
+                        "same IVF-PQ built in bounded memory (core/pipeline/merge.py), recall@10 measured")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact (kept until the new one is "
                         "complete) or an unfinished run with other settings")
     parser.add_argument("--chunk-rows", type=INT, default=1024, help="rows per committed chunk (resume granularity)")

@@ -12,7 +12,6 @@ Nothing here imports torch or streamlit.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError, BadInputError
-from core.pipeline.index import EmbeddingIndex, _faiss, _normalised, load_index
+from core.pipeline.index import (
+    MIN_TRAIN,
+    PQ_KIND,
+    RERANK,
+    TRAIN_PER_LIST,
+    EmbeddingIndex,
+    _faiss,
+    _normalised,
+    default_nprobe,
+    load_index,
+    pq_factory,
+)
 from core.pipeline.layout import ARRAYS
 from core.pipeline.store import RowFile
 
@@ -30,10 +40,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PQ_KIND = "ivfpq"
 READ_ROWS = 16_384  # embedding rows per block read
-TRAIN_PER_LIST = 39  # training vectors per IVF list (FAISS's minimum before it warns)
-MIN_TRAIN = 256 * 39  # 8-bit PQ codebooks want >= 39 points per centroid
+__all__ = ["PQ_KIND", "pq_factory", "build_pq_index", "ensure_pq_index", "exact_search", "recall_at_k"]
 RECALL_QUERIES = 200
 
 
@@ -45,21 +53,6 @@ def embedding_blocks(artifact: Artifact, block: int | None = None) -> Iterator[t
         yield s, _normalised(rf.read(s, s + block))
 
 
-def pq_factory(rows: int, dim: int, *, nlist: int | None = None, m: int | None = None) -> tuple[str, int, int]:
-    """The ``index_factory`` string for an IVF-PQ index: ``(factory, nlist, m)``.
-
-    ``nlist`` defaults to ~sqrt(N) lists (so the training sample, 39 per list, stays small: PQ codebook
-    training dominates the build); ``m`` (bytes per vector) to about D/2, at most 128, dividing D.
-    """
-    nlist = int(nlist or max(1, min(rows // TRAIN_PER_LIST, int(math.sqrt(rows)))))
-    if m is None:  # ~2 dims per byte: recall@10 0.87 vs 0.68 at ~4 dims per byte (benchmarks/bench_scaleout.py)
-        m = next(c for c in range(min(128, max(1, dim // 2)), 0, -1) if dim % c == 0)
-    if dim % m:
-        raise BadInputError(f"PQ needs m to divide the embedding size {dim}; got m={m}. "
-                            f"Valid: {', '.join(str(c) for c in range(1, dim + 1) if dim % c == 0)}.")
-    return f"IVF{nlist},PQ{m}np", nlist, m  # np: no polysemous training (20x slower, unused here)
-
-
 def _sample(artifact: Artifact, count: int) -> np.ndarray:
     """Every ``ceil(N / count)``-th row (deterministic, spread over the whole collection), read block by block."""
     stride = max(1, -(-artifact.rows // count))
@@ -68,7 +61,7 @@ def _sample(artifact: Artifact, count: int) -> np.ndarray:
 
 
 def build_pq_index(artifact: Artifact, *, nlist: int | None = None, m: int | None = None, nprobe: int | None = None,
-                   train_rows: int | None = None) -> EmbeddingIndex:
+                   train_rows: int | None = None, rerank: int = RERANK) -> EmbeddingIndex:
     """Build an IVF-PQ index of ``artifact``'s embeddings without loading them all.
 
     Memory: the training sample (``train_rows`` x D float32) plus the codes (N x (m + 8) bytes).
@@ -76,8 +69,9 @@ def build_pq_index(artifact: Artifact, *, nlist: int | None = None, m: int | Non
     Args:
         artifact: an opened ``Artifact``.
         nlist, m: IVF lists and PQ bytes per vector (see ``pq_factory``).
-        nprobe: lists probed per query by default (recorded in the metadata; default nlist / 8).
+        nprobe: lists probed per query by default (recorded in the metadata; default ``default_nprobe``).
         train_rows: k-means/PQ training sample size (default max(39 nlist, 9984), at most N).
+        rerank: shortlist re-scored exactly against the artifact's embeddings (attached here; 0 = none).
 
     Raises:
         BadInputError: too few rows to train the quantizers, or a bad ``m``.
@@ -95,9 +89,9 @@ def build_pq_index(artifact: Artifact, *, nlist: int | None = None, m: int | Non
     for _, block in embedding_blocks(artifact):
         index.add(block)
     meta = {"kind": "ivf", "index": PQ_KIND, "factory": factory, "dim": d, "rows": n, "nlist": nlist, "m": m,
-            "nprobe": int(nprobe or max(1, nlist // 8)), "trained_on": train_rows,
+            "nprobe": int(nprobe or default_nprobe(nlist)), "rerank": int(rerank), "trained_on": train_rows,
             "build_s": round(time.perf_counter() - t0, 3)}
-    return EmbeddingIndex(index, meta)
+    return EmbeddingIndex(index, meta).attach(artifact.embeddings if rerank else None)
 
 
 def exact_search(artifact: Artifact, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -70,3 +70,63 @@ def test_index_beside_artifact_checks_the_artifact(tiny_rn, image_folder, tmp_pa
     with pytest.raises(ArtifactMismatchError, match="another artifact"):
         load_index(other)
     assert ensure_index(other).meta["artifact"]["run_id"] == other.manifest["run_id"]  # rebuilt
+
+
+def _clustered(n, d=64, centers=100, seed=0, noise=0.7):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centers, d)).astype(np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    x = c[rng.integers(0, centers, n)] + rng.normal(scale=noise / np.sqrt(d), size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _recall(got, exact):
+    return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(got.tolist(), exact.tolist())]))
+
+
+@pytest.fixture(scope="module")
+def pq20k():
+    """20k x 64 clustered float16 embeddings, 100 held-out queries, their exact top-10 and a re-ranked IVF-PQ."""
+    x = _clustered(20_000).astype(np.float16)
+    q = _clustered(100, seed=1)
+    exact = EmbeddingIndex.build(x, kind="flat").search(q, 10)
+    return x, q, exact, EmbeddingIndex.build(x, kind="ivfpq", m=16)
+
+
+def test_reranked_ivfpq_recall_against_exact_search(pq20k):
+    x, q, (es, er), idx = pq20k
+    assert idx.kind == "ivf" and idx.meta["index"] == "ivfpq" and idx.meta["rerank"] == ci.RERANK and idx.reranks
+    s, r = idx.search(q, 10)
+    assert _recall(r, er) >= 0.95
+    assert _recall(idx.search(q, 10, rerank=0)[1], er) < _recall(r, er)  # the PQ codes alone lose answers
+    hit = r == er
+    np.testing.assert_allclose(s[hit], es[hit], rtol=1e-5, atol=1e-6)  # re-ranked scores are exact cosines
+    assert np.all(np.diff(s, axis=1) <= 0)
+
+
+def test_reranked_index_saved_and_loaded_beside_an_artifact(pq20k, tmp_path):
+    """``load_index`` attaches the artifact's embeddings: the loaded index re-ranks as the built one did."""
+    from types import SimpleNamespace
+
+    x, q, (_, er), idx = pq20k
+    np.save(tmp_path / "emb.f16.npy", x)
+    art = SimpleNamespace(path=tmp_path, manifest={"run_id": "r", "rows": len(x)},
+                          embeddings=np.load(tmp_path / "emb.f16.npy", mmap_mode="r"))
+    idx.save(tmp_path, artifact_manifest=art.manifest)
+    loaded = load_index(art)
+    assert loaded.reranks and not EmbeddingIndex.load(tmp_path).reranks
+    np.testing.assert_array_equal(loaded.search(q, 10)[1], idx.search(q, 10)[1])
+    assert _recall(loaded.search(q, 10)[1], er) >= 0.95
+    with pytest.raises(BadInputError, match="re-rank"):
+        loaded.attach(x[:10])
+
+
+def test_auto_above_the_threshold_is_reranked_ivfpq(monkeypatch):
+    x = _data(600)
+    monkeypatch.setattr(ci, "APPROX_THRESHOLD", 400)
+    monkeypatch.setattr(ci, "MIN_TRAIN", 500)
+    idx = EmbeddingIndex.build(x)
+    assert idx.meta["index"] == "ivfpq" and idx.reranks
+    flat = EmbeddingIndex.build(x, kind="flat")
+    q = _data(5, seed=3)
+    np.testing.assert_array_equal(idx.search(q, 5, nprobe=idx.meta["nlist"], rerank=600)[1], flat.search(q, 5)[1])

@@ -47,7 +47,7 @@ def checkpoint() -> Path:
         import torch
         from safetensors.torch import save_file
 
-        from core.model.loading import _eval_transform
+        from core.model.preprocess import eval_transform
         from core.pipeline.demo import load_corpus_image, load_corpus_index
 
         torch.manual_seed(1234)
@@ -62,7 +62,7 @@ def checkpoint() -> Path:
                 mod.momentum = None  # a cumulative average: one pass sets the statistics of its batch
         df = load_corpus_index()
         ids = sorted(df.loc[~df["label"].isin(CLASSES)].groupby("label")["id"].first())[:CALIBRATION]
-        tf = _eval_transform(model)
+        tf = eval_transform(model)
         pixels = torch.stack([tf(load_corpus_image(i).convert("RGB")) for i in ids])
         model.visual.train()
         with torch.no_grad():

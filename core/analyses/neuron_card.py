@@ -250,6 +250,8 @@ class CardData:
     across: Grid
     histogram: pd.DataFrame
     similar: pd.DataFrame  # units whose activations over the collection correlate most (unit, correlation)
+    similar_rows: int = 0  # images the correlations were computed over (all, or an evenly spaced sample)
+    similar_sampled: bool = False  # True when that is a sample of the collection (``similar_sample``)
 
 
 def examples_frame(art, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
@@ -269,13 +271,32 @@ def rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
 
 
 def unit_values(art, unit: int) -> np.ndarray:
-    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
-    return np.asarray(art.max[:, unit], dtype=np.float32)
+    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32 (one contiguous read from the
+    artifact's unit-major copy when it has one: ``Artifact.unit_column``)."""
+    return art.unit_column(unit, "max")
 
 
-def bucket_frame(art, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
+SIMILAR_ROWS = 20_000  # similar-by-activation: exact up to this many images, an evenly spaced sample above
+
+
+def similar_sample(art, rows: int = SIMILAR_ROWS) -> np.ndarray:
+    """(M, C) float32 ``standardize``d spatial max for similar-by-activation lists: every row when the collection
+    has at most ``rows`` images, else ``rows`` evenly spaced ones (read row by row, never the whole (N, C) array:
+    at 1,000,000 x 2,560 that would be 10 GB in float32). Correlations over 20,000 rows are within about 0.01."""
+    n = art.rows
+    if n <= rows:
+        return standardize(art.max)
+    idx = np.unique(np.linspace(0, n - 1, rows).round().astype(np.int64))
+    sample = np.empty((len(idx), art.units), np.float16)
+    for i in range(0, len(idx), 1024):
+        sample[i:i + 1024] = art.max[idx[i:i + 1024]]
+    return standardize(sample)
+
+
+def bucket_frame(art, unit: int, buckets: int, per_bucket: int, values: np.ndarray | None = None) -> pd.DataFrame:
     """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
-    df = std_bucket_samples(unit_values(art, unit), buckets=buckets, per_bucket=per_bucket,
+    values = unit_values(art, unit) if values is None else values
+    df = std_bucket_samples(values, buckets=buckets, per_bucket=per_bucket,
                                         std=float(art.unit_std[unit]))
     extra = rows_frame(art, df["row"].astype(int).tolist(), unit)
     return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
@@ -312,22 +333,48 @@ def grid(art, df: pd.DataFrame, *, outline: bool = True, column: str = "value", 
     return Grid(rows, tuple(render_tiles(art, rows, argmax, width)), tuple(captions(df, column)), width)
 
 
+@dataclass(frozen=True)
+class CardFrames:
+    """The data of a card without tiles (what ``python -m core card`` prints): row, key, label, value, argmax frames
+    of the top, most negative and across-the-range rows, the histogram, and similar units by activation
+    (correlation over ``similar_rows`` images: all of them, or an evenly spaced sample, ``similar_sample``)."""
+
+    unit: int
+    top: pd.DataFrame
+    bottom: pd.DataFrame
+    across: pd.DataFrame
+    histogram: pd.DataFrame
+    similar: pd.DataFrame
+    similar_rows: int
+    similar_sampled: bool
+
+
+def card_frames(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
+                similar: int = 8, standardized: np.ndarray | None = None) -> CardFrames:
+    """The data of ``unit``'s card over a collection: one read of the unit's values (``unit_values``) feeds the
+    buckets and the histogram. ``standardized``: ``similar_sample(art)`` if the caller keeps it."""
+    values = unit_values(art, unit)  # also checks the unit
+    top, bottom = examples_frame(art, unit, top_k), examples_frame(art, unit, bottom_k, bottom=True)
+    across = bucket_frame(art, unit, buckets, per_bucket, values)
+    hist = activation_histogram(values, std=float(art.unit_std[unit]))
+    z = standardized if standardized is not None else similar_sample(art)
+    corr = similar_by_correlation(z, unit, top=similar, standardized=True)
+    return CardFrames(int(unit), top, bottom, across, hist, corr, int(z.shape[0]), int(z.shape[0]) < art.rows)
+
+
 def build_card(art, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
                similar: int = 8, width: int = 110, standardized: np.ndarray | None = None) -> CardData:
     """The collection part of ``unit``'s card (tiles ``width`` px; most-activating cell outlined on top tiles).
 
-    ``standardized``: ``standardize(art.max)`` if the caller keeps it (else computed here).
+    ``standardized``: ``similar_sample(art)`` if the caller keeps it (else computed here).
 
     Raises:
         UnitOutOfRangeError: ``unit`` is not a unit of the artifact.
         ArtifactError: an image of the collection is missing or escapes its root.
     """
-    top = grid(art, examples_frame(art, unit, top_k), width=width)
-    bottom = grid(art, examples_frame(art, unit, bottom_k, bottom=True), outline=False, width=width)
-    across = grid(art, bucket_frame(art, unit, buckets, per_bucket), column="z", width=width)
-    hist = activation_histogram(unit_values(art, unit), std=float(art.unit_std[unit]))
-    z = standardized if standardized is not None else standardize(art.max)
-    corr = similar_by_correlation(z, unit, top=similar, standardized=True)
-    return CardData(int(unit), top, bottom, across, hist, corr)
-
-
+    f = card_frames(art, unit, top_k=top_k, bottom_k=bottom_k, buckets=buckets, per_bucket=per_bucket,
+                    similar=similar, standardized=standardized)
+    top = grid(art, f.top, width=width)
+    bottom = grid(art, f.bottom, outline=False, width=width)
+    across = grid(art, f.across, column="z", width=width)
+    return CardData(int(unit), top, bottom, across, f.histogram, f.similar, f.similar_rows, f.similar_sampled)

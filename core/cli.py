@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "check-paper": "core.commands.check_paper",
     "render": "core.commands.render",
     "words": "core.commands.words",
+    "card": "core.commands.card",
 }
 
 

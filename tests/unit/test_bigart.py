@@ -119,3 +119,21 @@ def test_truncated_unit_major_copy_is_an_artifact_error(synth, tmp_path):
         fh.truncate(1000)
     with pytest.raises(ArtifactError, match="max_by_unit"):
         open_artifact(bad)
+
+
+@pytest.mark.parametrize("keep", [None, 2])
+def test_coded_categories_give_the_same_condprob_frames(synth, keep):
+    from core.analyses import condprob
+    from core.pipeline.store import open_artifact
+
+    art = open_artifact(synth)
+    labels = [lab if r % 7 else "" for r, lab in enumerate(art.labels)]  # some unlabelled rows
+    cats = condprob.categories(labels, art.rows, keep)
+    values = art.unit_column(10)
+    a = condprob.sample_buckets(values, labels, buckets=7, per_bucket=9, keep=keep)
+    b = condprob.sample_buckets(values, cats, buckets=7, per_bucket=9, keep=keep)
+    assert a.equals(b) and len(cats) == art.rows
+    assert condprob.category_distributions(values, labels, keep=keep).equals(
+        condprob.category_distributions(values, cats, keep=keep))
+    none = condprob.categories(None, art.rows)
+    assert condprob.sample_buckets(values, None, buckets=3).equals(condprob.sample_buckets(values, none, buckets=3))

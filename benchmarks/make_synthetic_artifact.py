@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python benchmarks/make_synthetic_artifact.py --out DIR --images N --units U [--embed-dim D]
 [--labels 20] [--block-rows 8192] [--seed 0] [--model-id synthetic --fingerprint synthetic --layer L] [--no-index]``
-(defaults: 1,000,000 x 2,560, D = 640, RN50x4's shapes: about 22 GB on disk with the unit-major copy).
+(defaults: 1,000,000 x 2,560, D = 640, RN50x4's shapes: about 27 GB on disk with the unit-major copies).
 
 Structure, so every view has something to show: ``--labels`` classes (``labels.json``, keys ``cNN/<row>.jpg``);
 embeddings clustered by label (unit-norm centres plus noise, L2-normalised); the spatial max is N(0, 1) per unit
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--layer", default="visual.layer4.5.act3@in")
     ap.add_argument("--no-index", action="store_true")
     a = ap.parse_args(argv)
-    need = a.images * (3 * a.units * 2 + a.embed_dim * 2 + a.units * 2) * 1.02
+    need = a.images * (5 * a.units * 2 + a.embed_dim * 2) * 1.02
     free = shutil.disk_usage(a.out.resolve().parent if not a.out.exists() else a.out).free
     print(f"{a.images:,} x {a.units:,} (embed {a.embed_dim}): needs about {need / 1e9:.1f} GB, "
           f"{free / 1e9:.1f} GB free", flush=True)

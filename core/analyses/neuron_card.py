@@ -266,8 +266,17 @@ def rows_frame(art, rows: list[int], unit: int) -> pd.DataFrame:
     labels = art.labels
     return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
                          "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
-                         "value": np.asarray(art.max[idx, unit], dtype=np.float32) if rows else [],
-                         "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
+                         "value": unit_at(art, unit, idx).astype(np.float32) if rows else [],
+                         "argmax": unit_at(art, unit, idx, "argmax").astype(np.int64) if rows else []})
+
+
+def unit_at(art, unit: int, rows, name: str = "max") -> np.ndarray:
+    """``unit``'s ``max`` or ``argmax`` at ``rows``: from the unit-major copy when the artifact has one (one
+    contiguous read, cold or warm), else from the row-major array (one page per row)."""
+    idx = np.asarray(rows, dtype=np.int64)
+    if art.unit_major(name) is not None:
+        return art.unit_column(unit, name)[idx]
+    return np.asarray((art.max if name == "max" else art.argmax)[idx, unit])
 
 
 def unit_values(art, unit: int) -> np.ndarray:

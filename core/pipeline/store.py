@@ -162,7 +162,7 @@ class Artifact:
         self.root = Path(manifest["collection"]["root"])
         for name in ARRAYS:
             self._array(name)  # validates every file's header, shape and size now, not at first use
-        for stat in STATS:
+        for stat in UNIT_MAJOR:
             self.unit_major(stat)
 
     def __repr__(self) -> str:
@@ -229,9 +229,10 @@ class Artifact:
         return self.unit_stats("max")[1]
 
     def unit_major(self, stat: str = "max") -> RowFile | None:
-        """The (C, N) unit-major copy of ``stat`` (``max_by_unit.f16.npy``, read with pread), or None when the
-        artifact has none (older artifacts, the ``mean`` statistic): per-unit reads then scan a column instead."""
-        name = self.manifest.get("unit_major", {}).get(_check_stat(stat))
+        """The (C, N) unit-major copy of ``stat`` (``max`` or ``argmax``: ``max_by_unit.f16.npy``,
+        ``argmax_by_unit.u16.npy``, read with pread), or None when the artifact has none (older artifacts, the
+        ``mean`` statistic): per-unit reads then scan a column instead."""
+        name = self.manifest.get("unit_major", {}).get(stat if stat == "argmax" else _check_stat(stat))
         if name is None or name != UNIT_MAJOR.get(stat):
             return None
         cache = self.__dict__.setdefault("_arrays", {})
@@ -250,17 +251,17 @@ class Artifact:
         return cache[f"{stat}_by_unit"]
 
     def unit_column(self, unit: int, stat: str = "max") -> np.ndarray:
-        """(N,) float32: ``unit``'s ``stat`` over every row; one contiguous pread from the unit-major copy when
+        """(N,) float32 (int64 for ``argmax``): ``unit``'s ``stat`` over every row; one contiguous pread from the unit-major copy when
         the artifact has one (no mapping: RSS stays flat however many units are read), else a column of the
         row-major array (touches every row's page)."""
         if not 0 <= unit < self.units:
             from core.errors import UnitOutOfRangeError
 
             raise UnitOutOfRangeError(f"Unit {unit} is out of range: valid units are 0..{self.units - 1}.")
-        by_unit = self.unit_major(stat)
+        by_unit, dtype = self.unit_major(stat), np.int64 if stat == "argmax" else np.float32
         if by_unit is not None:
-            return by_unit.read(unit, unit + 1)[0].astype(np.float32)
-        return np.asarray(self.stat(stat)[:, unit], dtype=np.float32)
+            return by_unit.read(unit, unit + 1)[0].astype(dtype)
+        return np.asarray((self.argmax if stat == "argmax" else self.stat(stat))[:, unit], dtype=dtype)
 
     def _ranked(self, which: str, unit: int, k: int, stat: str) -> np.ndarray:
         if not 0 <= unit < self.units:

@@ -30,6 +30,8 @@ def test_synthetic_artifact_is_valid_and_unit_major_is_the_transpose(synth):
     assert (art.rows, art.units, art.embeddings.shape) == (N, U, (N, D))
     by_unit = np.load(synth / "max_by_unit.f16.npy")
     assert by_unit.shape == (U, N) and np.array_equal(by_unit, np.asarray(art.max).T)
+    assert np.array_equal(np.load(synth / "argmax_by_unit.u16.npy"), np.asarray(art.argmax).T)
+    assert np.array_equal(art.unit_column(3, "argmax"), np.asarray(art.argmax[:, 3], np.int64))
     col = np.asarray(art.max, np.float32)
     for unit in (0, 8, U - 1):
         assert np.array_equal(art.unit_column(unit), col[:, unit])
@@ -98,11 +100,14 @@ def test_artifact_without_unit_major_copy_reads_columns(synth, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(synth, old)
     (old / "max_by_unit.f16.npy").unlink()
+    (old / "argmax_by_unit.u16.npy").unlink()
     m = json.loads((old / "manifest.json").read_text())
     del m["unit_major"]
     (old / "manifest.json").write_text(json.dumps(m))
     art, new = open_artifact(old), open_artifact(synth)
-    assert art.unit_major() is None
+    assert art.unit_major() is None and art.unit_major("argmax") is None
+    assert np.array_equal(neuron_card.unit_at(art, 5, [3, 1]), neuron_card.unit_at(new, 5, [3, 1]))
+    assert np.array_equal(neuron_card.unit_at(art, 5, [3, 1], "argmax"), neuron_card.unit_at(new, 5, [3, 1], "argmax"))
     assert np.array_equal(art.unit_column(5), new.unit_column(5))
     assert np.array_equal(art.top_rows(5, 50), new.top_rows(5, 50))
     a, b = neuron_card.card_frames(art, 5), neuron_card.card_frames(new, 5)

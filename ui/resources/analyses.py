@@ -46,13 +46,15 @@ def row_categories(key: ArtifactKey, classes: tuple[str, ...] | None, template: 
 def condprob_sample(key: ArtifactKey, unit: int, buckets: int, per_bucket: int, classes: tuple[str, ...] | None,
                     template: str | None, keep: int | None = None) -> pd.DataFrame:
     """``condprob.sample_buckets`` for a unit of a collection, plus key and argmax for the image tiles."""
+    from core.analyses import neuron_card
     from core.analyses.condprob import sample_buckets
 
     art = get_artifact(key)[0]
     df = sample_buckets(unit_values(key, unit), row_categories(key, classes, template, keep), buckets=buckets,
                         per_bucket=per_bucket, std=float(art.unit_std[unit]), keep=keep)
     rows = df["row"].to_numpy()
-    return df.assign(key=[art.keys[r] for r in rows], argmax=np.asarray(art.argmax[rows, unit], dtype=np.int64))
+    return df.assign(key=[art.keys[r] for r in rows],
+                     argmax=neuron_card.unit_at(art, unit, rows, "argmax").astype(np.int64))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -295,11 +295,16 @@ def similar_sample(art, rows: int = SIMILAR_ROWS) -> np.ndarray:
     n = art.rows
     if n <= rows:
         return standardize(art.max)
+    from core.pipeline.layout import ARRAYS
+    from core.pipeline.store import RowFile
+
     idx = np.unique(np.linspace(0, n - 1, rows).round().astype(np.int64))
-    sample = np.empty((len(idx), art.units), np.float16)
-    for i in range(0, len(idx), 1024):
-        sample[i:i + 1024] = art.max[idx[i:i + 1024]]
-    return standardize(sample)
+    z = RowFile(Path(art.path) / ARRAYS["max"][0]).read_rows(idx).astype(np.float32)  # (M, C), pread per row
+    z -= z.mean(axis=0)  # in place: standardize's temporaries would be 4 more (M, C) float32 copies
+    std = np.sqrt(np.einsum("ij,ij->j", z, z) / len(z))
+    std[~(std > 0)] = np.inf  # constant units -> 0, as standardize
+    z /= std
+    return z
 
 
 def bucket_frame(art, unit: int, buckets: int, per_bucket: int, values: np.ndarray | None = None) -> pd.DataFrame:

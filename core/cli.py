@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "words": "core.commands.words",
     "regions": "core.commands.regions",
     "match": "core.commands.match",
+    "card": "core.commands.card",
 }
 
 

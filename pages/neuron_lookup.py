@@ -40,7 +40,8 @@ def labels_section(ctx: ui.Context, unit: int, data) -> None:
     rows = [("Similar neurons by direction", "(cosine in the joint space)",
              resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine")]
     if data is not None:
-        rows.append(("Similar neurons by activation", "(correlation over the collection)", data.similar, "correlation"))
+        over = f"an evenly spaced sample of {data.similar_rows:,} images" if data.similar_sampled else "the collection"
+        rows.append(("Similar neurons by activation", f"(correlation over {over})", data.similar, "correlation"))
     ui.similar_chips(unit, rows)
 
 

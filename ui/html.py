@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from core.analyses.neuron_card import Grid
+from core.analyses.tiles import Grid
 
 _MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes each one
 # GFM's autolink literals (``http://x``, ``www.x``, ``a@b.c``) are found in the text *after* escapes are resolved:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from core.analyses import neuron_card
-from core.analyses.neuron_card import Grid
+from core.analyses.tiles import SIGMA, Grid, captions, sigma_titles
 from core.config import get_settings
 from core.errors import BadInputError, CoreError
 from ui import deploy, html, resources, url, urlstate
@@ -107,14 +106,14 @@ def image_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption:
 
 def _tile_grid(ctx: Context, df: pd.DataFrame, *, outline: bool = True, caption: str = "value",
                width: int = 110, sigma: bool = False) -> Grid:
-    """``neuron_card.grid`` with the process-wide tile cache (``resources.tiles``)."""
+    """``core.analyses.tiles.grid`` with the process-wide tile cache (``resources.tiles``)."""
     rows = tuple(int(r) for r in df["row"])
     argmax = tuple(int(a) for a in df["argmax"]) if outline else None
     tiles = resources.tiles(ctx.artifact, rows, argmax, width)
     if sigma:
-        return Grid(rows, tuple(tiles), tuple(neuron_card.captions(df, caption, neuron_card.SIGMA)), width,
-                    tuple(neuron_card.sigma_titles(df, caption)))
-    return Grid(rows, tuple(tiles), tuple(neuron_card.captions(df, caption)), width)
+        return Grid(rows, tuple(tiles), tuple(captions(df, caption, SIGMA)), width,
+                    tuple(sigma_titles(df, caption)))
+    return Grid(rows, tuple(tiles), tuple(captions(df, caption)), width)
 
 
 def table(df: pd.DataFrame, title: str, *, key: str, floats: str = "{:.2f}") -> None:

@@ -9,7 +9,6 @@ Nothing here imports torch.
 """
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageOps
 
+from core.analyses.tiles import Grid, grid
 from core.config import DATA_DIR
 from core.errors import BadInputError, UnitOutOfRangeError
-from core.pipeline.images import open_image
 
 if TYPE_CHECKING:
     from core.pipeline.store import Artifact
@@ -30,8 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VOCAB_FILE = DATA_DIR / "zero_shot_vocab.txt"
-TILE_PX = 128  # the article's dataset-example tiles are 128 px
-OUTLINE = (255, 140, 0)
 
 
 def _check_unit(unit: int, units: int) -> None:
@@ -198,54 +194,7 @@ def zero_shot_labels(direction: np.ndarray, phrase_embeddings: np.ndarray, phras
                          "side": ["excites"] * k + ["inhibits"] * k})
 
 
-def model_view(image: Image.Image, size: int = TILE_PX) -> Image.Image:
-    """The square the model sees (shorter side resized, centre crop, as open_clip's eval transform)."""
-    return ImageOps.fit(image.convert("RGB"), (size, size), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
-
-
-def cell_box(flat: int, grid: Sequence[int], size: int, *, offset: int = 0) -> tuple[int, int, int, int] | None:
-    """Pixel box of an activation-grid cell on a ``size`` x ``size`` model-view tile.
-
-    Args:
-        flat: the flat argmax position (``h * W + w``; for token layers the token index).
-        grid: (H, W) of the activation map.
-        size: tile side in pixels.
-        offset: leading positions that are not cells (1 for a ViT class token).
-
-    Returns:
-        (x0, y0, x1, y1), or None when the position is not a spatial cell (e.g. the class token).
-    """
-    h, w = int(grid[0]), int(grid[1])
-    idx = int(flat) - offset
-    if h <= 0 or w <= 0 or not 0 <= idx < h * w:
-        return None
-    r, c = divmod(idx, w)
-    return (round(c * size / w), round(r * size / h), round((c + 1) * size / w) - 1, round((r + 1) * size / h) - 1)
-
-
-def outlined_tile(image: Image.Image, flat: int | None, grid: Sequence[int] | None, *, size: int = TILE_PX,
-                  offset: int = 0) -> Image.Image:
-    """A dataset-example tile: the model's view of ``image`` with the most-activating cell outlined."""
-    tile = model_view(image, size)
-    box = cell_box(flat, grid, size, offset=offset) if flat is not None and grid else None
-    if box is not None:
-        ImageDraw.Draw(tile).rectangle(box, outline=OUTLINE, width=max(2, size // 64))
-    return tile
-
-
 # ---------------------------------------------------------------- one unit's card over a collection ----------------
-@dataclass(frozen=True)
-class Grid:
-    """Dataset-example tiles: the rows shown, their JPEG bytes, one caption per tile and (optionally) one hover
-    text per tile."""
-
-    rows: tuple[int, ...]
-    tiles: tuple[bytes, ...]
-    captions: tuple[str, ...]
-    width: int
-    titles: tuple[str, ...] = ()
-
-
 @dataclass(frozen=True)
 class CardData:
     """The collection part of a neuron card: top, most negative and across-the-range examples, histogram."""
@@ -257,6 +206,8 @@ class CardData:
     histogram: pd.DataFrame
     similar: pd.DataFrame  # units whose activations over the collection correlate most (unit, correlation)
     all_positive: bool = False  # no picture of the collection drives the unit below zero
+    similar_rows: int = 0  # images the correlations were computed over (all, or an evenly spaced sample)
+    similar_sampled: bool = False  # True when that is a sample of the collection (``similar_sample``)
 
 
 def examples_frame(art: Artifact, unit: int, k: int, bottom: bool = False) -> pd.DataFrame:
@@ -269,11 +220,11 @@ def rows_frame(art: Artifact, rows: list[int], unit: int) -> pd.DataFrame:
     """row, key, label, value (the unit's spatial max), z (value in std-devs from zero) and argmax of the rows."""
     idx = np.asarray(rows, dtype=np.int64)
     labels = art.labels
-    value = np.asarray(art.max[idx, unit], dtype=np.float32) if rows else np.zeros(0, np.float32)
+    value = unit_at(art, unit, idx).astype(np.float32) if rows else np.zeros(0, np.float32)
     return pd.DataFrame({"row": idx, "key": [art.keys[r] for r in rows],
                          "label": [labels[r] for r in rows] if labels is not None else [""] * len(rows),
                          "value": value, "z": from_zero(value, float(art.unit_std[unit])),
-                         "argmax": np.asarray(art.argmax[idx, unit], dtype=np.int64) if rows else []})
+                         "argmax": unit_at(art, unit, idx, "argmax").astype(np.int64) if rows else []})
 
 
 def from_zero(values, std: float) -> np.ndarray:
@@ -283,79 +234,99 @@ def from_zero(values, std: float) -> np.ndarray:
     return v / std if std > 0 else np.zeros_like(v)
 
 
+def unit_at(art: Artifact, unit: int, rows, name: str = "max") -> np.ndarray:
+    """``unit``'s ``max`` or ``argmax`` at ``rows``: from the unit-major copy when the artifact has one (one
+    contiguous read, cold or warm), else from the row-major array (one page per row)."""
+    idx = np.asarray(rows, dtype=np.int64)
+    if art.unit_major(name) is not None:
+        return art.unit_column(unit, name)[idx]
+    return np.asarray((art.max if name == "max" else art.argmax)[idx, unit])
+
+
 def unit_values(art: Artifact, unit: int) -> np.ndarray:
-    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32."""
-    return np.asarray(art.max[:, unit], dtype=np.float32)
+    """(N,) one unit's per-image spatial max (pre-ReLU) over the collection, float32 (one contiguous read from the
+    artifact's unit-major copy when it has one: ``Artifact.unit_column``)."""
+    return art.unit_column(unit, "max")
 
 
-def bucket_frame(art: Artifact, unit: int, buckets: int, per_bucket: int) -> pd.DataFrame:
+SIMILAR_ROWS = 20_000  # similar-by-activation: exact up to this many images, an evenly spaced sample above
+
+
+def similar_sample(art: Artifact, rows: int = SIMILAR_ROWS) -> np.ndarray:
+    """(M, C) float32 ``standardize``d spatial max for similar-by-activation lists: every row when the collection
+    has at most ``rows`` images, else ``rows`` evenly spaced ones (read row by row, never the whole (N, C) array:
+    at 1,000,000 x 2,560 that would be 10 GB in float32). Correlations over 20,000 rows are within about 0.01."""
+    n = art.rows
+    if n <= rows:
+        return standardize(art.max)
+    from core.pipeline.layout import ARRAYS
+    from core.pipeline.store import RowFile
+
+    idx = np.unique(np.linspace(0, n - 1, rows).round().astype(np.int64))
+    z = RowFile(Path(art.path) / ARRAYS["max"][0]).read_rows(idx).astype(np.float32)  # (M, C), pread per row
+    z -= z.mean(axis=0)  # in place: standardize's temporaries would be 4 more (M, C) float32 copies
+    std = np.sqrt(np.einsum("ij,ij->j", z, z) / len(z))
+    std[~(std > 0)] = np.inf  # constant units -> 0, as standardize
+    z /= std
+    return z
+
+
+def bucket_frame(art: Artifact, unit: int, buckets: int, per_bucket: int, values: np.ndarray | None = None) -> pd.DataFrame:
     """Samples across the activation range by std-dev bucket, with key/label/argmax for display."""
-    df = std_bucket_samples(unit_values(art, unit), buckets=buckets, per_bucket=per_bucket,
+    values = unit_values(art, unit) if values is None else values
+    df = std_bucket_samples(values, buckets=buckets, per_bucket=per_bucket,
                                         std=float(art.unit_std[unit]))
     extra = rows_frame(art, df["row"].astype(int).tolist(), unit)
     return df.assign(key=extra["key"].to_numpy(), label=extra["label"].to_numpy(), argmax=extra["argmax"].to_numpy())
 
 
-def render_tiles(art: Artifact, rows, argmax, size: int = TILE_PX) -> list[bytes]:
-    """``size``-px tiles (JPEG bytes) of ``rows``, the most-activating cell outlined when ``argmax`` is given.
+@dataclass(frozen=True)
+class CardFrames:
+    """The data of a card without tiles (what ``python -m core card`` prints): row, key, label, value, argmax frames
+    of the top, most negative and across-the-range rows, the histogram, and similar units by activation
+    (correlation over ``similar_rows`` images: all of them, or an evenly spaced sample, ``similar_sample``)."""
 
-    Encoded bytes at the size they are shown: fewer bytes for the browser to parse and decode on every switch.
-    """
-    grid = art.grid if argmax is not None and len(art.grid) == 2 else None
-    offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
-    out = []
-    for i, row in enumerate(rows):
-        img = outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
-                                        size=size, offset=offset)
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=85)
-        out.append(buf.getvalue())
-    return out
-
-
-SIGMA = "σ"  # the suffix of a value in standard deviations from zero
+    unit: int
+    top: pd.DataFrame
+    bottom: pd.DataFrame
+    across: pd.DataFrame
+    histogram: pd.DataFrame
+    similar: pd.DataFrame
+    similar_rows: int
+    similar_sampled: bool
+    all_positive: bool  # no picture of the collection drives the unit below zero
 
 
-def captions(df: pd.DataFrame, column: str = "value", suffix: str = "") -> list[str]:
-    """Tile captions: the row's label (if any) and its ``column`` value (3 significant digits for floats, then
-    ``suffix``, e.g. ``SIGMA``)."""
-    labels = df["label"].fillna("").astype(str) if "label" in df else pd.Series([""] * len(df))
-    return [f"{lab} {v:+.3g}{suffix}".strip() if isinstance(v, float) else f"{lab} {v}".strip()
-            for lab, v in zip(labels, df[column].tolist())]
-
-
-def sigma_titles(df: pd.DataFrame, z: str = "z") -> list[str]:
-    """Hover texts of tiles captioned in std-devs from zero: both numbers, named."""
-    return [f"{zv:+.2f} std-devs from zero; raw activation {v:+.3f} (pre-ReLU spatial max)"
-            for zv, v in zip(df[z].tolist(), df["value"].tolist())]
-
-
-def grid(art: Artifact, df: pd.DataFrame, *, outline: bool = True, width: int = 110) -> Grid:
-    """The tiles of the rows of ``df`` (columns row, value, z, label; argmax when outlined), captioned in
-    std-devs from zero with the raw value on hover."""
-    rows = tuple(int(r) for r in df["row"])
-    argmax = tuple(int(a) for a in df["argmax"]) if outline else None
-    return Grid(rows, tuple(render_tiles(art, rows, argmax, width)), tuple(captions(df, "z", SIGMA)), width,
-                tuple(sigma_titles(df)))
+def card_frames(art: Artifact, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
+                similar: int = 8, standardized: np.ndarray | None = None) -> CardFrames:
+    """The data of ``unit``'s card over a collection: one read of the unit's values (``unit_values``) feeds the
+    buckets and the histogram. ``standardized``: ``similar_sample(art)`` if the caller keeps it."""
+    values = unit_values(art, unit)  # also checks the unit
+    top, bottom = examples_frame(art, unit, top_k), examples_frame(art, unit, bottom_k, bottom=True)
+    across = bucket_frame(art, unit, buckets, per_bucket, values)
+    hist = activation_histogram(values, std=float(art.unit_std[unit]))
+    z = standardized if standardized is not None else similar_sample(art)
+    corr = similar_by_correlation(z, unit, top=similar, standardized=True)
+    return CardFrames(int(unit), top, bottom, across, hist, corr, int(z.shape[0]), int(z.shape[0]) < art.rows,
+                      bool(values.size and values.min() > 0))
 
 
 def build_card(art: Artifact, unit: int, *, top_k: int = 12, bottom_k: int = 6, buckets: int = 6, per_bucket: int = 2,
                similar: int = 8, width: int = 110, standardized: np.ndarray | None = None) -> CardData:
     """The collection part of ``unit``'s card (tiles ``width`` px; most-activating cell outlined on top tiles).
 
-    ``standardized``: ``standardize(art.max)`` if the caller keeps it (else computed here).
+    ``standardized``: ``similar_sample(art)`` if the caller keeps it (else computed here).
 
     Raises:
         UnitOutOfRangeError: ``unit`` is not a unit of the artifact.
         ArtifactError: an image of the collection is missing or escapes its root.
     """
-    top = grid(art, examples_frame(art, unit, top_k), width=width)
-    bottom = grid(art, examples_frame(art, unit, bottom_k, bottom=True), outline=False, width=width)
-    across = grid(art, bucket_frame(art, unit, buckets, per_bucket), width=width)
-    values = unit_values(art, unit)
-    hist = activation_histogram(values, std=float(art.unit_std[unit]))
-    z = standardized if standardized is not None else standardize(art.max)
-    corr = similar_by_correlation(z, unit, top=similar, standardized=True)
-    return CardData(int(unit), top, bottom, across, hist, corr, bool(values.size and values.min() > 0))
+    f = card_frames(art, unit, top_k=top_k, bottom_k=bottom_k, buckets=buckets, per_bucket=per_bucket,
+                    similar=similar, standardized=standardized)
+    top = grid(art, f.top, width=width)
+    bottom = grid(art, f.bottom, outline=False, width=width)
+    across = grid(art, f.across, width=width)
+    return CardData(int(unit), top, bottom, across, f.histogram, f.similar, all_positive=f.all_positive,
+                    similar_rows=f.similar_rows, similar_sampled=f.similar_sampled)
 
 

@@ -9,6 +9,8 @@ Layout of an artifact directory (row i = image key i everywhere)::
     mean.f16.npy (N, C)    spatial mean per unit               emb.f16.npy    (N, D) L2-normalised
     top_max.i32.npy / bottom_max.i32.npy / top_mean.i32.npy / bottom_mean.i32.npy  (C, K) rows
     unit_stats.f32.npy (4, C)  mean/std of the max stat, mean/std of the mean stat
+    max_by_unit.f16.npy, argmax_by_unit.u16.npy (C, N)  max and argmax unit-major (core.pipeline.columns; absent in
+                           older artifacts)
     skipped.json           files not used, each {key, reason, message}
     .partial/              work files of an unfinished run (absent once complete); ``.partial/commit/`` holds
                            a finished run's files until they replace the old ones (``commit_staged``)
@@ -30,7 +32,8 @@ ARRAYS = {  # name -> (file, dtype)
 }
 TEXT_FILES = ("keys.json", "labels.json", "captions.json", "skipped.json")
 INDEX_FILES = ("index.faiss", "index.json")
-OWN_FILES = {MANIFEST, PARTIAL_DIR, *TEXT_FILES, *INDEX_FILES, *(f for f, _ in ARRAYS.values())}
+UNIT_MAJOR = {"max": "max_by_unit.f16.npy", "argmax": "argmax_by_unit.u16.npy"}  # (C, N) copies: core.pipeline.columns
+OWN_FILES = {MANIFEST, PARTIAL_DIR, *TEXT_FILES, *INDEX_FILES, *UNIT_MAJOR.values(), *(f for f, _ in ARRAYS.values())}
 STATS = ("max", "mean")
 RESUME_HINT = "rerun the same command to resume"
 STAGE_DIR = "commit"  # inside PARTIAL_DIR: a finished run's files, installed over the old artifact at the end

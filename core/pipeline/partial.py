@@ -25,8 +25,9 @@ import torch
 from core.errors import ArtifactError, BadInputError
 from core.files import write_json_atomic
 from core.pipeline.collection import Collection
+from core.pipeline.columns import write_unit_major
 from core.pipeline.commit import commit_staged
-from core.pipeline.layout import ARRAYS, INSTALL_LIST, MANIFEST, PARTIAL_DIR, STAGE_DIR
+from core.pipeline.layout import ARRAYS, INSTALL_LIST, MANIFEST, PARTIAL_DIR, STAGE_DIR, UNIT_MAJOR
 from core.pipeline.store import Artifact, RowFile, open_artifact
 
 logger = logging.getLogger(__name__)
@@ -186,10 +187,12 @@ def finalize(out: Path, plan: dict, coll: Collection, state: dict) -> Artifact:
             at += len(local)
     for name, t in tops.items():
         np.save(stage / ARRAYS[name][0], t.result())
+    for stat, fname in UNIT_MAJOR.items():  # per-unit views read one contiguous row of these (fsynced)
+        write_unit_major(stage / ARRAYS[stat][0], stage / fname)
     stats = np.stack([moments["max"].mean, moments["max"].std, moments["mean"].mean, moments["mean"].std])
     np.save(stage / ARRAYS["stats"][0], stats.astype(np.float32))
     keep = valid.tolist()
-    names = [fname for fname, _ in ARRAYS.values()] + ["keys.json", "skipped.json", MANIFEST]
+    names = [fname for fname, _ in ARRAYS.values()] + [*UNIT_MAJOR.values(), "keys.json", "skipped.json", MANIFEST]
     _write_json(stage / "keys.json", [coll.keys[i] for i in keep])
     for name, col in (("labels.json", coll.labels), ("captions.json", coll.captions)):
         if col is not None:
@@ -226,7 +229,7 @@ def _manifest(plan: dict, rows: int, k: int, skipped: list[dict]) -> dict:
 
     m = {key: v for key, v in plan.items() if key not in ("topk", "chunk_rows")}
     m.update(rows=rows, topk=k, requested_topk=plan["topk"], chunk_rows=plan["chunk_rows"], key_column="keys.json",
-             files={name: f for name, (f, _) in ARRAYS.items()},
+             files={name: f for name, (f, _) in ARRAYS.items()}, unit_major=dict(UNIT_MAJOR),
              skipped=len(skipped), skipped_reasons=dict(Counter(s["reason"] for s in skipped)),
              versions={"open_clip": open_clip.__version__, "torch": torch.__version__, "numpy": np.__version__,
                        "pillow": PIL.__version__, "python": sys.version.split()[0]},

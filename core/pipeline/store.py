@@ -29,7 +29,7 @@ import numpy as np
 
 from core.errors import ArtifactError, ArtifactMismatchError
 from core.pipeline.commit import recover
-from core.pipeline.layout import ARRAYS, FORMAT_VERSION, MANIFEST, PARTIAL_DIR, RESUME_HINT, STATS
+from core.pipeline.layout import ARRAYS, FORMAT_VERSION, MANIFEST, PARTIAL_DIR, RESUME_HINT, STATS, UNIT_MAJOR
 
 if TYPE_CHECKING:
     from core.model.loading import LoadedModel
@@ -81,6 +81,17 @@ class RowFile:
         finally:
             os.close(fd)
         return np.frombuffer(buf, dtype=self.dtype).reshape(stop - start, self.shape[1])
+
+    def read_rows(self, rows) -> np.ndarray:
+        """(len(rows), C) the given rows, one pread each on one descriptor (no mapping: nothing stays resident)."""
+        out = np.empty((len(rows), self.shape[1]), self.dtype)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for i, r in enumerate(rows):
+                out[i] = np.frombuffer(os.pread(fd, self.row_bytes, self.offset + int(r) * self.row_bytes), self.dtype)
+        finally:
+            os.close(fd)
+        return out
 
     def fsync(self) -> None:
         fd = os.open(self.path, os.O_RDONLY)
@@ -166,6 +177,8 @@ class Artifact:
         self.root = Path(manifest["collection"]["root"])
         for name in ARRAYS:
             self._array(name)  # validates every file's header, shape and size now, not at first use
+        for stat in UNIT_MAJOR:
+            self.unit_major(stat)
 
     def __repr__(self) -> str:
         return f"Artifact({str(self.path)!r}, model={self.model_id}, layer={self.layer}, rows={self.rows})"
@@ -230,6 +243,41 @@ class Artifact:
         """(C,) std over images of each unit's spatial max."""
         return self.unit_stats("max")[1]
 
+    def unit_major(self, stat: str = "max") -> RowFile | None:
+        """The (C, N) unit-major copy of ``stat`` (``max`` or ``argmax``: ``max_by_unit.f16.npy``,
+        ``argmax_by_unit.u16.npy``, read with pread), or None when the artifact has none (older artifacts, the
+        ``mean`` statistic): per-unit reads then scan a column instead."""
+        name = self.manifest.get("unit_major", {}).get(stat if stat == "argmax" else _check_stat(stat))
+        if name is None or name != UNIT_MAJOR.get(stat):
+            return None
+        cache = self.__dict__.setdefault("_arrays", {})
+        if f"{stat}_by_unit" not in cache:
+            try:
+                rf = RowFile(self.path / name)
+                size = (self.path / name).stat().st_size
+            except (OSError, ValueError, ArtifactError) as err:
+                raise ArtifactError(f"{self.path / name} is missing or corrupt ({err}); "
+                                    f"{RESUME_HINT} with --overwrite.") from err
+            if rf.shape != (self.units, self.rows) or rf.dtype != ARRAYS[stat][1] or \
+                    size < rf.offset + self.units * rf.row_bytes:
+                raise ArtifactError(f"{self.path / name} has shape {rf.shape} {rf.dtype} ({size} bytes), expected "
+                                    f"{(self.units, self.rows)}; re-create it with --overwrite.")
+            cache[f"{stat}_by_unit"] = rf
+        return cache[f"{stat}_by_unit"]
+
+    def unit_column(self, unit: int, stat: str = "max") -> np.ndarray:
+        """(N,) float32 (int64 for ``argmax``): ``unit``'s ``stat`` over every row; one contiguous pread from the unit-major copy when
+        the artifact has one (no mapping: RSS stays flat however many units are read), else a column of the
+        row-major array (touches every row's page)."""
+        if not 0 <= unit < self.units:
+            from core.errors import UnitOutOfRangeError
+
+            raise UnitOutOfRangeError(f"Unit {unit} is out of range: valid units are 0..{self.units - 1}.")
+        by_unit, dtype = self.unit_major(stat), np.int64 if stat == "argmax" else np.float32
+        if by_unit is not None:
+            return by_unit.read(unit, unit + 1)[0].astype(dtype)
+        return np.asarray((self.argmax if stat == "argmax" else self.stat(stat))[:, unit], dtype=dtype)
+
     def _ranked(self, which: str, unit: int, k: int, stat: str) -> np.ndarray:
         if not 0 <= unit < self.units:
             from core.errors import UnitOutOfRangeError
@@ -238,7 +286,7 @@ class Artifact:
         pre = self._array(f"{which}_{_check_stat(stat)}")[unit]
         if k <= len(pre):
             return np.array(pre[:k], dtype=np.int64)
-        col = np.asarray(self.stat(stat)[:, unit], dtype=np.float32)
+        col = self.unit_column(unit, stat)
         order = np.lexsort((np.arange(self.rows), -col if which == "top" else col))
         return order[:k].astype(np.int64)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.analyses import neuron_card
+from core.analyses import neuron_card, tiles
 from core.errors import UnitOutOfRangeError
 from core.pipeline.extract import run_extraction
 from core.pipeline.store import open_artifact
@@ -65,8 +65,8 @@ def test_unknown_unit_is_a_clear_error(art):
 
 
 def test_html_escapes_every_text_and_keeps_the_tiles():
-    g = neuron_card.Grid((0, 1), (b"\xff\xd8a", b"\xff\xd8b"), ("<b>cat</b> +1", 'dog "x"'), 32)
-    out = card.tagged(7, card.sections_html([("Top <examples>", "note & more", g), ("Empty", None, neuron_card.Grid((), (), (), 32))]))
+    g = tiles.Grid((0, 1), (b"\xff\xd8a", b"\xff\xd8b"), ("<b>cat</b> +1", 'dog "x"'), 32)
+    out = card.tagged(7, card.sections_html([("Top <examples>", "note & more", g), ("Empty", None, tiles.Grid((), (), (), 32))]))
     assert out.startswith('<div data-card-unit="7">')
     assert "<b>cat</b>" not in out and "&lt;b&gt;cat&lt;/b&gt;" in out and "Top &lt;examples&gt;" in out
     uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', out)

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from core.analyses import neuron_card as nc
+from core.analyses import tiles
 from core.errors import BadInputError, UnitOutOfRangeError
 
 
@@ -74,14 +75,14 @@ def test_zero_shot_labels_orders_both_sides():
                                                  (1, (3, 3), 0, (43, 0, 84, 42)), (0, (2, 2), 1, None),
                                                  (4, (2, 2), 1, (64, 64, 127, 127)), (4, (2, 2), 0, None)])
 def test_cell_box(flat, grid, offset, box):
-    assert nc.cell_box(flat, grid, 128, offset=offset) == box
+    assert tiles.cell_box(flat, grid, 128, offset=offset) == box
 
 
 def test_outlined_tile_marks_the_argmax_cell():
     img = Image.new("RGB", (200, 100), "white")  # wide: centre-cropped to a square like the model sees it
-    tile = nc.outlined_tile(img, 3, (2, 2))
+    tile = tiles.outlined_tile(img, 3, (2, 2))
     arr = np.asarray(tile)
     assert tile.size == (128, 128)
-    assert tuple(arr[64, 100]) == nc.OUTLINE  # top edge of the bottom-right cell
+    assert tuple(arr[64, 100]) == tiles.OUTLINE  # top edge of the bottom-right cell
     assert tuple(arr[10, 10]) == (255, 255, 255)  # other cells untouched
-    assert np.asarray(nc.outlined_tile(img, None, None)).min() == 255
+    assert np.asarray(tiles.outlined_tile(img, None, None)).min() == 255

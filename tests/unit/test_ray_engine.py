@@ -97,8 +97,11 @@ def test_cli_ray_engine_matches_local_after_worker_kill(ray_local, tiny_rn, coll
                "--topk", str(TOPK), "--no-progress"])
     assert rc == 0
     assert marker.is_file(), "the fault-injection hook did not kill a worker"
-    assert_same_artifact(local.path, tmp_path / "ray")
+    assert_same_artifact(local.path, tmp_path / "ray")  # max_by_unit.f16.npy included
     ray_art = open_artifact(tmp_path / "ray", expect=tiny_rn)
+    assert ray_art.unit_major() is not None
+    assert np.array_equal(np.load(tmp_path / "ray" / "max_by_unit.f16.npy"), np.asarray(ray_art.max).T)
+    assert np.array_equal(np.load(tmp_path / "ray" / "argmax_by_unit.u16.npy"), np.asarray(ray_art.argmax).T)
     assert ray_art.rows == 30 and [s["key"] for s in ray_art.skipped] == ["dog/broken.png"]
     for unit in (0, ray_art.units - 1):
         assert np.array_equal(ray_art.top_rows(unit, TOPK), local.top_rows(unit, TOPK))
@@ -156,6 +159,8 @@ def test_chunk_mapper_and_commit_loop_reproduce_local(tiny_rn, collection, tmp_p
     art = finalize(out.resolve(), plan, coll, state)
     for name in ("max", "argmax", "mean", "embeddings"):
         assert np.array_equal(getattr(art, name), getattr(local, name)), name
+    for name in ("max_by_unit.f16.npy", "argmax_by_unit.u16.npy"):
+        assert (art.path / name).read_bytes() == (local.path / name).read_bytes(), name
     for unit in range(art.units):
         assert np.array_equal(art.top_rows(unit, TOPK), local.top_rows(unit, TOPK))
 

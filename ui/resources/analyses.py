@@ -34,17 +34,28 @@ def row_labels(key: ArtifactKey, classes: tuple[str, ...] | None, template: str 
                             scale=logit_scale(get_model(key.model_id)))["label"].tolist()
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def row_categories(key: ArtifactKey, classes: tuple[str, ...] | None, template: str | None, keep: int | None):
+    """``condprob.categories`` of ``row_labels``: the labels coded once per collection (shared read-only), so a
+    unit's sample looks up only its sampled rows."""
+    from core.analyses.condprob import categories
+
+    return categories(row_labels(key, classes, template), get_artifact(key)[0].rows, keep)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def condprob_sample(key: ArtifactKey, unit: int, buckets: int, per_bucket: int, classes: tuple[str, ...] | None,
                     template: str | None, keep: int | None = None) -> pd.DataFrame:
     """``condprob.sample_buckets`` for a unit of a collection, plus key and argmax for the image tiles."""
+    from core.analyses import neuron_card
     from core.analyses.condprob import sample_buckets
 
     art = get_artifact(key)[0]
-    df = sample_buckets(unit_values(key, unit), row_labels(key, classes, template), buckets=buckets,
+    df = sample_buckets(unit_values(key, unit), row_categories(key, classes, template, keep), buckets=buckets,
                         per_bucket=per_bucket, std=float(art.unit_std[unit]), keep=keep)
     rows = df["row"].to_numpy()
-    return df.assign(key=[art.keys[r] for r in rows], argmax=np.asarray(art.argmax[rows, unit], dtype=np.int64))
+    return df.assign(key=[art.keys[r] for r in rows],
+                     argmax=neuron_card.unit_at(art, unit, rows, "argmax").astype(np.int64))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -64,7 +75,7 @@ def condprob_distributions(key: ArtifactKey, unit: int, classes: tuple[str, ...]
     from core.analyses.condprob import category_distributions
 
     art = get_artifact(key)[0]
-    return category_distributions(unit_values(key, unit), row_labels(key, classes, template),
+    return category_distributions(unit_values(key, unit), row_categories(key, classes, template, keep),
                                   std=float(art.unit_std[unit]), keep=keep)
 
 

@@ -64,11 +64,12 @@ def unit_values(key: ArtifactKey, unit: int) -> np.ndarray:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def standardized_activations(key: ArtifactKey) -> np.ndarray:
-    """(N, C) float32 z-scored spatial max of the artifact (``neuron_card.standardize``), shared read-only by
-    all sessions: similar-by-activation lists are then one product each."""
-    from core.analyses.neuron_card import standardize
+    """(M, C) float32 z-scored spatial max of the artifact (``neuron_card.similar_sample``: every row up to 20,000
+    images, an evenly spaced sample of 20,000 above), shared read-only by all sessions: similar-by-activation lists
+    are then one product each."""
+    from core.analyses.neuron_card import similar_sample
 
-    return standardize(get_artifact(key)[0].max)
+    return similar_sample(get_artifact(key)[0])
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

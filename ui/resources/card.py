@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analyses import neuron_card
+from core.analyses.tiles import TILE_PX, render_tiles
 from core.config import get_settings
 from ui.prefetch import FutureCache
 from ui.resources.artifacts import ArtifactKey, get_artifact, standardized_activations
@@ -21,9 +22,9 @@ def examples(key: ArtifactKey, unit: int, k: int, bottom: bool) -> pd.DataFrame:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def tiles(key: ArtifactKey, rows: tuple[int, ...], argmax: tuple[int, ...] | None,
-          size: int = neuron_card.TILE_PX) -> list[bytes]:
+          size: int = TILE_PX) -> list[bytes]:
     """``size``-px dataset-example tiles (JPEG bytes), the most-activating cell outlined when ``argmax`` is given."""
-    return neuron_card.render_tiles(get_artifact(key)[0], rows, argmax, size)
+    return render_tiles(get_artifact(key)[0], rows, argmax, size)
 
 
 # The card's collection part: not ``st.cache_data`` but an LRU of futures (``ui.prefetch``), because a background

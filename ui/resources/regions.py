@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.analyses import tiles
 from core.config import get_settings
 from ui.jobs import Job, start_job
 from ui.resources.artifacts import ArtifactKey, get_artifact
@@ -117,10 +118,10 @@ def matches_elsewhere(key: ArtifactKey, other: str, unit: int, top: int = 3) -> 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def other_grid(path: str, unit: int, k: int = 6, width: int = 72):
-    """The top dataset examples of ``unit`` of the artifact at ``path`` (``neuron_card.Grid``)."""
+    """The top dataset examples of ``unit`` of the artifact at ``path`` (``tiles.Grid``)."""
     from pathlib import Path
 
     from core.analyses import neuron_card
 
     art = open_other(path, (Path(path) / "manifest.json").stat().st_mtime)
-    return neuron_card.grid(art, neuron_card.examples_frame(art, unit, k), width=width)
+    return tiles.grid(art, neuron_card.examples_frame(art, unit, k), width=width)

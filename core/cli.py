@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "check-paper": "core.commands.check_paper",
     "render": "core.commands.render",
     "words": "core.commands.words",
+    "condprob": "core.commands.condprob",
+    "attack": "core.commands.attack",
 }
 
 

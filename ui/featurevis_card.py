@@ -2,8 +2,6 @@
 unit's top and bottom rastered words."""
 from __future__ import annotations
 
-import io
-
 import streamlit as st
 
 from ui import html, resources, widgets
@@ -19,6 +17,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     from core.analyses import words
     from core.featurevis import strip
     from core.featurevis.facets import facet_names
+    from core.featurevis.png import result_png
     from core.featurevis.strip import RenderCancelled, cached_strip, strip_items
 
     loaded = resources.get_model(ctx.model_id)
@@ -33,7 +32,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     note = (f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
             f"jitter/scale/rotation, {strip.strip_steps()} steps). Facets add a linear-probe prior on an earlier layer "
             "(paper §2.2): text = rendered words vs pictures, the others = demo-corpus categories.")
-    figures = [(item.label, None if res is None else _png(res.to_pil()[0]), "" if res is None else str(res.objective))
+    figures = [(item.label, None if res is None else result_png(loaded, res), "" if res is None else str(res.objective))
                for item, res in zip(items, results)]
     widgets.html_block("fv_strip", html.tagged(unit, html.heading_html("Feature visualization", note)
                                        + html.figures_html(figures)))
@@ -68,8 +67,3 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
               f'{html.table_html(bottom, "Bottom words")}</div>')
     widgets.html_block("fv_words", html.tagged(unit, heading + tables))
 
-
-def _png(image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

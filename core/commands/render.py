@@ -78,7 +78,10 @@ def run(args) -> int:
     sheet = Image.new("RGB", (sum(im.width for im in images), images[0].height), (255, 255, 255))
     for i, im in enumerate(images):
         sheet.paste(im, (i * im.width, 0))
-    sheet.save(out)
+    from core.featurevis.png import provenance, save_png
+
+    save_png(out, sheet, provenance(loaded, result.objective, result.seed, layer=ref.layer, unit=ref.unit,
+                                    steps=result.steps_done, batch=len(images)))
     summary = {"model": loaded.id, "neuron": str(ref), "objective": result.objective, "steps": result.steps,
                "seed": result.seed, "final_objective": -result.losses[-1], "cached": bool(result.meta.get("cached")),
                "seconds": round(result.seconds, 2), "out": str(out)}

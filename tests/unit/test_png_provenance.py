@@ -1,0 +1,34 @@
+"""Rendered PNGs carry the model fingerprint, layer, unit, objective and seed as text chunks."""
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from core.cli import main
+from core.featurevis.png import png_bytes, provenance, read_provenance
+
+
+class _Loaded:
+    id, fingerprint = "demo", "abc123"
+
+
+def test_round_trip_and_unit_from_the_objective_name():
+    info = provenance(_Loaded(), "faceted(channel(visual.layer4:89), text x2)", 3)
+    assert info["layer"] == "visual.layer4" and info["unit"] == "89" and info["seed"] == "3"
+    data = png_bytes(Image.new("RGB", (4, 4)), info | {"note": "é ünïcode"})
+    back = read_provenance(data)
+    assert back["fingerprint"] == "abc123" and back["objective"].startswith("faceted(") and back["note"] == "é ünïcode"
+    assert read_provenance(png_bytes(Image.new("RGB", (2, 2)))) == {}
+
+
+def test_cli_render_writes_provenance(tiny_rn, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path / "artifacts"))
+    out = tmp_path / "fv.png"
+    assert main(["render", "--model", "tiny-rn/random", "--neuron", "2", "--steps", "2", "--size", "32",
+                 "--seed", "7", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    info = read_provenance(out)
+    assert info["model"] == "tiny-rn/random" and info["unit"] == "2" and info["seed"] == "7"
+    assert info["objective"] == summary["objective"] and info["layer"] in summary["neuron"]
+    assert len(info["fingerprint"]) >= 8 and info["steps"] == "2"

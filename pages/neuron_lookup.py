@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from ui import resources
+from ui.article import article_name
 
 SIMILAR = 8
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
@@ -68,6 +69,8 @@ def render_card(ctx: ui.Context) -> None:
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"`{ctx.layer}:{unit}` · {ctx.model_id}" + (f" · {ctx.collection} ({ctx.rows} images)"
                                                            if ctx.collection else ""))
+    with ui.section_errors():
+        article_name(ctx, unit)  # the article's own name for the unit, on its model
     data = resources.neuron_card_data(ctx.artifact, unit, **CARD) if ctx.has_examples else None
     left, right = st.columns([3, 2], gap="large")
     with left:

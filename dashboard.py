@@ -45,6 +45,7 @@ def shell():
         st.Page(here / "pages/attack_lab.py", title="Attack lab", icon=":material/science:"),
         st.Page(here / "pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
         st.Page(here / "pages/interventions.py", title="Interventions", icon=":material/build:"),
+        st.Page(here / "pages/layer_grid.py", title="Layer grid", icon=":material/grid_view:"),
         st.Page(here / "pages/article_units.py", title="The article's units", icon=":material/menu_book:"),
         st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
     ]

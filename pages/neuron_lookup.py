@@ -6,6 +6,7 @@ import streamlit as st
 import ui
 from ui import resources
 from ui.article import article_name
+from ui.views import more_examples
 
 SIMILAR = 8
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
@@ -78,6 +79,8 @@ def render_card(ctx: ui.Context) -> None:
     with right, ui.section_errors():
         labels_section(ctx, unit, data)
         ui.share_link(ctx.params(unit=unit))
+    with ui.section_errors():
+        ui.write_url(ctx.params(unit=unit, **more_examples(ctx, unit)))  # 48 argmax-centred crops, on demand
     feature_visualization_section(ctx, unit)
     if data is not None:  # while the card is read, build the ones most likely opened next
         resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)

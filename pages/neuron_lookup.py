@@ -6,16 +6,21 @@ import streamlit as st
 import ui
 from ui import resources
 from ui.article import article_name
+from ui.diversity import diversity_section
 from ui.views import more_examples
 
 SIMILAR = 8
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
 
 
-def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
-    """Feature visualizations (on demand, cached) and top/bottom rastered words."""
+def feature_visualization_section(ctx: ui.Context, unit: int) -> dict:
+    """Feature visualizations (on demand, cached), diverse ones, and top/bottom rastered words; returns the diverse
+    renders' URL parameters."""
     with ui.section_errors():
         ui.feature_visualization_card(ctx, unit)
+    with ui.section_errors():
+        return diversity_section(ctx, unit)
+    return {}
 
 
 def dataset_section(ctx: ui.Context, data) -> None:
@@ -78,10 +83,14 @@ def render_card(ctx: ui.Context) -> None:
         dataset_section(ctx, data)
     with right, ui.section_errors():
         labels_section(ctx, unit, data)
-        ui.share_link(ctx.params(unit=unit))
+        link = st.container()  # filled last: the share link carries the views opened below
+    params = ctx.params(unit=unit)
     with ui.section_errors():
-        ui.write_url(ctx.params(unit=unit, **more_examples(ctx, unit)))  # 48 argmax-centred crops, on demand
-    feature_visualization_section(ctx, unit)
+        params |= more_examples(ctx, unit)  # 48 argmax-centred crops, on demand
+    params |= feature_visualization_section(ctx, unit)
+    ui.write_url(params)
+    with link:
+        ui.share_link({k: v for k, v in params.items() if v is not None})
     if data is not None:  # while the card is read, build the ones most likely opened next
         resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import html, resources, widgets
 from ui.context import Context
+from ui.fv_progress import watch_phases
 
 
 def feature_visualization_card(ctx: Context, unit: int) -> None:
@@ -47,7 +48,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
         resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
         st.rerun()
     if job is not None and not job.finished.is_set():
-        widgets.watch_cancellable(job, "Rendering (optimisation steps)", key)
+        watch_phases(job, key)  # the title names the phase: a facet's probe training, then the rendering
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
         st.error(f"Rendering failed: {job.error}")
     heading = html.heading_html("Top rastered words", f"The {len(words.load_vocabulary()):,} most common English "

@@ -15,7 +15,7 @@ from PIL import Image, PngImagePlugin
 
 PREFIX = "clip-explorer:"
 FIELDS = ("model", "fingerprint", "layer", "unit", "objective", "seed")
-_UNIT_IN_NAME = re.compile(r"^[a-z_]+\(([^():,@]+):(\d+)")
+_UNIT_IN_NAME = re.compile(r"^[a-z_]+\(([^()\s,:]+):(\d+)[)@]")
 
 
 def provenance(loaded, objective: str, seed: int, *, layer: str | None = None, unit: int | None = None,

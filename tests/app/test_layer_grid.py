@@ -46,3 +46,33 @@ def test_card_more_examples_with_zoom(app_env):
     assert html_blocks(at)["more_examples"] != block and query_param(at, "zoom") == "4"
     at.toggle(key="card_more").set_value(False).run()
     assert "more" not in at.query_params
+
+
+def test_card_diversity_renders_in_the_background_and_downloads_with_provenance(app_env, monkeypatch):
+    from core.featurevis.png import read_provenance
+
+    monkeypatch.setenv("CLIP_EXPLORER_FV_STEPS", "3")
+    at = app("pages/neuron_lookup.py")
+    at.query_params.update({"unit": "4", "div": "1", "divw": "3"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="card_div").value and at.slider(key="card_divw").value == 3
+    at.button(key="card_div_render").click().run(timeout=120)
+    for _ in range(5):  # the job's watcher reruns the page when the render is done
+        if not at.exception and any("data-diverse" in h.value for h in at.get("html")):
+            break
+        at.run(timeout=120)
+    assert not at.exception, at.exception
+    assert any(h.value.count("data:image/png") == 4 for h in at.get("html") if "data-diverse" in h.value)
+    assert any("PNG with provenance" in str(b.proto.label) for b in at.get("download_button"))
+    from core.featurevis import diverse
+    from core.model.hooks import article_layer
+    from ui.diversity import _sheet_png  # the download's bytes: the same function the button got them from
+    from ui.resources import get_model
+
+    loaded = get_model(at.query_params["model"][0] if isinstance(at.query_params["model"], list)
+                       else at.query_params["model"])
+    res = diverse.lookup_diverse(loaded, article_layer(loaded), 4, images=4, weight=3, steps=3)
+    info = read_provenance(_sheet_png(loaded, res))
+    assert info["unit"] == "4" and "diversity(" in info["objective"] and info["batch"] == "4"
+    assert "div=1" in html_blocks(at)["share_link"] and "divw=3" in html_blocks(at)["share_link"]

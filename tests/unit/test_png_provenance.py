@@ -20,6 +20,8 @@ def test_round_trip_and_unit_from_the_objective_name():
     back = read_provenance(data)
     assert back["fingerprint"] == "abc123" and back["objective"].startswith("faceted(") and back["note"] == "é ünïcode"
     assert read_provenance(png_bytes(Image.new("RGB", (2, 2)))) == {}
+    info = provenance(_Loaded(), "channel(visual.layer4.5.act3@in:1450) + 2*diversity(visual.layer4.5.act3@in)", 0)
+    assert info["layer"] == "visual.layer4.5.act3@in" and info["unit"] == "1450"
 
 
 def test_cli_render_writes_provenance(tiny_rn, tmp_path, monkeypatch, capsys):

@@ -74,8 +74,14 @@ def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tup
     if old is None or (old.finished.is_set() and old.error is not None):
         flag.clear()
     loaded = get_model(model_id)
-    return start_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
-        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set))
+
+    def work(progress):
+        from ui.resources.fv_jobs import train_probes_then
+
+        train_probes_then(key, loaded, facets, progress)  # the probes first, with their own progress
+        return render_strip(loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set)
+
+    return start_job(key, "Rendering (optimisation steps)", work)
 
 
 def words_job(model_id: str, layer: str) -> Job:

@@ -7,6 +7,7 @@ import ui
 from ui import resources
 from ui.article import article_name
 from ui.diversity import diversity_section
+from ui.downloads import card_button
 from ui.views import more_examples
 
 SIMILAR = 8
@@ -91,6 +92,7 @@ def render_card(ctx: ui.Context) -> None:
     ui.write_url(params)
     with link:
         ui.share_link({k: v for k, v in params.items() if v is not None})
+        card_button(ctx, unit, data.similar if data is not None else None)
     if data is not None:  # while the card is read, build the ones most likely opened next
         resources.prefetch_cards(ctx.artifact, ui.likely_next_units(unit, ctx.units - 1), **CARD)
 

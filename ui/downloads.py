@@ -70,3 +70,26 @@ def card_button(ctx: Context, unit: int, correlated: pd.DataFrame | None) -> Non
     similar = resources.similar_by_direction(ctx.model_id, ctx.layer, unit, 8)
     json_button(card_json(ctx, unit, labels, similar, correlated), f"unit{unit}_card", "card_json",
                 "Download this card (JSON)")
+
+
+def pictures_button(loaded, layer: str, unit: int, results: list, key: str, where=st) -> None:
+    """The rendered pictures of ``results`` (``RenderResult`` or None) side by side as one PNG whose text chunks
+    name the model fingerprint, layer, unit, each picture's objective and seed."""
+    from PIL import Image
+
+    from core.featurevis.png import png_bytes, provenance
+
+    done = [r for r in results if r is not None]
+    if not done:
+        return
+    images = [r.to_pil()[0] for r in done]
+    sheet = Image.new("RGB", (sum(im.width for im in images), max(im.height for im in images)), (255, 255, 255))
+    x = 0
+    for im in images:
+        sheet.paste(im, (x, 0))
+        x += im.width
+    info = provenance(loaded, " | ".join(r.objective for r in done), done[0].seed, layer=layer, unit=unit,
+                      seeds=",".join(str(r.seed) for r in done), pictures=len(done))
+    where.download_button("PNG", png_bytes(sheet, info), f"unit{unit}_feature_visualizations.png", "image/png",
+                          key=f"dl_{key}", icon=ICON, type="tertiary", help="The pictures shown, with their "
+                          "provenance (model fingerprint, layer, unit, objectives, seeds) in the PNG's text chunks.")

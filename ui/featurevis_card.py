@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import html, resources, widgets
+from ui import downloads, html, resources, widgets
 from ui.context import Context
 from ui.fv_progress import watch_phases
 
@@ -42,6 +42,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
                      help=f"Now: {seeds} seed(s); facets: {', '.join(facets) or 'none'}"):
         st.number_input("Seeds", min_value=1, max_value=4, key="fv_seeds")
         st.multiselect("Facets", names, key="fv_facets")
+    downloads.pictures_button(loaded, ctx.layer, unit, results, "fv_png", row)
     key = resources.featurevis_job_key(ctx.model_id, ctx.layer, unit, seeds, facets)
     job = resources.get_job(key)
     if any(r is None for r in results) and row.button("Render feature visualizations", key="fv_render"):

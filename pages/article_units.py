@@ -54,7 +54,7 @@ def main() -> None:
     layer = match.layer if match else ctx.layer
     view = shown.assign(
         top_words=shown["top_words"].map(", ".join),
-        card=["lookup" + urlstate.query_string(ctx.params(unit=int(u), layer=layer)) for u in shown["unit"]],
+        card=["./" + urlstate.query_string(ctx.params(unit=int(u), layer=layer)) for u in shown["unit"]],
     )[["unit", "label", "cited", "facet", "top_words", "card", "link"]]
     st.caption(f"{len(view)} of {len(table)} units" + (f" match '{article.md(query)}'" if query.strip() else ""))
     st.dataframe(view, key="au_table", hide_index=True, width="stretch", column_config={

@@ -55,7 +55,7 @@ def layer_tiles(ctx: Context, units: list[int], *, show: str, zoom: int, size: i
         images, mime = [None] * len(units), "image/png"
     frame = frame.assign(name=[names.get(int(u), "") for u in frame["unit"]])
     items = [(u, data, mime, f"{u} {names.get(u, '')}".strip(),
-              "lookup" + urlstate.query_string(ctx.params(unit=u)), in_shell) for u, data in zip(units, images)]
+              "./" + urlstate.query_string(ctx.params(unit=u)), in_shell) for u, data in zip(units, images)]
     widgets.html_block("layer_tiles", tiles_html(items, size),
                        on_open=(lambda unit: st.session_state.__setitem__(OPEN_UNIT, unit)) if in_shell else None)
     return frame

@@ -14,7 +14,7 @@ def test_cited_units_page_lists_161_and_filters_from_the_url(app_env):
     assert len(at.dataframe[0].value) == 161
     at.text_input(key="au_query").input("minecraft").run()
     df = at.dataframe[0].value
-    assert list(df["unit"]) == [3] and df["card"].iloc[0].startswith("lookup?") and "unit=3" in df["card"].iloc[0]
+    assert list(df["unit"]) == [3] and df["card"].iloc[0].startswith("./?") and "unit=3" in df["card"].iloc[0]
     assert query_param(at, "q") == "minecraft"
     fresh = app("pages/article_units.py")
     fresh.query_params["q"] = "Fig 7"

@@ -14,7 +14,7 @@ def test_layer_grid_pages_and_filters(app_env):
     at = app("pages/layer_grid.py").run()
     assert not at.exception, at.exception
     assert _tiles(at) == list(range(48))
-    assert "data:image/jpeg;base64," in html_blocks(at)["layer_tiles"] and "lookup?" in html_blocks(at)["layer_tiles"]
+    assert "data:image/jpeg;base64," in html_blocks(at)["layer_tiles"] and "href=\"./?" in html_blocks(at)["layer_tiles"]
     assert query_param(at, "page") == "1" and query_param(at, "per") == "48"
     at.number_input(key="lg_page").set_value(2).run()
     assert _tiles(at) == list(range(48, 96)) and query_param(at, "page") == "2"

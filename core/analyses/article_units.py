@@ -52,7 +52,8 @@ def cited_units() -> pd.DataFrame:
 def article_link(label: str) -> str:
     """A link to the article that scrolls to the label's first mention (a text fragment; browsers without text
     fragments open the article's top)."""
-    return f"{ARTICLE_URL}#:~:text={quote(str(label), safe='')}"
+    words = str(label).split(" (")[0].strip() or str(label)  # "Spiderman (intro figure ...)": the name itself
+    return f"{ARTICLE_URL}#:~:text={quote(words, safe='')}"
 
 
 def _base_arch(arch: str) -> str:

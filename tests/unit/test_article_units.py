@@ -20,6 +20,7 @@ def test_cited_units_and_entry():
     e = au.unit_entry(3)
     assert e["label"] == "Minecraft" and e["link"].startswith(au.ARTICLE_URL) and "Minecraft" in e["link"]
     assert au.unit_entry(2) is None
+    assert au.article_link('Spiderman (intro figure caption says "Neuron 244")').endswith("#:~:text=Spiderman")
     assert set(au.filter_units(table, "minecraft")["unit"]) == {3}
     assert len(au.filter_units(table, "  ")) == 161
 

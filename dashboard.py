@@ -48,6 +48,8 @@ def shell():
         st.Page(here / "pages/concept_codes.py", title="Sparse concept codes", icon=":material/extension:"),
         st.Page(here / "pages/interventions.py", title="Interventions", icon=":material/build:"),
         st.Page(here / "pages/region_maps.py", title="Region maps", icon=":material/public:"),
+        st.Page(here / "pages/layer_grid.py", title="Layer grid", icon=":material/grid_view:"),
+        st.Page(here / "pages/article_units.py", title="The article's units", icon=":material/menu_book:"),
         st.Page(lookup_alias, title="Neuron lookup", url_path="neuron_lookup", visibility="hidden"),
     ]
     page = st.navigation(pages)

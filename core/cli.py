@@ -38,6 +38,8 @@ COMMANDS: dict[str, str] = {
     "regions": "core.commands.regions",
     "match": "core.commands.match",
     "card": "core.commands.card",
+    "condprob": "core.commands.condprob",
+    "attack": "core.commands.attack",
 }
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 import ui
 from core.analyses.concepts import ARTICLE_EMOTIONS, INDISTINCT_COSINE, PROMPT_SETS, code_cosine, probes_for
 from ui import resources, urlstate
+from ui.downloads import csv_button
 
 KINDS = list(PROMPT_SETS)
 THUMBS = 4
@@ -41,6 +42,7 @@ def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: in
                    "plain prompts, or a real CLIP.", icon=":material/warning:")
     ui.altair("sparse_code_chart", terms, concept=concept)
     ui.neuron_result_list(ctx, terms, "relative", THUMBS)
+    csv_button(code.table, f"code_{concept}", "sparse_code")
 
 
 def atlas_section(ctx: ui.Context, kind: str) -> None:

@@ -7,7 +7,7 @@ import ui
 from core import charts
 from core.analyses import condprob
 from core.analyses.zeroshot import default_template, parse_class_list
-from ui import resources, urlstate
+from ui import downloads, resources, urlstate
 
 SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot labels from categories I type"}
 
@@ -90,6 +90,7 @@ def main() -> None:
     dist = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
     ui.altair("category_distribution_chart", dist)
     ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")
+    downloads.csv_button(frac, f"condprob_unit{unit}", "condprob", "Download the buckets (CSV)")
     ui.share_link(params)
 
 

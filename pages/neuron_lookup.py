@@ -5,6 +5,10 @@ import streamlit as st
 
 import ui
 from ui import regions_view, resources
+from ui.article import article_name
+from ui.diversity import diversity_section
+from ui.downloads import card_button
+from ui.views import more_examples
 
 SIMILAR = 8
 UNITS_NOTE = ("Every number under a picture is the unit's activation (pre-ReLU spatial max) in standard deviations "
@@ -12,10 +16,14 @@ UNITS_NOTE = ("Every number under a picture is the unit's activation (pre-ReLU s
 CARD = dict(top_k=12, bottom_k=6, buckets=6, per_bucket=2, similar=SIMILAR, width=110)  # ui.html.build_card's
 
 
-def feature_visualization_section(ctx: ui.Context, unit: int) -> None:
-    """Feature visualizations (on demand, cached) and top/bottom rastered words."""
+def feature_visualization_section(ctx: ui.Context, unit: int) -> dict:
+    """Feature visualizations (on demand, cached), diverse ones, and top/bottom rastered words; returns the diverse
+    renders' URL parameters."""
     with ui.section_errors():
         ui.feature_visualization_card(ctx, unit)
+    with ui.section_errors():
+        return diversity_section(ctx, unit)
+    return {}
 
 
 def dataset_section(ctx: ui.Context, data) -> None:
@@ -63,19 +71,27 @@ def card(ctx: ui.Context) -> None:
 def render_card(ctx: ui.Context) -> None:
     unit = ui.unit_picker(ctx)
     ui.show_url_problems()  # under the picker: no placeholder element above it to re-render on every switch
-    ui.write_url(ctx.params(unit=unit))
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"{ui.md_code(f'{ctx.layer}:{unit}')} · {ui.md_escape(ctx.model_id)}"
                + (f" · {ui.md_escape(ctx.collection)} ({ctx.rows} images)" if ctx.collection else ""))
+    with ui.section_errors():
+        article_name(ctx, unit)  # the article's own name for the unit, on its model
     data = resources.neuron_card_data(ctx.artifact, unit, **CARD) if ctx.has_examples else None
     left, right = st.columns([3, 2], gap="large")
     with left:
         dataset_section(ctx, data)
     with right, ui.section_errors():
         labels_section(ctx, unit, data)
-        ui.share_link(ctx.params(unit=unit))
+        link = st.container()  # filled last: the share link carries the views opened below
+    params = ctx.params(unit=unit)
+    with ui.section_errors():
+        params |= more_examples(ctx, unit)  # 48 argmax-centred crops, on demand
+    params |= feature_visualization_section(ctx, unit)
+    ui.write_url(params)
+    with link:
+        ui.share_link({k: v for k, v in params.items() if v is not None})
+        card_button(ctx, unit, data.similar if data is not None else None)
         regions_view.map_link(ctx, unit)
-    feature_visualization_section(ctx, unit)
     with ui.section_errors():
         regions_view.elsewhere_section(ctx, unit)
     if data is not None:  # while the card is read, build the ones most likely opened next

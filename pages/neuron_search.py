@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from ui import resources, urlstate
+from ui.downloads import csv_button
 
 THUMBS = 4
 
@@ -32,6 +33,7 @@ def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, sc
         score = "score"
     ui.altair("neuron_scores_chart", ranked, score=score)
     ui.neuron_result_list(ctx, ranked, score, THUMBS)
+    csv_button(ranked, f"neurons_{text or 'image'}", "neuron_search")
 
 
 def main() -> None:

@@ -2,11 +2,9 @@
 unit's top and bottom rastered words."""
 from __future__ import annotations
 
-import io
-
 import streamlit as st
 
-from ui import html, resources, widgets
+from ui import downloads, html, resources, widgets
 from ui.context import Context
 
 
@@ -19,6 +17,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     from core.analyses import words
     from core.featurevis import strip
     from core.featurevis.facets import facet_names
+    from core.featurevis.png import result_png
     from core.featurevis.strip import cached_strip, strip_items
 
     loaded = resources.get_model(ctx.model_id)
@@ -33,7 +32,7 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
     note = (f"Images optimised to excite the unit (Fourier parametrization with decorrelated colour, random "
             f"jitter/scale/rotation, {strip.strip_steps()} steps). Facets add a linear-probe prior on an earlier layer "
             "(paper §2.2): text = rendered words vs pictures, the others = demo-corpus categories.")
-    figures = [(item.label, None if res is None else _png(res.to_pil()[0]), "" if res is None else str(res.objective))
+    figures = [(item.label, None if res is None else result_png(loaded, res), "" if res is None else str(res.objective))
                for item, res in zip(items, results)]
     widgets.html_block("fv_strip", html.tagged(unit, html.heading_html("Feature visualization", note)
                                        + html.figures_html(figures)))
@@ -42,13 +41,14 @@ def feature_visualization_card(ctx: Context, unit: int) -> None:
                      help=f"Now: {seeds} seed(s); facets: {', '.join(facets) or 'none'}"):
         st.number_input("Seeds", min_value=1, max_value=4, key="fv_seeds")
         st.multiselect("Facets", names, key="fv_facets")
+    downloads.pictures_button(loaded, ctx.layer, unit, results, "fv_png", row)
     key = resources.featurevis_job_key(ctx.model_id, ctx.layer, unit, seeds, facets)
     job = resources.get_job(key)
     if any(r is None for r in results) and row.button("Render feature visualizations", key="fv_render"):
         resources.featurevis_job(ctx.model_id, ctx.layer, unit, seeds, facets)
         st.rerun()
     if job is not None and not job.finished.is_set():
-        widgets.watch_cancellable(job, "Rendering (optimisation steps)")
+        widgets.watch_cancellable(job)  # the title names the phase: a facet's probe training, then the rendering
     elif job is not None and job.cancelled and any(r is None for r in results):
         st.info("Rendering cancelled; finished pictures are kept.", icon=":material/cancel:")
     elif job is not None and job.error is not None and not job.cancelled:
@@ -85,9 +85,3 @@ def _word_units(ctx: Context, unit: int, df):
     else:
         df = df.rename(columns={"activation": "raw activation"})
     return df.rename(columns={"score": "vs vocabulary (σ)"})
-
-
-def _png(image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

@@ -221,8 +221,9 @@ def watch_job(job: Job, *, unit: str = "images", cancel: bool = False, stop: boo
         st.stop()
 
 
-def watch_cancellable(job: Job, what: str) -> None:
-    """A running job's progress (``what: done / total``) with a Cancel button; the page goes on."""
+def watch_cancellable(job: Job, what: str = "") -> None:
+    """A running job's progress (``what``, else the job's title as it changes phase; ``done / total``) with a Cancel
+    button; the page goes on."""
     _job_progress(job.key, what, "", True)
 
 
@@ -231,7 +232,7 @@ def _job_progress(key: str, title: str, unit: str, cancel: bool) -> None:
     job = get_job(key)
     if job is None or job.finished.is_set():
         st.rerun()  # the whole page: it shows the result (or the error, or that it was cancelled)
-    with st.status(html.md_escape(title), expanded=True):
+    with st.status(html.md_escape(title or job.title), expanded=True):
         st.progress(job.fraction, text=f"{job.done} / {job.total or '?'} {unit}".rstrip())
         if job.stalled():
             st.warning(f"No progress for {time.time() - job.touched:.0f} s: the job looks stuck (for instance on a "

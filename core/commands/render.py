@@ -24,6 +24,8 @@ def configure(parser) -> None:
     parser.add_argument("--size", type=bounded_int(8, 4096), default=None, help="image size (default: the model's input size)")
     parser.add_argument("--batch", type=bounded_int(1, 256), default=1, help="images rendered together, saved side by side")
     parser.add_argument("--param", default="fft", choices=["fft", "pixel"], help="image parametrization")
+    parser.add_argument("--diversity", type=finite_float(0, 100), default=None, metavar="WEIGHT",
+                        help="diversity render: WEIGHT x batch dissimilarity added to the objective (needs --batch 2+)")
     parser.add_argument("--no-cache", action="store_true", help="render again even if a cached result exists")
     parser.add_argument("--out", required=True, help="output PNG file")
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
@@ -61,9 +63,17 @@ def run(args) -> int:
                             "another path.")
     if out.is_dir():
         raise BadInputError(f"--out {out} is a directory; give a .png file path.")
+    if args.diversity:
+        from core.featurevis.diverse import check_batch
+
+        check_batch(args.batch)  # before the model loads
     loaded = load_model_from_args(args)
     ref = NeuronRef.parse(neuron_arg(loaded, args.neuron))
     obj = channel(ref.layer, ref.unit)
+    if args.diversity:
+        from core.featurevis.diverse import diversity_objective
+
+        obj = diversity_objective(ref.layer, ref.unit, weight=args.diversity)
     if args.facet:
         obj = faceted_objective(loaded, obj, args.facet, strength=args.strength)
     every = max(1, args.steps // 10)
@@ -82,7 +92,10 @@ def run(args) -> int:
     sheet = Image.new("RGB", (sum(im.width for im in images), images[0].height), (255, 255, 255))
     for i, im in enumerate(images):
         sheet.paste(im, (i * im.width, 0))
-    sheet.save(out)
+    from core.featurevis.png import provenance, save_png
+
+    save_png(out, sheet, provenance(loaded, result.objective, result.seed, layer=ref.layer, unit=ref.unit,
+                                    steps=result.steps_done, batch=len(images)))
     summary = {"model": loaded.id, "neuron": str(ref), "objective": result.objective, "steps": result.steps,
                "seed": result.seed, "final_objective": -result.losses[-1], "cached": bool(result.meta.get("cached")),
                "seconds": round(result.seconds, 2), "out": str(out)}

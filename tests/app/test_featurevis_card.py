@@ -49,6 +49,7 @@ def test_card_renders_strip_on_demand_then_from_cache(app_env, quick):
     assert "not rendered yet" not in strip and "channel(visual.layer4.0.act3@in:0)" in strip
     assert strip.count("data:image/png;base64,") == 1
     assert not [b for b in at.button if b.key == "fv_render"]  # everything cached: no render button
+    assert [b for b in at.get("download_button") if b.proto.label == "PNG"]  # the pictures, with provenance
     fresh = app("pages/neuron_lookup.py").run()  # a new session sees the cached picture at once
     fresh.number_input(key="fv_seeds").set_value(1)
     fresh.multiselect(key="fv_facets").set_value([])

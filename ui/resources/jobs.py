@@ -112,9 +112,14 @@ def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tup
     key = featurevis_job_key(model_id, layer, unit, seeds, facets)
     flag = threading.Event()  # this run's own flag (``job.cancel``): a new run never inherits an old cancel
     loaded = get_model(model_id)
-    return heavy_job(key, f"Rendering feature visualizations of unit {unit}", lambda progress: render_strip(
-        loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set),
-        on_cancel=RenderCancelled, cancel=flag)
+
+    def work(progress):
+        from ui.resources.fv_jobs import train_probes_then
+
+        train_probes_then(key, loaded, facets, progress)  # the probes first, with their own progress
+        return render_strip(loaded, layer, unit, strip_items(seeds, facets), progress=progress, cancelled=flag.is_set)
+
+    return heavy_job(key, "Rendering (optimisation steps)", work, on_cancel=RenderCancelled, cancel=flag)
 
 
 def words_job(model_id: str, layer: str) -> Job:

@@ -1,17 +1,6 @@
-"""The activation artifact store: an on-disk, memory-mapped, manifest-stamped table of one layer.
-
-Layout of an artifact directory (row i = image key i everywhere)::
-
-    manifest.json          written LAST, atomically; ``complete: true`` marks a valid artifact
-    keys.json              relative POSIX paths under the collection root
-    labels.json, captions.json   optional, one entry per row
-    max.f16.npy  (N, C)    pre-ReLU spatial max per unit       argmax.u16.npy (N, C) flat position
-    mean.f16.npy (N, C)    spatial mean per unit               emb.f16.npy    (N, D) L2-normalised
-    top_max.i32.npy / bottom_max.i32.npy / top_mean.i32.npy / bottom_mean.i32.npy  (C, K) rows
-    unit_stats.f32.npy (4, C)  mean/std of the max stat, mean/std of the mean stat
-    skipped.json           files not used, each {key, reason, message}
-    .partial/              work files of an unfinished run (absent once complete); ``.partial/commit/`` holds
-                           a finished run's files until they replace the old ones (``commit_staged``)
+"""Reading the activation artifact store: an on-disk, memory-mapped, manifest-stamped table of one layer (its files
+are listed in ``core.pipeline.layout``): the manifest checked against the model, the arrays mapped, per-unit columns
+read from the unit-major copies where they exist, and the artifacts under a folder listed.
 
 Nothing here imports torch or streamlit.
 """

@@ -3,7 +3,7 @@
 Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.error_box``, ``ui.unit_picker``,
 ...) and the caches in ``ui.resources``; URL values are validated by ``ui.urlstate`` before any widget sees them.
 
-    context.py           Context, the shared sidebar (model, collection, layer pickers)
+    state.py, context.py Context (model, layer, collection); the shared sidebar that picks it
     url.py               widgets bound to URL parameters; the view written back into the URL
     widgets.py           unit picker, example grids, HTML blocks, charts, uploads, result lists, job progress
     html.py              the HTML of those blocks (every text escaped); md_escape / md_code for markdown
@@ -14,10 +14,11 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
     static_cache.py      the front end's files answered from memory
     web/                 the card_view component (JS, CSS)
 """
-from ui.context import Context, page_context, shell_context, sidebar_context
+from ui.context import page_context, shell_context, sidebar_context
 from ui.errors import error_box, section_errors
 from ui.featurevis_card import feature_visualization_card
 from ui.html import md_code, md_escape
+from ui.state import Context
 from ui.url import bind_url, remember, show_url_problems, url_choice, url_flag, url_int, url_text, write_url
 from ui.widgets import (
                         UPLOAD_MAX_BYTES,

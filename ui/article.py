@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.analyses import article_units
 from ui import resources
-from ui.context import Context
 from ui.html import md_escape
+from ui.state import Context
 
 CITED_PAGE = "pages/article_units.py"
 

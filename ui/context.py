@@ -1,14 +1,12 @@
 """What every page works on (``Context``: model, layer, collection) and the shared sidebar that chooses it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 from core.config import get_settings
 from ui import deploy, errors, resources, url, urlstate, widgets
 from ui.html import md_code, md_escape
-from ui.resources import ArtifactKey
+from ui.state import Context
 
 SHELL_CTX = "_shell_ctx"
 DEMO_PENDING = "demo (not indexed yet: built on first use)"
@@ -16,33 +14,6 @@ MODEL_HELP_OPEN = ("The embedded demo model runs offline. Real open_clip models 
                    "type any id, e.g. RN50x4@/models/RN50x4.pt. Links load only the menu's and the listed models "
                    "(CLIP_EXPLORER_MODELS).")
 MODEL_HELP_SHARED = "The models this server offers."
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every page works on: the model, its layer, and the (optional) indexed collection."""
-
-    model_id: str
-    layer: str
-    units: int
-    collection: str | None = None  # the collection's name (never a path from the URL)
-    artifact: ArtifactKey | None = None  # the collection's artifact, the key of its caches
-    rows: int = 0
-    collection_layer: str | None = None
-
-    @property
-    def path(self) -> str | None:
-        """The collection's artifact directory, if one is picked."""
-        return self.artifact.path if self.artifact is not None else None
-
-    @property
-    def has_examples(self) -> bool:
-        """Whether dataset examples exist for the selected layer."""
-        return self.artifact is not None and self.collection_layer == self.layer
-
-    def params(self, **extra) -> dict:
-        """The shared URL state of this context plus page-specific ``extra`` values."""
-        return {"model": self.model_id, "collection": self.collection, "layer": self.layer, **extra}
 
 
 def page_context() -> Context:

@@ -9,8 +9,8 @@ import streamlit as st
 
 from core.featurevis import diverse
 from ui import resources, urlstate, widgets
-from ui.context import Context
-from ui.resources import fv_jobs
+from ui.resources import jobs
+from ui.state import Context
 from ui.url import bind_url, remember
 
 IMAGES = 4
@@ -47,7 +47,7 @@ def diversity_section(ctx: Context, unit: int) -> dict:
     loaded = resources.get_model(ctx.model_id)
     steps = strip_steps()
     res = diverse.lookup_diverse(loaded, ctx.layer, unit, images=IMAGES, weight=weight, steps=steps)
-    key = fv_jobs.diversity_job_key(ctx.model_id, ctx.layer, unit, IMAGES, weight, steps)
+    key = jobs.diversity_job_key(ctx.model_id, ctx.layer, unit, IMAGES, weight, steps)
     if res is not None:
         cells = "".join(f'<img alt="diverse {i}" width="128" height="128" src="data:image/png;base64,'
                         f'{base64.b64encode(result_png(loaded, res, i)).decode()}"/>' for i in range(len(res.images)))
@@ -62,6 +62,6 @@ def diversity_section(ctx: Context, unit: int) -> dict:
     elif job is not None and job.error is not None and not isinstance(job.error, RenderCancelled):
         st.error(f"Rendering failed: {job.error}")
     if st.button(f"Render {IMAGES} diverse images ({steps} steps)", key="card_div_render"):
-        fv_jobs.diversity_job(ctx.model_id, ctx.layer, unit, IMAGES, weight, steps)
+        jobs.diversity_job(ctx.model_id, ctx.layer, unit, IMAGES, weight, steps)
         st.rerun()
     return {"div": 1, "divw": weight}

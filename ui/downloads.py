@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ui.context import Context
+from ui.state import Context
 
 ICON = ":material/download:"
 

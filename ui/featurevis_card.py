@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import downloads, html, resources, widgets
-from ui.context import Context
+from ui.state import Context
 
 
 def feature_visualization_card(ctx: Context, unit: int) -> None:

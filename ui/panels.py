@@ -7,8 +7,8 @@ from core.analyses import attacks
 from core.analyses.stroop import COLORS, STROOP_TEMPLATE
 from core.pipeline.demo import CATEGORIES, DEMO_NAME, page_defaults
 from ui import resources, url, urlstate, widgets
-from ui.context import Context
 from ui.html import md_escape as esc
+from ui.state import Context
 
 TOP = 6
 

@@ -10,8 +10,8 @@ import streamlit as st
 
 from core.analyses import geo
 from ui import urlstate, widgets
-from ui.context import Context
 from ui.resources import regions as cached
+from ui.state import Context
 
 MAX_UNITS = 6
 MAP_PAGE, LOOKUP_PAGE = "pages/region_maps.py", "pages/neuron_lookup.py"

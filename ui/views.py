@@ -10,8 +10,8 @@ import streamlit as st
 
 from core.analyses import layer_grid
 from ui import urlstate, widgets
-from ui.context import Context
 from ui.resources import views
+from ui.state import Context
 from ui.url import bind_url, remember
 
 OPEN_UNIT = "_grid_open_unit"

@@ -19,7 +19,7 @@ from ui import deploy, html, resources, url, urlstate
 from ui.jobs import Job, cancel_job, get_job
 
 if TYPE_CHECKING:
-    from ui.context import Context
+    from ui.state import Context
 
 UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 UPLOAD_MAX_PIXELS = 25_000_000

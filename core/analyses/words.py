@@ -207,6 +207,11 @@ def word_activations(loaded: LoadedModel, layer: str | None = None, *, words: Se
     return WordActivations(words, layer, acts)
 
 
+def vocabulary_tag() -> str:
+    """A short tag of the vocabulary in use (its words, the rendering version and variants): what names its cache."""
+    return _words_tag(_vocabulary(), WORDS_VERSION, VARIANTS)
+
+
 def is_scored(loaded: LoadedModel, layer: str | None = None) -> bool:
     """Whether the shipped vocabulary is already scored (on disk) for this model and layer."""
     return (_cache_dir(loaded, layer or article_layer(loaded), _vocabulary()) / "acts.npy").is_file()

@@ -24,7 +24,7 @@ from ui.resources.models import get_model
 
 __all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "cancel_job", "demo_index_job",
            "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "unfinished_index_runs",
-           "words_job", "words_job_key"]
+           "words_job", "words_job_key", "diversity_job", "diversity_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
 
@@ -96,13 +96,20 @@ def unfinished_index_runs(model_id: str) -> list[dict]:
 
 
 def featurevis_job_key(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> str:
-    """The key of the render job (and of its cancel flag) for one unit's feature-visualization strip."""
-    return f"featurevis:{get_settings().artifacts_dir}:{model_id}:{layer}:{unit}:{seeds}:{','.join(facets)}"
+    """The key of the render job (and of its cancel flag) for one unit's feature-visualization strip: everything that
+    decides its pictures, the steps included (a finished job of other settings is never taken for this one)."""
+    from core.featurevis.strip import strip_steps
+
+    return (f"featurevis:{get_settings().artifacts_dir}:{model_id}:{layer}:{unit}:{seeds}:{','.join(facets)}:"
+            f"{strip_steps()}")
 
 
 def words_job_key(model_id: str, layer: str) -> str:
-    """The key of the word-scoring job of one model and layer."""
-    return f"words:{get_settings().artifacts_dir}:{model_id}:{layer}"
+    """The key of the word-scoring job of one model, layer and vocabulary (``CLIP_EXPLORER_VOCAB_SIZE`` cuts it): a
+    finished job of another vocabulary is never taken for this one."""
+    from core.analyses.words import vocabulary_tag
+
+    return f"words:{get_settings().artifacts_dir}:{model_id}:{layer}:{vocabulary_tag()}"
 
 
 def featurevis_job(model_id: str, layer: str, unit: int, seeds: int, facets: tuple[str, ...]) -> Job:
@@ -159,3 +166,27 @@ def heavy_job(key: str, title: str, work, *, on_cancel=None, **kw) -> Job:
                     **kw)
     own_job(key, owner)
     return job
+
+
+# ---------------------------------------------------------------- diversity renders -------------------------------
+def diversity_job_key(model_id: str, layer: str, unit: int, images: int, weight: float, steps: int) -> str:
+    return f"diversity:{get_settings().artifacts_dir}:{model_id}:{layer}:{unit}:{images}:{weight:g}:{steps}"
+
+
+def diversity_job(model_id: str, layer: str, unit: int, images: int, weight: float, steps: int) -> Job:
+    """Render ``images`` diverse feature visualizations of a unit in the background (cancellable, cached)."""
+    from core.featurevis.diverse import render_diverse
+    from core.featurevis.strip import RenderCancelled
+    key = diversity_job_key(model_id, layer, unit, images, weight, steps)
+    flag = threading.Event()  # this run's own cancel flag (``job.cancel``)
+    loaded = get_model(model_id)
+
+    def work(progress):
+        res = render_diverse(loaded, layer, unit, images=images, weight=weight, steps=steps,
+                             on_step=lambda step, total, _loss: (progress(step, total), not flag.is_set())[1])
+        if res.cancelled:
+            raise RenderCancelled("Rendering cancelled.")
+        return res
+
+    return heavy_job(key, f"Rendering {images} diverse feature visualizations of unit {unit}", work,
+                     on_cancel=RenderCancelled, cancel=flag)

@@ -135,7 +135,7 @@ def image_features(loaded: LoadedModel, pixels: torch.Tensor, edits: Sequence[Ed
 
 
 def _classifier(loaded: LoadedModel, labels: Sequence[str] | None, template: str | None):
-    """helper-4's zero-shot head (core.analyses.zeroshot); default labels: the demo corpus's categories."""
+    """The zero-shot head (core.analyses.zeroshot); default labels: the demo corpus's categories."""
     from core.analyses.zeroshot import build_classifier
     from core.pipeline.demo import CATEGORIES
 

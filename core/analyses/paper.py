@@ -186,7 +186,7 @@ class PaperCheck:
 
 
 def _word_acts(loaded: LoadedModel, words: Sequence[str], layer: str, progress=None) -> np.ndarray:
-    """helper-5's rastered-word machinery (``core.analyses.words``): cached, resumable, (V, C)."""
+    """The rastered-word activations (``core.analyses.words``): cached, resumable, (V, C)."""
     from core.analyses.words import word_activations
 
     return word_activations(loaded, layer, words=list(words), progress=progress).acts

@@ -135,7 +135,7 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     assert wait_card(page, similar) == similar and f"unit={similar}" in href(page)
     no_exception(page)
 
-    # a typographic attack (helper-4's page)
+    # a typographic attack
     page.locator("[data-testid='stSidebarNav'] a", has_text="Typographic attacks").click()
     run_attack(page)
     page.screenshot(path=str(shots / "05_typographic_attack.png"), full_page=True)

@@ -58,6 +58,9 @@ def sidebar_context() -> Context:
         resources.get_model(model_id)
     with st.sidebar:
         coll = _collection_picker(model_id, settings)
+        if coll is not None and not coll.get("pending") and (
+                note := resources.pictures_note(resources.artifact_key(coll["path"], model_id))):
+            st.warning(md_escape(note), icon=":material/hide_image:")
         layers = resources.layers(model_id)
         layer_ids = layers["id"].tolist()
         default_layer = resources.article_layer(model_id)

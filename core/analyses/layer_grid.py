@@ -18,9 +18,8 @@ import pandas as pd
 from PIL import Image
 
 from core.analyses.neuron_card import rows_frame
-from core.analyses.tiles import TILE_PX, cell_box, model_view
+from core.analyses.tiles import TILE_PX, cell_box, collection_picture, missing_tile, model_view
 from core.errors import BadInputError
-from core.pipeline.images import open_image
 
 ZOOMS = (1, 2, 3, 4)
 MAX_EXAMPLES = 48
@@ -56,8 +55,10 @@ def crop_tiles(art, rows: Sequence[int], argmax: Sequence[int], *, size: int = T
     out = []
     for row, flat in zip(rows, argmax):
         buf = io.BytesIO()
-        argmax_crop(open_image(art.image_path(int(row))), int(flat), grid, size=size, zoom=zoom,
-                    offset=offset).save(buf, format="JPEG", quality=88)
+        picture = collection_picture(art, int(row))
+        tile = missing_tile(size) if picture is None else argmax_crop(picture, int(flat), grid, size=size, zoom=zoom,
+                                                                      offset=offset)
+        tile.save(buf, format="JPEG", quality=88)
         out.append(buf.getvalue())
     return out
 

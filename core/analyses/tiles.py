@@ -10,13 +10,37 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from PIL import Image, ImageDraw, ImageOps
 
-from core.pipeline.images import open_image
+from core.pipeline.images import BadImageError, open_image
 
 if TYPE_CHECKING:
     from core.pipeline.store import Artifact
 
 TILE_PX = 128  # the article's dataset-example tiles are 128 px
 OUTLINE = (255, 140, 0)
+MISSING_FILL = (224, 224, 224)
+
+
+def collection_picture(art: Artifact, row: int) -> Image.Image | None:
+    """The picture of ``row`` as an RGB image, or None when its file is gone or unreadable (a collection moved
+    without its pictures, a file deleted or corrupted since indexing): views then draw ``missing_tile``."""
+    try:
+        return open_image(art.image_path(int(row)), within=art.root)
+    except BadImageError:
+        return None
+
+
+def missing_tile(size: int = TILE_PX) -> Image.Image:
+    """A grey square with "no picture" written on it, drawn where a collection picture cannot be read."""
+    tile = Image.new("RGB", (size, size), MISSING_FILL)
+    draw = ImageDraw.Draw(tile)
+    draw.line((0, 0, size - 1, size - 1), fill=(200, 200, 200), width=1)
+    draw.line((0, size - 1, size - 1, 0), fill=(200, 200, 200), width=1)
+    text = "no picture"
+    box = draw.textbbox((0, 0), text)
+    draw.rectangle(((size - box[2]) // 2 - 3, (size - box[3]) // 2 - 2, (size + box[2]) // 2 + 3,
+                    (size + box[3]) // 2 + 3), fill=MISSING_FILL)
+    draw.text(((size - box[2]) // 2, (size - box[3]) // 2), text, fill=(90, 90, 90))
+    return tile
 
 
 def model_view(image: Image.Image, size: int = TILE_PX) -> Image.Image:
@@ -75,8 +99,9 @@ def render_tiles(art: Artifact, rows, argmax, size: int = TILE_PX) -> list[bytes
     offset = 1 if art.manifest.get("layout") == "BLD" else 0  # token layers: position 0 is the class token
     out = []
     for i, row in enumerate(rows):
-        img = outlined_tile(open_image(art.image_path(row)), argmax[i] if grid else None, grid,
-                                        size=size, offset=offset)
+        picture = collection_picture(art, row)
+        img = missing_tile(size) if picture is None else outlined_tile(picture, argmax[i] if grid else None, grid,
+                                                                       size=size, offset=offset)
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=85)
         out.append(buf.getvalue())

@@ -29,6 +29,7 @@ from ui.resources.artifacts import (
                                    collection_image_bytes,
                                    collections,
                                    get_artifact,
+                                   pictures_note,
                                    standardized_activations,
                                    unit_values,
 )
@@ -67,7 +68,7 @@ from ui.resources.search import image_to_neurons, nearest_images, query_tokens, 
 __all__ = [
     "ArtifactKey", "BATCH_JOB_THREADS", "CARDS", "Job", "article_layer", "artifact_key", "attack_eval_job",
     "attack_image", "cancel_event", "cancel_job", "causal_check", "chart_spec", "chart_template", "class_embeddings",
-    "collection_classes", "collection_folders", "collection_image_bytes", "collections", "concept_atlas",
+    "collection_classes", "collection_folders", "collection_image_bytes", "collections", "concept_atlas", "pictures_note",
     "condprob_distributions", "condprob_fractions", "condprob_sample", "demo_capabilities", "demo_index_job",
     "directions", "examples", "featurevis_job", "featurevis_job_key", "folder_index_job", "get_artifact", "get_job",
     "get_model", "image_to_neurons", "intervention", "layers", "model_menu", "nearest_images", "neuron_card_data",

@@ -78,10 +78,34 @@ def collection_classes(key: ArtifactKey) -> list[str]:
     return sorted({str(x) for x in (get_artifact(key)[0].labels or []) if str(x).strip()})
 
 
+@st.cache_data(max_entries=16, ttl=30, show_spinner=False)
+def pictures_note(key: ArtifactKey) -> str | None:
+    """A note when a collection's pictures are not where it was indexed (its first and last pictures are not
+    found): every view still shows values and charts, with a grey tile for each picture that is gone."""
+    art = get_artifact(key)[0]
+    if all(art.image_path(r).is_file() for r in {0, art.rows - 1}):
+        return None
+    return (f"This collection's pictures are not found under {art.root} (moved or deleted since it was indexed). "
+            "Values, charts and search still work; pictures show as grey tiles.")
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def collection_image_bytes(key: ArtifactKey, row: int) -> bytes:
-    """The file bytes of one collection image (the path comes from the artifact, never from the URL)."""
-    return get_artifact(key)[0].image_path(int(row)).read_bytes()
+    """The file bytes of one collection image (the path comes from the artifact, never from the URL).
+
+    Raises:
+        BadImageError: the file is gone or is not a regular file; the message says where it was looked for.
+    """
+    from core.pipeline.images import BadImageError, open_regular_file
+
+    art = get_artifact(key)[0]
+    try:
+        with open_regular_file(art.image_path(int(row)), within=art.root) as fh:
+            return fh.read()
+    except BadImageError as err:
+        raise BadImageError(f"Picture {int(row)} of this collection cannot be read: {err} Were the collection's "
+                            f"pictures moved from {art.root}? Pick another picture or upload your own.",
+                            err.reason) from err
 
 
 def collection_folders() -> list[str]:

@@ -262,13 +262,27 @@ BASELINES = {  # --baseline NAME: a second server that differs in one setting (e
 }
 
 
+def checkout(tmp: Path, ref: str) -> tuple[Path, str]:
+    """The tree of commit ``ref`` of this repository, extracted under ``tmp`` (``git archive``: no worktree to clean
+    up), and its short hash. Its server runs on this checkout's virtual environment."""
+    short = subprocess.run(["git", "rev-parse", "--short", ref], cwd=REPO, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    dest = tmp / f"commit-{short}"
+    dest.mkdir()
+    archive = subprocess.run(["git", "archive", "--format=tar", short], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest, short
+
+
 def baseline_server(tmp: Path, args, name: str, browser) -> tuple:
-    """A second server started with ``BASELINES[name]``'s environment, warmed up like the first."""
-    env = BASELINES[name][0]
+    """A second server started with ``BASELINES[name]``'s environment (and, for ``--against``, from the other
+    commit's tree with its own artifacts folder), warmed up like the first."""
+    env, cwd = BASELINES[name][0], BASELINES[name][3] if len(BASELINES[name]) > 3 else None
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        proc, other = start_server(tmp / "artifacts", tmp / f"streamlit-{name}.log", model=args.model)
+        proc, other = start_server(tmp / ("artifacts" if cwd is None else f"artifacts-{name}"),
+                                   tmp / f"streamlit-{name}.log", model=args.model, cwd=cwd)
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -394,14 +408,17 @@ def main(argv: list[str] | None = None) -> int:
                          "CLIP_EXPLORER_PREFETCH_DELAY (neuron switches); static = the front end's files served by "
                          "Streamlit from disk instead of from memory (first renders); threads = torch given every "
                          "core instead of CLIP_EXPLORER_SERVER_THREADS (search queries) (repeatable)")
+    ap.add_argument("--against", metavar="REF",
+                    help="also measure first renders, neuron switches and search against the same dashboard at "
+                         "another commit (e.g. the one before a restructuring), side by side, alternating")
     ap.add_argument("--plain", action="store_true",
                     help="also time first renders in a Chromium that no automation is attached to (a person's "
                          "browser), side by side with Playwright's; the server then runs benchmarks/probe_app.py, "
                          "the dashboard with a timing script in its pages")
     args = ap.parse_args(argv)
-    if args.url and (args.plain or args.baseline):
+    if args.url and (args.plain or args.baseline or args.against):
         ap.error("--plain and --baseline start their own servers: leave out --url")
-    if args.plain and args.baseline:
+    if args.plain and (args.baseline or args.against):
         ap.error("run --plain and --baseline separately (--plain's server adds its timing script to every page)")
     from playwright.sync_api import sync_playwright
 
@@ -448,10 +465,15 @@ def main(argv: list[str] | None = None) -> int:
             found = search_times(browser, base, QUERIES[:10])
             print(f"search (a new concept typed, Enter to complete results): p50 {statistics.median(found) * 1000:.0f} ms,"
                   f" max {max(found) * 1000:.0f} ms, n={len(found)}")
+            measures = {"first": baseline_first_renders, "switch": baseline_switches, "search": baseline_searches}
             for name in args.baseline:
-                measure = {"first": baseline_first_renders, "switch": baseline_switches,
-                           "search": baseline_searches}[BASELINES[name][2]]
-                measure(browser, tmp, args, base, name)
+                measures[BASELINES[name][2]](browser, tmp, args, base, name)
+            if args.against:
+                tree, short = checkout(tmp, args.against)
+                name = f"commit-{short}"
+                BASELINES[name] = ({}, f"commit {short}", "all", tree)
+                for measure in measures.values():
+                    measure(browser, tmp, args, base, name)
             browser.close()
     finally:
         if proc is not None:

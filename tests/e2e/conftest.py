@@ -29,9 +29,9 @@ def free_port() -> int:
 
 
 def start_server(artifacts: Path, log: Path, *, model: str | None = None, script: str = "dashboard.py",
-                 env: dict | None = None) -> tuple[subprocess.Popen, str]:
+                 env: dict | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start the dashboard (``script``, a server definition of it) headless on a free loopback port, with ``env``
-    added to the environment; wait for /_stcore/health."""
+    added to the environment, from ``cwd`` (default: this checkout); wait for /_stcore/health."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLIP_EXPLORER_ARTIFACTS": str(artifacts), "PYTHONUNBUFFERED": "1",
            **(env or {})}  # a caller's value wins, whichever variable it sets
@@ -43,7 +43,7 @@ def start_server(artifacts: Path, log: Path, *, model: str | None = None, script
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=cwd or REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -22,6 +22,7 @@ from ui.state import Context
 from ui.url import bind_url, remember, show_url_problems, url_choice, url_flag, url_int, url_text, write_url
 from ui.widgets import (
                         UPLOAD_MAX_BYTES,
+                        UPLOAD_MAX_MB,
                         UPLOAD_MAX_PIXELS,
                         UPLOAD_TYPES,
                         altair,
@@ -42,7 +43,7 @@ from ui.widgets import (
 )
 
 __all__ = [
-    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
+    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_MB", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
     "feature_visualization_card", "has_examples", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
     "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "url_choice", "url_flag", "url_int", "url_text", "watch_job",

@@ -130,3 +130,20 @@ def test_a_shared_server_takes_uploads_only_when_told(demo_small, monkeypatch):
     assert not at.exception and any(e.label == "Index a folder" for e in at.sidebar.expander)
     assert [u.key for u in at.file_uploader] == ["index_upload:0"]  # no folder to offer: the uploader alone
     assert not [s for s in at.selectbox if s.key == "index_folder"]
+
+
+def test_the_server_takes_a_collection_while_image_uploaders_keep_their_limit(demo_small):
+    """``server.maxUploadSize`` (the repo's config) lets a zipped collection through; the image uploaders say 8 MB to
+    the browser (and ``ui.read_upload`` checks it), the collection uploader the collection cap."""
+    import tomllib
+
+    from core.config import DEFAULT_UPLOAD_MAX_MB
+    from tests.app.conftest import REPO
+
+    server = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["maxUploadSize"] >= DEFAULT_UPLOAD_MAX_MB
+    at = app("pages/neuron_search.py").run()
+    assert not at.exception
+    assert at.file_uploader(key="upload").proto.max_upload_size_mb == 8
+    assert at.file_uploader(key="index_upload:0").proto.max_upload_size_mb == min(server["maxUploadSize"],
+                                                                                   DEFAULT_UPLOAD_MAX_MB)

@@ -4,6 +4,7 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
 ...) and the caches in ``ui.resources``; URL values are validated by ``ui.urlstate`` before any widget sees them.
 
     state.py, context.py Context (model, layer, collection); the shared sidebar that picks it
+    index_panel.py       the sidebar's "Index a folder": a folder or an upload, at a layer; the result selected
     url.py               widgets bound to URL parameters; the view written back into the URL
     widgets.py           unit picker, example grids, HTML blocks, charts, uploads, result lists, job progress
     html.py              the HTML of those blocks (every text escaped); md_escape / md_code for markdown

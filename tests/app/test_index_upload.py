@@ -109,6 +109,24 @@ def test_an_uploaded_zip_is_indexed_at_the_picked_layer_then_selected(demo_small
     assert "uploads/my-pictures" in at.selectbox(key="index_folder").options  # can be indexed again at another layer
 
 
+def test_several_image_files_are_indexed_at_the_sidebar_layer(demo_small):
+    from core.pipeline.demo import load_corpus_image, load_corpus_index
+
+    files = []
+    for image_id in load_corpus_index()["id"].head(4):
+        png = io.BytesIO()
+        load_corpus_image(image_id).save(png, format="PNG")
+        files.append((f"{image_id}.png", png.getvalue(), "image/png"))
+    at = app("pages/neuron_lookup.py").run()
+    at.file_uploader(key="index_upload:0").set_value(files).run()
+    at.button(key="upload_button").click().run()
+    until(at, lambda a: any("Indexed" in s.value for s in a.success))
+    assert [plain(s.value) for s in at.success] == [
+        f"Indexed 4 images from uploads/images at layer `{ARTICLE_LAYER}`. It is selected above."]
+    assert at.selectbox(key="collection").value == "uploads-images--demo"
+    assert at.selectbox(key="layer").value == ARTICLE_LAYER and not at.exception
+
+
 def test_a_corrupt_zip_gets_one_clear_line(demo_small):
     at = app("pages/neuron_lookup.py").run()
     at.file_uploader(key="index_upload:0").set_value(("broken.zip", b"PK\x03\x04 not really", "application/zip"))

@@ -95,8 +95,12 @@ def save_upload(files: Sequence[tuple[str, BinaryIO | bytes]], uploads_dir: Path
     if total > limits.total_bytes:
         raise BadInputError(f"The upload is {total / MB:.1f} MB; the limit is {limits.total_bytes // MB} MB in all.")
     uploads_dir = Path(uploads_dir)
-    uploads_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=uploads_dir))  # hidden: never offered while written
+    try:
+        uploads_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=uploads_dir))  # hidden: never offered while written
+    except OSError as err:
+        raise BadInputError(f"The upload cannot be saved on the server: {uploads_dir} is not a writable folder "
+                            f"({err.strerror}).") from None
     try:
         if zips:
             images, skipped = extract_zip(files[0][1], tmp, limits, name=files[0][0])

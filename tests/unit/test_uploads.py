@@ -203,3 +203,9 @@ def test_the_total_size_and_mixing_a_zip_with_images_are_refused(tmp_path):
     with pytest.raises(BadInputError, match="Nothing was uploaded"):
         save_upload([], tmp_path, LIMITS)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_uploads_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(BadInputError, match="cannot be saved on the server: .* is not a writable folder"):
+        save_upload([("a.zip", make_zip({"a.png": png()}))], tmp_path / "file" / "uploads", LIMITS)

@@ -21,6 +21,11 @@ MODEL_MENU_FILE = DATA_DIR / "model_menu.json"
 
 # Images larger than this many pixels are refused (Pillow's own decompression-bomb limit is 89.5 MP).
 MAX_IMAGE_PIXELS = 89_478_485
+# An uploaded image (a search or attack picture, one image of an uploaded collection) may be at most this large.
+UPLOAD_MAX_BYTES = 8 * 1024 * 1024
+UPLOAD_MAX_PIXELS = 25_000_000
+# An uploaded collection (a zip or image files, "Index a folder") may hold this many MB of images in all.
+DEFAULT_UPLOAD_MAX_MB = 200
 # The neuron card builds the cards likely opened next this long after it was sent: the browser draws it meanwhile,
 # and on a machine it shares with the server a build (~50 ms of CPU each on the 2-core test box) slowed that drawing
 # (bench_browser.py --baseline prefetch measures both side by side; figures in the README).
@@ -81,6 +86,11 @@ class Settings:
             what /proc/meminfo says is available). A model estimated above it is refused before it is created.
         login: visitors log in with Streamlit's ``st.login`` (OIDC, ``.streamlit/secrets.toml [auth]``) before
             anything is shown (``CLIP_EXPLORER_LOGIN``, default 0).
+        uploads: "Index a folder" takes an uploaded zip or image files (``CLIP_EXPLORER_UPLOADS``; default 1 open,
+            0 shared). They are saved under ``uploads_dir``.
+        upload_max_mb: what one uploaded collection may hold in all, in MB: the files as uploaded and a zip's
+            images unpacked (``CLIP_EXPLORER_UPLOAD_MAX_MB``, default 200). Streamlit's ``server.maxUploadSize``
+            (MB per file, ``.streamlit/config.toml``) must be at least as large.
     """
 
     artifacts_dir: Path
@@ -101,6 +111,13 @@ class Settings:
     precision: str = "auto"
     vocab_size: int | None = None
     fv_steps: int | None = None
+    uploads: bool = True
+    upload_max_mb: int = DEFAULT_UPLOAD_MAX_MB
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded collections are saved: ``<collections>/uploads``, one folder each."""
+        return self.collections_dir / "uploads"
 
     @property
     def listed_models(self) -> tuple[str, ...]:
@@ -112,7 +129,8 @@ _ENV = ("CLIP_EXPLORER_ARTIFACTS", "CLIP_EXPLORER_COLLECTIONS", "CLIP_EXPLORER_M
         "CLIP_EXPLORER_WEIGHTS", "CLIP_EXPLORER_PREFETCH_DELAY", "CLIP_EXPLORER_STATIC_FROM_MEMORY",
         "CLIP_EXPLORER_SERVER_THREADS", "CLIP_EXPLORER_SHARED", "CLIP_EXPLORER_MODELS", "CLIP_EXPLORER_INDEX_ROOTS",
         "CLIP_EXPLORER_SESSION_JOBS", "CLIP_EXPLORER_MAX_JOBS", "CLIP_EXPLORER_MAX_MODEL_GB", "CLIP_EXPLORER_LOGIN",
-        "CLIP_EXPLORER_PRECISION", "CLIP_EXPLORER_VOCAB_SIZE", "CLIP_EXPLORER_FV_STEPS")
+        "CLIP_EXPLORER_PRECISION", "CLIP_EXPLORER_VOCAB_SIZE", "CLIP_EXPLORER_FV_STEPS", "CLIP_EXPLORER_UPLOADS",
+        "CLIP_EXPLORER_UPLOAD_MAX_MB")
 CONFIG_ENV = "CLIP_EXPLORER_CONFIG"
 
 
@@ -136,7 +154,7 @@ def _settings(env: tuple[str | None, ...], _cwd: str, file: str | None = None, _
         from_file = _read_file(file)
         env = tuple(v if v is not None else from_file.get(k) for k, v in zip(_ENV, env))
     (artifacts_env, collections_env, model, device, weights, delay, static, threads, shared, models, roots,
-     session_jobs, max_jobs, max_gb, login, precision, vocab, steps) = env
+     session_jobs, max_jobs, max_gb, login, precision, vocab, steps, uploads, upload_mb) = env
     artifacts = Path(artifacts_env or REPO_ROOT / "artifacts").resolve()
     collections = Path(collections_env or artifacts / "collections").resolve()
     is_shared = _flag("CLIP_EXPLORER_SHARED", shared, False)
@@ -159,6 +177,9 @@ def _settings(env: tuple[str | None, ...], _cwd: str, file: str | None = None, _
         precision=_precision(precision),
         vocab_size=_positive("CLIP_EXPLORER_VOCAB_SIZE", vocab, "words", "all 12,000"),
         fv_steps=_positive("CLIP_EXPLORER_FV_STEPS", steps, "steps", "256"),
+        uploads=_flag("CLIP_EXPLORER_UPLOADS", uploads, not is_shared),
+        upload_max_mb=_positive("CLIP_EXPLORER_UPLOAD_MAX_MB", upload_mb, "MB", str(DEFAULT_UPLOAD_MAX_MB))
+        or DEFAULT_UPLOAD_MAX_MB,
     )
 
 

@@ -16,7 +16,7 @@ OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify
 def image_input(measured: dict) -> tuple[bytes, str | None]:
     """An uploaded image, or a held-out demo-corpus picture (default: one the demo model classifies correctly),
     and the demo picture's id."""
-    upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload",
+    upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload", max_upload_size=ui.UPLOAD_MAX_MB,
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB; or pick a demo picture below.")
     if upload is not None:
         return ui.read_upload(upload), None

@@ -80,8 +80,9 @@ def render_card(ctx: ui.Context) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         dataset_section(ctx, data)
-    with right, ui.section_errors():
-        labels_section(ctx, unit, data)
+    with right:
+        with ui.section_errors():  # e.g. no directions at this layer: a note, and the card goes on
+            labels_section(ctx, unit, data)
         link = st.container()  # filled last: the share link carries the views opened below
     params = ctx.params(unit=unit)
     with ui.section_errors():

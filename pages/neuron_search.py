@@ -18,6 +18,7 @@ def query_inputs() -> tuple[str, bytes | None, int, bool]:
     scaled = ui.url_flag(st.toggle, "Scale by each neuron's std over the collection", "scaled", key="scaled",
                          help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
     upload = st.file_uploader("…or search with an image", type=ui.UPLOAD_TYPES, key="upload",
+                              max_upload_size=ui.UPLOAD_MAX_MB,
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
     image = ui.read_upload(upload) if upload is not None else None
     return text.strip(), image, top, scaled

@@ -21,6 +21,7 @@ def pick_picture(ctx: ui.Context, default_row: int) -> tuple[bytes | None, dict,
     ui.remember("ta_source")
     if source == "upload":
         up = st.file_uploader("Upload a picture", type=ui.UPLOAD_TYPES, key="ta_upload",
+                              max_upload_size=ui.UPLOAD_MAX_MB,
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
         return (ui.read_upload(up) if up is not None else None), {"src": source}, None
     hi = ctx.rows - 1

@@ -4,6 +4,7 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
 ...) and the caches in ``ui.resources``; URL values are validated by ``ui.urlstate`` before any widget sees them.
 
     state.py, context.py Context (model, layer, collection); the shared sidebar that picks it
+    index_panel.py       the sidebar's "Index a folder": a folder or an upload, at a layer; the result selected
     url.py               widgets bound to URL parameters; the view written back into the URL
     widgets.py           unit picker, example grids, HTML blocks, charts, uploads, result lists, job progress
     html.py              the HTML of those blocks (every text escaped); md_escape / md_code for markdown
@@ -22,6 +23,7 @@ from ui.state import Context
 from ui.url import bind_url, remember, show_url_problems, url_choice, url_flag, url_int, url_text, write_url
 from ui.widgets import (
                         UPLOAD_MAX_BYTES,
+                        UPLOAD_MAX_MB,
                         UPLOAD_MAX_PIXELS,
                         UPLOAD_TYPES,
                         altair,
@@ -42,7 +44,7 @@ from ui.widgets import (
 )
 
 __all__ = [
-    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
+    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_MB", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
     "feature_visualization_card", "has_examples", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
     "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "url_choice", "url_flag", "url_int", "url_text", "watch_job",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import get_settings
-from ui import deploy, errors, resources, url, urlstate, widgets
+from ui import deploy, errors, index_panel, resources, url, urlstate, widgets
 from ui.html import md_code, md_escape
 from ui.state import Context
 
@@ -57,6 +57,7 @@ def sidebar_context() -> Context:
     with errors.error_box():  # in the main area: a model that cannot load explains why there
         resources.get_model(model_id)
     with st.sidebar:
+        index_panel.select_finished(model_id)  # an index job of this session is done: its collection and layer
         coll = _collection_picker(model_id, settings)
         if coll is not None and not coll.get("pending") and (
                 note := resources.pictures_note(resources.artifact_key(coll["path"], model_id))):
@@ -73,7 +74,8 @@ def sidebar_context() -> Context:
         url.write_url({"collection": coll["name"] if coll else None, "layer": layer})  # one URL update for both
         units = int(layers.set_index("id").at[layer, "units"])
         st.caption(f"{units} units in this layer")
-        _index_folder_expander(model_id, coll)
+        index_panel.done_message(coll["name"] if coll else None)
+        index_panel.index_panel(model_id, coll, layer, layer_ids)
     if coll is not None and coll.get("pending"):  # first use of the demo model: index its corpus, with progress
         st.info("First start: indexing the demo collection with the demo model. Other visitors are not blocked; "
                 "this page fills in when it is done.")
@@ -104,23 +106,3 @@ def _collection_picker(model_id: str, settings) -> dict | None:
     if pending and name == "demo":
         return {"pending": True, "name": "demo"}
     return found.set_index("name").loc[name].to_dict() | {"name": name}
-
-
-def _index_folder_expander(model_id: str, coll: dict | None) -> None:
-    settings = get_settings()
-    if settings.shared and not settings.index_roots:
-        return  # a shared server indexes only under the roots it lists (CLIP_EXPLORER_INDEX_ROOTS)
-    folders = list(deploy.index_folders(settings))
-    with st.expander("Index a folder", expanded=coll is None):
-        roots = ", ".join(f"`{r.name if settings.shared else r}`" for r in settings.index_roots)
-        if not folders:
-            st.caption(f"Put a folder of images (sub-folders = labels) under {roots} to index it here.")
-            return
-        resume = widgets.unfinished_index_runs(model_id)  # runs a restart or a cancel left unfinished
-        folder = st.selectbox("Folder", folders, key="index_folder", help=f"Sub-folders of {roots}")
-        if st.button("Index it", key="index_button") or resume:
-            with errors.error_box():
-                st.session_state["_index_job"] = resources.folder_index_job(model_id, resume or folder).key
-        job = resources.get_job(st.session_state.get("_index_job", ""))
-        if job is not None and (not job.finished.is_set() or job.cancelled):  # live, cancellable; the page goes on
-            widgets.watch_job(job, cancel=True, stop=False)

@@ -1,5 +1,6 @@
 """Serving many people (``CLIP_EXPLORER_SHARED=1``, ``docs/deploying.md``): which models the picker offers and links
-may load, which folders "Index a folder" offers, whose session a job is, and the optional login gate.
+may load, which folders "Index a folder" offers and whether it takes uploads, whose session a job is, and the
+optional login gate.
 
 Open mode (the default, one person on their own machine): the picker takes any typed id, as it always did; links
 load menu ids and the listed ones (``CLIP_EXPLORER_MODELS``). Shared mode: only the listed ids, nothing typed.
@@ -11,6 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import Settings, get_settings
+
+UPLOADS = "uploads"  # the prefix of an uploaded collection's name in "Index a folder"
 
 
 def link_ids(menu_ids: list[str], settings: Settings) -> list[str]:
@@ -31,18 +34,33 @@ def link_note(model_id: str, menu_ids: list[str], settings: Settings) -> str | N
 def index_folders(settings: Settings | None = None) -> dict[str, Path]:
     """The folders "Index a folder" offers, by the name shown: the sub-folders of each index root
     (``Settings.index_roots``: the collections dir when open and unset, none when shared and unset). With one root
-    a folder's name is its own; with several, ``ROOT/FOLDER``. Hidden folders and symlinks leading out of the
-    root are left out."""
+    a folder's name is its own; with several, ``ROOT/FOLDER``. Where uploads are on (``Settings.uploads``), the
+    uploaded collections too, as ``uploads/NAME``; the uploads folder itself is never one. Hidden folders and
+    symlinks leading out of the root are left out."""
     settings = settings or get_settings()
+    uploads = settings.uploads_dir.resolve()
     roots = [r for r in settings.index_roots if r.is_dir()]
     out: dict[str, Path] = {}
     for root in roots:
-        for sub in sorted(root.iterdir()):
-            real = sub.resolve()
-            if sub.name.startswith(".") or not real.is_dir() or not real.is_relative_to(root):
-                continue
-            out[sub.name if len(settings.index_roots) == 1 else f"{root.name}/{sub.name}"] = real
+        for name, real in _sub_folders(root):
+            if real != uploads:
+                out[name if len(settings.index_roots) == 1 else f"{root.name}/{name}"] = real
+    if settings.uploads and uploads.is_dir():
+        for name, real in _sub_folders(uploads):
+            out.setdefault(f"{UPLOADS}/{name}", real)
     return out
+
+
+def _sub_folders(root: Path):
+    for sub in sorted(root.iterdir()):
+        real = sub.resolve()
+        if not sub.name.startswith(".") and real.is_dir() and real.is_relative_to(root):
+            yield sub.name, real
+
+
+def uploads_allowed(settings: Settings | None = None) -> bool:
+    """Whether "Index a folder" takes uploads: ``CLIP_EXPLORER_UPLOADS`` (on when open, off when shared)."""
+    return (settings or get_settings()).uploads
 
 
 def session_id() -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analyses.tiles import SIGMA, Grid, captions, sigma_titles
-from core.config import get_settings
+from core.config import UPLOAD_MAX_BYTES, UPLOAD_MAX_PIXELS, get_settings
 from core.errors import BadInputError, CoreError
 from ui import deploy, html, resources, url, urlstate
 from ui.jobs import Job, cancel_job, get_job
@@ -21,8 +21,7 @@ from ui.jobs import Job, cancel_job, get_job
 if TYPE_CHECKING:
     from ui.state import Context
 
-UPLOAD_MAX_BYTES = 8 * 1024 * 1024
-UPLOAD_MAX_PIXELS = 25_000_000
+UPLOAD_MAX_MB = UPLOAD_MAX_BYTES // 2**20  # an image uploader's own limit (the server's is larger: collections)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 LOOKUP_PAGE = "pages/neuron_lookup.py"
 OPEN_CARD = "_open_card"  # the unit whose card a result list's link asked to open (set by its click callback)
@@ -243,15 +242,16 @@ def _job_progress(key: str, title: str, unit: str, cancel: bool) -> None:
                       disabled=job.cancel.is_set() and not job.stalled(), help="Stop the job; work done is kept.")
 
 
-def unfinished_index_runs(model_id: str) -> str | None:
-    """The folders whose indexing was interrupted (a restart, a crash, a cancel), each marked "unfinished" with a
-    Resume button: the extraction resumes where it stopped. Returns the folder whose button was clicked."""
+def unfinished_index_runs(model_id: str) -> tuple[str, str] | None:
+    """The folders whose indexing was interrupted (a restart, a crash, a cancel), each marked "unfinished" with its
+    layer and a Resume button: the extraction resumes where it stopped. Returns the (folder, layer) whose button was
+    clicked."""
     for run in resources.unfinished_index_runs(model_id):
         row = st.container(horizontal=True, vertical_alignment="center")
-        row.caption(f"**{html.md_escape(run['folder'])}**: unfinished — {run['done']} of {run['chunks']} chunks "
-                    "indexed")
-        if row.button("Resume", key=f"resume:{run['folder']}", icon=":material/play_arrow:"):
-            return run["folder"]
+        row.caption(f"**{html.md_escape(run['folder'])}** at {html.md_code(run['layer'])}: unfinished — "
+                    f"{run['done']} of {run['chunks']} chunks indexed")
+        if row.button("Resume", key=f"resume:{run['folder']}@{run['layer']}", icon=":material/play_arrow:"):
+            return run["folder"], run["layer"]
     return None
 
 

@@ -59,12 +59,12 @@ def open_work(work: Path, plan: dict, n: int) -> dict:
 
 
 def unfinished_run(out: Path) -> dict | None:
-    """What an interrupted run left in ``out/.partial``: ``{"model_id", "root", "done", "chunks"}`` (chunks
-    committed, chunks in all), or None when there is no readable work state (no unfinished run)."""
+    """What an interrupted run left in ``out/.partial``: ``{"model_id", "layer", "root", "done", "chunks"}``
+    (chunks committed, chunks in all), or None when there is no readable work state (no unfinished run)."""
     try:
         state = json.loads((Path(out) / PARTIAL_DIR / "state.json").read_text(encoding="utf-8"))
         plan = state["plan"]
-        return {"model_id": str(plan["model_id"]), "root": str(plan["collection"]["root"]),
+        return {"model_id": str(plan["model_id"]), "layer": str(plan["layer"]), "root": str(plan["collection"]["root"]),
                 "done": len(state["done"]), "chunks": n_chunks(int(plan["collection"]["candidates"]), plan)}
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
         return None

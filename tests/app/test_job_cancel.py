@@ -129,10 +129,13 @@ def test_an_index_job_stuck_on_a_named_pipe_is_reported_and_cancelled(piped_env)
     assert [b for b in at.sidebar.button if b.key == "index_button"]  # another run can be started
 
 
-def test_an_interrupted_index_run_is_shown_unfinished_and_resumes(empty_env, tiny_rn):
+@pytest.mark.parametrize("layer", [None, "visual.layer3.0.act3@in"])
+def test_an_interrupted_index_run_is_shown_unfinished_and_resumes(empty_env, tiny_rn, layer):
+    """At the article's layer (None) or another one: the run is listed with its layer and resumes at it."""
+    from core.model.hooks import article_layer
     from core.pipeline.collection import slug
     from core.pipeline.extract import run_extraction
-    from core.pipeline.store import PARTIAL_DIR
+    from core.pipeline.store import PARTIAL_DIR, open_artifact
     from tests.app.conftest import MODEL_ID
 
     class Crash(Exception):
@@ -142,15 +145,16 @@ def test_an_interrupted_index_run_is_shown_unfinished_and_resumes(empty_env, tin
         raise Crash()
 
     folder = make_image_folder(empty_env / "collections" / "halfway", n_per_class=5, classes=("cat", "dog"), size=48)
-    out = empty_env / "indexes" / f"{slug('halfway')}--{slug(MODEL_ID)}"
+    out = empty_env / "indexes" / (f"{slug('halfway')}--{slug(MODEL_ID)}" + (f"--{slug(layer)}" if layer else ""))
     with pytest.raises(Crash):  # what the dashboard's job runs, stopped by a crash (or a restart) after a batch
-        run_extraction(tiny_rn, folder.resolve(), out, workers=0, progress=crash)
+        run_extraction(tiny_rn, folder.resolve(), out, layer=layer, workers=0, progress=crash)
     assert (out / PARTIAL_DIR / "state.json").is_file()
+    layer = layer or article_layer(tiny_rn)
     at = app("pages/neuron_lookup.py").run()
     assert not at.exception
-    assert any("halfway" in c.value and "unfinished" in c.value for c in at.sidebar.caption), \
+    assert any("halfway" in c.value and "unfinished" in c.value and layer in c.value for c in at.sidebar.caption), \
         [c.value for c in at.sidebar.caption]
-    at.sidebar.button(key="resume:halfway").click().run()
+    at.sidebar.button(key=f"resume:halfway@{layer}").click().run()
     _until(at, lambda a: any(s.key == "collection" and str(s.value).startswith("halfway") for s in a.sidebar.selectbox), 60)
-    assert not at.exception and not (out / PARTIAL_DIR).exists()
+    assert not at.exception and not (out / PARTIAL_DIR).exists() and open_artifact(out).layer == layer
     assert not any("unfinished" in c.value for c in at.sidebar.caption)

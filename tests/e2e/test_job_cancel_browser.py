@@ -1,12 +1,14 @@
 """End-to-end: the feature-visualization Cancel button stops a running render in the real browser (the progress is
-a fragment redrawn every second, so the click is handled while the render goes on)."""
+a fragment redrawn every second, so the click is handled while the render goes on); the sidebar's background
+indexing of a folder and of an uploaded zip."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from tests.e2e.test_dashboard_browser import T, no_exception
+from tests.e2e.test_dashboard_browser import T, href, no_exception, settle
 from tests.e2e.test_hostile_links_browser import small_server  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
@@ -49,5 +51,39 @@ def test_index_a_folder_from_the_sidebar_shows_progress_then_the_collection(smal
         time.sleep(2)
     page.screenshot(path=str(shots / "index_sidebar.png"), full_page=True)
     assert found, "the indexed folder never showed up in the collection picker"
+    no_exception(page)
+    ctx.close()
+
+
+def test_upload_a_zip_in_the_sidebar_then_its_collection_is_selected(small_server, browser, shots, tmp_path):  # noqa: F811
+    """A zip of demo-corpus pictures (two labelled sub-folders) uploaded in "Index a folder": indexed in the
+    background, then the sidebar says so and the collection picker shows the new collection."""
+    from tests.app.test_index_upload import corpus_zip
+
+    archive = tmp_path / "clip art.zip"
+    archive.write_bytes(corpus_zip())
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1500})
+    page = ctx.new_page()
+    page.goto(small_server + "/", timeout=T)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Index a folder").click(timeout=T)
+    sidebar.locator("input[type='file']").set_input_files(archive, timeout=T)
+    sidebar.get_by_text("clip art.zip").wait_for(timeout=T)
+    button = sidebar.get_by_role("button", name="Upload and index")
+    deadline = time.time() + 30
+    while not button.is_enabled() and time.time() < deadline:  # enabled by the rerun that sees the file
+        time.sleep(0.2)
+    page.screenshot(path=str(shots / "index_upload_form.png"))
+    button.click(timeout=T)
+    try:
+        sidebar.get_by_text(re.compile(r"Indexed 12 images from uploads/clip-art at layer")).wait_for(timeout=T)
+    except Exception:
+        page.screenshot(path=str(shots / "index_upload_timeout.png"), full_page=True)
+        raise
+    settle(page)
+    picked = sidebar.get_by_role("combobox", name="Collection").input_value()
+    assert picked == "uploads-clip-art--demo (12 images, demo)", picked
+    assert "collection=uploads-clip-art--demo" in href(page)
+    page.screenshot(path=str(shots / "index_upload.png"))
     no_exception(page)
     ctx.close()

@@ -28,10 +28,35 @@ def test_open_by_default_and_shared_defaults(clean_env, tmp_path):
     assert s.listed_models == ("demo", "RN50x4@/models/RN50x4.pt")
 
 
+def test_uploads_are_on_when_open_off_when_shared_unless_told(clean_env):
+    s = config.get_settings()
+    assert s.uploads and s.upload_max_mb == 200 and s.uploads_dir == s.collections_dir / "uploads"
+    clean_env.setenv("CLIP_EXPLORER_SHARED", "1")
+    assert not config.get_settings().uploads
+    clean_env.setenv("CLIP_EXPLORER_UPLOADS", "1")
+    clean_env.setenv("CLIP_EXPLORER_UPLOAD_MAX_MB", "50")
+    s = config.get_settings()
+    assert s.uploads and s.upload_max_mb == 50
+
+
+def test_the_uploads_folder_is_never_offered_itself_and_uploads_only_when_on(clean_env, tmp_path):
+    """"Index a folder" offers the collections' sub-folders and, where uploads are on, each upload as uploads/NAME;
+    the uploads folder itself (a sub-folder of the collections dir) is never one folder to index."""
+    from ui.deploy import index_folders
+
+    clean_env.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
+    for sub in ("collections/pics/cat", "collections/uploads/cats/a", "collections/uploads/.upload-x"):
+        (tmp_path / sub).mkdir(parents=True)
+    assert list(index_folders()) == ["pics", "uploads/cats"]
+    clean_env.setenv("CLIP_EXPLORER_UPLOADS", "0")
+    assert list(index_folders()) == ["pics"]
+
+
 @pytest.mark.parametrize("name, value", [
     ("CLIP_EXPLORER_SHARED", "maybe"), ("CLIP_EXPLORER_MODELS", "demo,,RN50/openai"),
     ("CLIP_EXPLORER_INDEX_ROOTS", "relative/dir"), ("CLIP_EXPLORER_SESSION_JOBS", "-1"),
-    ("CLIP_EXPLORER_MAX_JOBS", "two"), ("CLIP_EXPLORER_MAX_MODEL_GB", "0"), ("CLIP_EXPLORER_LOGIN", "2")])
+    ("CLIP_EXPLORER_MAX_JOBS", "two"), ("CLIP_EXPLORER_MAX_MODEL_GB", "0"), ("CLIP_EXPLORER_LOGIN", "2"),
+    ("CLIP_EXPLORER_UPLOADS", "perhaps"), ("CLIP_EXPLORER_UPLOAD_MAX_MB", "lots")])
 def test_a_bad_value_is_one_line_naming_its_variable(clean_env, name, value):
     clean_env.setenv(name, value)
     with pytest.raises(BadInputError) as err:

@@ -20,10 +20,11 @@ from core.errors import BadInputError, Cancelled
 from ui import deploy
 from ui.jobs import Job, JobCapError, cancel_event, cancel_job, get_job, own_job, queued, session_cap, start_job
 from ui.resources.artifacts import collections
-from ui.resources.models import get_model
+from ui.resources.models import article_layer, get_model
 
 __all__ = ["BATCH_JOB_THREADS", "Job", "JobCancelled", "batch_threads", "cancel_event", "cancel_job", "demo_index_job",
-           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "unfinished_index_runs",
+           "featurevis_job", "featurevis_job_key", "folder_index_job", "get_job", "heavy_job", "index_job_key",
+           "index_out_dir", "unfinished_index_runs",
            "words_job", "words_job_key", "diversity_job", "diversity_job_key"]
 
 BATCH_JOB_THREADS = os.cpu_count() or 1
@@ -48,9 +49,27 @@ def demo_index_job(model_id: str) -> Job:
                      on_finish=collections.clear, threads=batch_threads())
 
 
-def folder_index_job(model_id: str, folder: str) -> Job:
-    """Index ``folder`` (a name from ``deploy.index_folders``: a sub-folder of an index root) in the background."""
+def index_out_dir(folder: str, model_id: str, layer: str | None = None) -> Path:
+    """Where "Index a folder" writes ``folder`` indexed by ``model_id`` at ``layer``:
+    ``<artifacts>/indexes/FOLDER--MODEL``, with ``--LAYER`` added for a layer other than the article's (None)."""
     from core.pipeline.collection import slug
+
+    name = f"{slug(folder)}--{slug(model_id)}"
+    if layer is not None and layer != article_layer(model_id):
+        name += f"--{slug(layer)}"
+    return get_settings().artifacts_dir / "indexes" / name
+
+
+def index_job_key(out: Path, layer: str) -> str:
+    """The key of the job indexing into ``out`` at ``layer`` (the layer named: a job at another layer is another
+    job, never taken for this one)."""
+    return f"index:{out}:{layer}"
+
+
+def folder_index_job(model_id: str, folder: str, layer: str | None = None) -> Job:
+    """Index ``folder`` (a name from ``deploy.index_folders``: a sub-folder of an index root, or an upload) at
+    ``layer`` (default: the article's) in the background; the job's result is the artifact."""
+    from core.model.hooks import resolve_layer
     from core.pipeline.extract import run_extraction
     from core.pipeline.index import ensure_index
 
@@ -59,8 +78,9 @@ def folder_index_job(model_id: str, folder: str) -> Job:
     if folder not in folders:
         raise BadInputError(f"'{folder}' is not a folder this server lets you index; pick one from the list.")
     src = folders[folder]
-    out = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
     loaded = get_model(model_id)
+    layer = resolve_layer(loaded, layer or article_layer(model_id)).id  # an unknown layer: one line, now
+    out = index_out_dir(folder, model_id, layer)
     flag = threading.Event()
 
     def work(progress):
@@ -69,29 +89,36 @@ def folder_index_job(model_id: str, folder: str) -> Job:
             if flag.is_set():  # the extraction is resumable: stopping here loses nothing
                 raise Cancelled(f"Indexing {folder} cancelled; the next run resumes where it stopped.")
 
-        art = run_extraction(loaded, src, out, workers=None, progress=step)  # workers None: chosen for the device
+        art = run_extraction(loaded, src, out, layer=layer, workers=None, progress=step)  # workers: per device
         ensure_index(art)
         return art
 
-    return heavy_job(f"index:{out}", f"Indexing {folder}", work, on_finish=collections.clear,
-                     threads=batch_threads(), cancel=flag)
+    return heavy_job(index_job_key(out, layer), f"Indexing {folder} at layer {layer}", work,
+                     on_finish=collections.clear, threads=batch_threads(), cancel=flag)
 
 
 def unfinished_index_runs(model_id: str) -> list[dict]:
     """The folders whose indexing with ``model_id`` was interrupted (a server restart, a crash, a cancel): each
-    ``{"folder", "done", "chunks"}``, for the folders "Index a folder" offers, unless a job is indexing it now (not
-    cached: a few small files, read when the sidebar's expander is drawn)."""
+    ``{"folder", "layer", "done", "chunks"}``, for the folders "Index a folder" offers, unless a job is indexing it
+    now (not cached: a few small files, read when the sidebar's expander is drawn)."""
+    import glob
+
     from core.pipeline.collection import slug
     from core.pipeline.partial import unfinished_run
 
     settings = get_settings()
+    model = get_model(model_id)
+    indexes = settings.artifacts_dir / "indexes"
     out = []
     for folder in deploy.index_folders(settings):
-        path = settings.artifacts_dir / "indexes" / f"{slug(folder)}--{slug(model_id)}"
-        run = unfinished_run(path)
-        job = get_job(f"index:{path}")
-        if run is not None and run["model_id"] == get_model(model_id).id and (job is None or job.finished.is_set()):
-            out.append({"folder": folder, "done": run["done"], "chunks": run["chunks"]})
+        base = f"{slug(folder)}--{slug(model_id)}"
+        for path in [indexes / base, *sorted(indexes.glob(glob.escape(base) + "--*"))]:
+            run = unfinished_run(path)
+            if run is None or run["model_id"] != model.id or index_out_dir(folder, model_id, run["layer"]) != path:
+                continue
+            job = get_job(index_job_key(path, run["layer"]))
+            if job is None or job.finished.is_set():
+                out.append({"folder": folder, "layer": run["layer"], "done": run["done"], "chunks": run["chunks"]})
     return out
 
 

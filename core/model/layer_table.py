@@ -4,8 +4,9 @@ The table (each hookable layer's id, module, input/output, units, kind, layout, 
 only on the architecture, never on the weights. So it is answered without importing torch:
 
 - ``demo``: from ``core/data/demo_layers.json``, shipped with the package and written by ``python
-  scripts/write_demo_layers.py`` (``--check`` compares it with the live model's). It is used while ``assets/demo/config.json`` is
-  the one it was made from and the weights file is there; a unit test regenerates it from the live model.
+  scripts/write_demo_layers.py`` (``--check`` compares it with the live model's). It is used while
+  ``assets/demo/config.json`` is the one it was made from and the weights file is there; a unit test regenerates it
+  from the live model.
 - any other model: from a record under ``<artifacts>/layers/`` written the first time its table was computed with
   the loaded model (``remember``). A record holds the key it was made under and is used only while that key still
   holds: the architecture's config (open_clip's, read from its JSON files, the activation included: an

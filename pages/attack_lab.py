@@ -6,7 +6,7 @@ import streamlit as st
 import ui
 from core.analyses import attacks
 from core.analyses.zeroshot import default_template, parse_class_list
-from ui import panels, resources, urlstate
+from ui import downloads, panels, resources, urlstate
 
 STYLE_NAMES = {"both": "both styles", "article": "the article's pattern (8 copies)", "sticker": "one sticker"}
 TOP = 8
@@ -89,6 +89,8 @@ def main() -> None:
     ui.altair("attack_rates_chart", res.table)
     st.dataframe(res.table, hide_index=True, column_config={c: st.column_config.NumberColumn(format="percent")
                                                              for c in ("success", "any_flip", "chance", "cover")})
+    downloads.attack_lab_buttons(ctx, res, {"words": list(words), "styles": list(styles), "area": area / 100,
+                                            "pictures": limit, "classes": classes, "prompt": prompt}, TOP)
     with st.expander("The article's table (RN50x4, linear probe, 1000 ImageNet pictures)"):
         st.dataframe(res.to_dict()["article"]["table"], hide_index=True)
     st.subheader("Neurons that rose and fell most under the attacks")

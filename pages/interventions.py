@@ -7,7 +7,7 @@ import ui
 from core.analyses import interventions
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
-from ui import panels, resources
+from ui import downloads, panels, resources
 
 OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify ×k", "set": "set to a value",
        "add": "add a value"}
@@ -41,7 +41,8 @@ def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
     return op, float(st.number_input("k" if op == "scale" else "Value", value=default, key=f"iv_value_{op}"))
 
 
-def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None, tip: dict) -> None:
+def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None, tip: dict,
+                   picture: dict) -> None:
     labels = parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels"))
     panels.class_list_note(ctx, labels, [], "iv_labels")
     template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
@@ -60,6 +61,8 @@ def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: flo
         left.button(f"Try unit {tip['unit']}", key="iv_try", on_click=ui.set_unit, args=(tip["unit"],))
     with right:
         ui.altair("class_probs_chart", res.probs())
+    downloads.intervention_buttons(ctx, res, {"unit": unit, "op": op, "value": value, "classes": labels,
+                                              "prompt": template}, picture)
 
 
 def causal_section(ctx: ui.Context, unit: int) -> None:
@@ -76,6 +79,7 @@ def causal_section(ctx: ui.Context, unit: int) -> None:
             f"({'rose' if res.passed else 'did not rise'}); measured sign agrees with the bilinear prediction for "
             f"{d['sign_agreement']:.0%} of the concepts.")
     ui.altair("causal_check_chart", res.table)
+    downloads.csv_button(res.table, f"causal_check_unit{unit}", "causal_csv", "Causal check (CSV)")
 
 
 def main() -> None:
@@ -92,7 +96,8 @@ def main() -> None:
     image, picked = image_input(measured)
     tip = measured if picked == measured.get("image") and ctx.layer == measured.get("layer") else {}
     with ui.section_errors():
-        effect_section(ctx, image, unit, op, value, tip)
+        effect_section(ctx, image, unit, op, value, tip, downloads.picture_identity(
+            image, source="demo picture" if picked else "upload", id=picked))
     with ui.section_errors():
         causal_section(ctx, unit)
     ui.share_link(params)

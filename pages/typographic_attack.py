@@ -7,7 +7,7 @@ import ui
 from core.analyses import attacks
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
-from ui import panels, resources, urlstate
+from ui import downloads, panels, resources, urlstate
 
 SOURCES = {"collection": "a collection image", "upload": "my own image"}
 STYLE_NAMES = {"sticker": "one sticker", "article": "the article's pattern (8 copies)"}
@@ -86,7 +86,10 @@ def main() -> None:
     elif not spec.text.strip():
         st.info("Type the attack text, e.g. one of the class names.")
     else:
-        panels.attack_result(ctx, resources.attack_image(ctx.model_id, data, spec, tuple(classes), prompt, ctx.layer))
+        res = resources.attack_image(ctx.model_id, data, spec, tuple(classes), prompt, ctx.layer)
+        panels.attack_result(ctx, res)
+        downloads.attack_buttons(ctx, res, spec, classes, prompt,
+                                 downloads.collection_picture(ctx, data, params.get("row"), label))
     params |= panels.stroop_panel(ctx)
     ui.show_url_problems()
     ui.write_url(params)

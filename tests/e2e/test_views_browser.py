@@ -1,5 +1,6 @@
 """End-to-end (headless Chromium, the demo model): the layer grid (a tile opens its card), the card's 48
-argmax-centred examples with a zoom and its JSON download, the article's cited-units page from a shared link.
+argmax-centred examples with a zoom and its JSON download, the typographic attack's downloads (the attacked picture
+as a PNG with its provenance, the attack as JSON), the article's cited-units page from a shared link.
 Screenshots go to test-artifacts/e2e/."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 import pytest
 
+from core.featurevis.png import read_provenance
 from tests.e2e.test_dashboard_browser import T, href, no_exception, settle, wait_card
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +52,20 @@ def test_layer_grid_card_views_and_article_units(server, browser, shots):
         page.get_by_text("Download this card (JSON)").first.click()
     card = json.loads(open(dl.value.path(), encoding="utf-8").read())
     assert card["unit"] == 5 and card["model"] == "demo" and len(card["top_examples"]) == 12
+    no_exception(page)
+
+    page.goto(base + "/typographic_attack", timeout=T)  # the demo's default attack: its downloads
+    page.get_by_text("Attacked picture (PNG)").first.wait_for(timeout=T)
+    settle(page)
+    with page.expect_download(timeout=T) as dl:
+        page.get_by_text("Attack (JSON)").first.click()
+    attack = json.loads(open(dl.value.path(), encoding="utf-8").read())
+    assert attack["model"] == "demo" and attack["prediction"]["flipped"] and len(attack["probabilities"]) == 16
+    with page.expect_download(timeout=T) as dl:
+        page.get_by_text("Attacked picture (PNG)").first.click()
+    assert dl.value.suggested_filename.endswith(".png")
+    info = read_provenance(open(dl.value.path(), "rb").read())
+    assert info["fingerprint"] == attack["fingerprint"] and info["attack_text"] == attack["attack"]["text"]
     no_exception(page)
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()  # a shared link

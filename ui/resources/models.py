@@ -58,17 +58,22 @@ def model_menu(default_model: str, listed: tuple[str, ...] = (), shared: bool = 
     return pd.DataFrame(rows)[["id", "title", "available"]]
 
 
+def _layer_table(model_id: str) -> dict:
+    """The model's layer table: known without loading it where ``core.model.layer_table`` has it (the demo's is
+    shipped), else from the loaded model (and remembered)."""
+    from core.model import layer_table
+
+    return layer_table.lookup(model_id) or layer_table.table(get_model(model_id))
+
+
 @st.cache_data(show_spinner=False)
 def layers(model_id: str) -> pd.DataFrame:
     """The model's hookable layers: id, units, kind (forward order)."""
-    from core.model.hooks import list_layers
-
-    return pd.DataFrame([{"id": li.id, "units": li.units, "kind": li.kind} for li in list_layers(get_model(model_id))])
+    return pd.DataFrame([{"id": li["id"], "units": li["units"], "kind": li["kind"]}
+                         for li in _layer_table(model_id)["layers"]])
 
 
 @st.cache_data(show_spinner=False)
 def article_layer(model_id: str) -> str:
     """The article's layer for the model (last pre-ReLU residual sum; last MLP for ViTs)."""
-    from core.model.hooks import article_layer as _article_layer
-
-    return _article_layer(get_model(model_id))
+    return _layer_table(model_id)["article_layer"]

@@ -96,14 +96,19 @@ def category_distribution_chart(df: pd.DataFrame) -> alt.Chart:
     """The reverse view: each category's activation distribution (box plot, std-devs from zero).
 
     Args:
-        df: ``condprob.category_distributions`` output: row, label, value, x.
+        df: ``condprob.category_boxes`` output, one row per category: label, n, min, q1, median, q3, max. The
+            boxes are drawn from these statistics, so the chart holds one row per category at any collection size.
     """
-    order = df.groupby("label")["x"].median().sort_values(ascending=False).index.tolist()
-    box = alt.Chart(df).mark_boxplot(extent="min-max", color=EXCITE, size=14).encode(
-        y=alt.Y("label:N", sort=order, title=None),
-        x=alt.X("x:Q", title="activation (std-devs from zero)"),
-    )
-    return box.properties(height=alt.Step(26), title="Activation distribution per category")
+    y = alt.Y("label:N", sort=df["label"].tolist(), title=None)
+    tip = [alt.Tooltip("label:N", title="category"), alt.Tooltip("n:Q", title="images", format=","),
+           *(alt.Tooltip(f"{c}:Q", format=".2f") for c in ("min", "q1", "median", "q3", "max"))]
+    base = alt.Chart(df).encode(y=y, tooltip=tip)
+    whisker = base.mark_rule(color=EXCITE).encode(x=alt.X("min:Q", title="activation (std-devs from zero)"),
+                                                  x2="max:Q")
+    box = base.mark_bar(color=EXCITE, size=14).encode(x="q1:Q", x2="q3:Q")
+    median = base.mark_tick(color="white", size=14, thickness=2).encode(x="median:Q")
+    return alt.layer(whisker, box, median).properties(height=alt.Step(26),
+                                                      title="Activation distribution per category")
 
 
 def class_probs_chart(df: pd.DataFrame, *, top: int = 10) -> alt.Chart:

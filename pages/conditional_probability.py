@@ -87,9 +87,9 @@ def main() -> None:
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x", sigma=True)
-    dist = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
-    ui.altair("category_distribution_chart", dist)
-    ui.table(condprob.category_summary(dist), "Per category (std units), by median", key="cp_summary")
+    boxes = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
+    ui.altair("category_distribution_chart", boxes)
+    ui.table(boxes[list(condprob.SUMMARY_COLUMNS)], "Per category (std units), by median", key="cp_summary")
     downloads.csv_button(frac, f"condprob_unit{unit}", "condprob", "Download the buckets (CSV)")
     ui.share_link(params)
 

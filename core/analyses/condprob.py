@@ -211,6 +211,9 @@ def category_distributions(values: np.ndarray, labels: Sequence[str] | Categorie
     return pd.DataFrame({"row": np.arange(values.size), "label": lab, "value": values, "x": values / std})
 
 
+SUMMARY_COLUMNS = ("label", "n", "median", "mean", "std", "min", "max")
+
+
 def category_summary(dist: pd.DataFrame) -> pd.DataFrame:
     """Per-category median, spread and count of ``category_distributions`` output (article Fig 3 shape).
 
@@ -218,9 +221,21 @@ def category_summary(dist: pd.DataFrame) -> pd.DataFrame:
         DataFrame with columns label, n, median, mean, std, min, max (std units), sorted by median
         descending.
     """
+    return category_boxes(dist)[list(SUMMARY_COLUMNS)]
+
+
+def category_boxes(dist: pd.DataFrame) -> pd.DataFrame:
+    """``category_summary`` with the quartiles: one row per category whatever the number of images, what the
+    box plot draws (a chart of the rows themselves would send every image's value to the browser).
+
+    Returns:
+        DataFrame with columns label, n, min, q1, median, q3, max, mean, std (std units; quartiles by linear
+        interpolation), sorted by median descending.
+    """
     g = dist.groupby("label")["x"]
-    out = pd.DataFrame({"n": g.size(), "median": g.median(), "mean": g.mean(), "std": g.std(ddof=0),
-                        "min": g.min(), "max": g.max()}).reset_index()
+    out = pd.DataFrame({"n": g.size(), "min": g.min(), "q1": g.quantile(0.25), "median": g.median(),
+                        "q3": g.quantile(0.75), "max": g.max(), "mean": g.mean(), "std": g.std(ddof=0)})
+    out = out.reset_index()
     return out.sort_values("median", ascending=False, kind="stable").reset_index(drop=True)
 
 

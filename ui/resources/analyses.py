@@ -71,12 +71,13 @@ def condprob_fractions(key: ArtifactKey, unit: int, buckets: int, per_bucket: in
 @st.cache_data(max_entries=32, show_spinner=False)
 def condprob_distributions(key: ArtifactKey, unit: int, classes: tuple[str, ...] | None, template: str | None,
                            keep: int | None = None) -> pd.DataFrame:
-    """``condprob.category_distributions`` for a unit of a collection (std-devs from zero)."""
-    from core.analyses.condprob import category_distributions
+    """``condprob.category_boxes`` of a unit of a collection (std-devs from zero): one row per category, so the
+    cache and the chart hold a few rows whatever the collection's size."""
+    from core.analyses.condprob import category_boxes, category_distributions
 
     art = get_artifact(key)[0]
-    return category_distributions(unit_values(key, unit), row_categories(key, classes, template, keep),
-                                  std=float(art.unit_std[unit]), keep=keep)
+    return category_boxes(category_distributions(unit_values(key, unit), row_categories(key, classes, template, keep),
+                                                 std=float(art.unit_std[unit]), keep=keep))
 
 
 @st.cache_data(max_entries=32, show_spinner="Attacking the picture ...")

@@ -1,12 +1,13 @@
 """Open every page of the dashboard on one collection in headless Chromium: each must render without an error.
 
-Usage: ``.venv/bin/python benchmarks/open_pages.py --artifacts DIR --collection NAME [--model ID] [--shots DIR]``
+Usage: ``.venv/bin/python benchmarks/open_pages.py --artifacts DIR --collection NAME [--model ID] [--shots DIR]
+[--params unit=12] [--pages neuron_lookup ...]``
 
 Starts the dashboard on ``--model`` (default: the demo model) with ``CLIP_EXPLORER_ARTIFACTS=DIR``, opens each page
 of ``pages/`` with ``?collection=NAME`` in a fresh browser context, waits until its output stopped changing, and
 prints per page: the seconds to that point, the number of exceptions (Streamlit's boxes and the app's "Something
 went wrong" reports), and the warnings and messages it shows.
-``--shots``: a full-page screenshot per page (``<page>.png``). Exit status 1 when any page shows an exception.
+Then the server's peak RSS. ``--shots``: a full-page screenshot per page (``<page>.png``). Exit status 1 when any page shows an exception.
 Made for the synthetic million-image artifact (``make_synthetic_artifact.py``, with the loaded model's id,
 fingerprint and layer), whose pictures do not exist: pages say so where they would draw them.
 """
@@ -33,6 +34,14 @@ BUG = "Something went wrong inside the app"  # ui.errors.error_box's words for a
 def page_paths() -> dict[str, str]:
     """Page name -> URL path, the neuron lookup page being the app's root."""
     return {p.stem: "/" if p.stem == "neuron_lookup" else f"/{p.stem}" for p in sorted((REPO / "pages").glob("*.py"))}
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def visit(browser, url: str, shot: Path | None) -> dict:
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--collection", required=True)
     ap.add_argument("--model", default=None)
     ap.add_argument("--shots", type=Path, default=None)
+    ap.add_argument("--params", default="", help="more URL parameters for every page, e.g. unit=12")
+    ap.add_argument("--pages", nargs="*", default=None, help="only these pages (file names without .py)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -78,13 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             visit(browser, f"{base}/?collection={args.collection}", None)
             print(f"warm-up (model load, collection open): {time.perf_counter() - t0:.1f} s", flush=True)
+            extra = f"&{args.params}" if args.params else ""
             for name, path in page_paths().items():
-                res = visit(browser, f"{base}{path}?collection={args.collection}",
+                if args.pages and name not in args.pages:
+                    continue
+                res = visit(browser, f"{base}{path}?collection={args.collection}{extra}",
                             args.shots / f"{name}.png" if args.shots else None)
                 failed += res["exceptions"] > 0
                 print(f"{name:<26} {res['seconds']:6.1f} s  exceptions {res['exceptions']}  "
                       f"messages: {' | '.join(res['alerts']) or '-'}", flush=True)
             browser.close()
+        print(f"server peak RSS (VmHWM): {peak_rss_mb(proc.pid):,.0f} MB")
     finally:
         stop_server(proc)
     print(f"{failed} page(s) with an exception; server log: {log}")

@@ -73,7 +73,7 @@ def render_card(ctx: ui.Context) -> None:
     ui.show_url_problems()  # under the picker: no placeholder element above it to re-render on every switch
     st.header(f"Unit {unit}", anchor=False)
     st.caption(f"{ui.md_code(f'{ctx.layer}:{unit}')} · {ui.md_escape(ctx.model_id)}"
-               + (f" · {ui.md_escape(ctx.collection)} ({ctx.rows} images)" if ctx.collection else ""))
+               + (f" · {ui.md_escape(ctx.collection)} ({ctx.rows:,} images)" if ctx.collection else ""))
     with ui.section_errors():
         article_name(ctx, unit)  # the article's own name for the unit, on its model
     data = resources.neuron_card_data(ctx.artifact, unit, **CARD) if ctx.has_examples else None

@@ -97,7 +97,7 @@ def _collection_picker(model_id: str, settings) -> dict | None:
         st.info(f"No collection is indexed for {md_escape(model_id)} yet. Index one below, or from a shell: "
                 f"{md_code(command)}.")
         return None
-    labels = {r["name"]: f"{r['name']} ({r['rows']} images, {r['model_id']})" for r in found.to_dict("records")}
+    labels = {r["name"]: f"{r['name']} ({int(r['rows']):,} images, {r['model_id']})" for r in found.to_dict("records")}
     if pending:
         labels["demo"] = DEMO_PENDING
     url.bind_url("collection", "collection", lambda raw: urlstate.parse_choice("collection", raw, options, options[0]),

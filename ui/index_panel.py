@@ -31,7 +31,7 @@ def select_finished(model_id: str) -> None:
     skipped = len(art.skipped) + len(target.get("skipped", []))
     note = f" {skipped} file(s) were skipped (not images, or unreadable)." if skipped else ""
     st.session_state[DONE] = {"collection": target["collection"],
-                              "text": f"Indexed {art.rows} images from {md_escape(target['folder'])} at layer "
+                              "text": f"Indexed {art.rows:,} images from {md_escape(target['folder'])} at layer "
                                       f"{md_code(target['layer'])}.{note} It is selected above."}
 
 

@@ -78,3 +78,10 @@ def test_condprob_box_plot_holds_one_row_per_category(large_env):
     row = data[0].set_index("label").loc[first["label"]]
     assert float(row["q1"]) == pytest.approx(np.quantile(sel, 0.25), abs=1e-3)
     assert float(row["q3"]) == pytest.approx(np.quantile(sel, 0.75), abs=1e-3)
+
+
+def test_image_counts_have_thousands_separators(large_env):
+    at = app("pages/neuron_lookup.py").run()
+    assert not at.exception
+    assert at.selectbox(key="collection").options == [f"large (6,000 images, {MODEL_ID})"]
+    assert any("large (6,000 images)" in str(c.value).replace("\\", "") for c in at.caption)

@@ -1,12 +1,13 @@
 """Start-up time of ``python -m core`` commands against the interpreter and ``import torch`` floors.
 
 Each command runs in a fresh interpreter ``--repeat`` times (best time kept: the least disturbed by other
-load on the machine). ``models``, ``--help`` and ``layers`` on the demo model must not import torch: ``layers``
-answers the demo from its shipped layer table (``core/data/demo_layers.json``), so its floor is the interpreter's
-start, not ``import torch``. Another model's first listing loads it (floor: ``import torch`` + ``import open_clip``
-+ building the model) and remembers its table under ``<artifacts>/layers/``; later listings answer from that
-without torch. Those two are measured on ``ViT-S-32/random`` (a real open_clip architecture, seeded random
-weights) in a temporary artifacts folder: "first" with an empty one on every run, "remembered" after one listing.
+load on the machine). ``models``, ``--help`` and ``layers`` must not import torch: ``layers`` answers the demo from
+its shipped table, ``ARCH/random`` (and ``ARCH/TAG`` with local weights) from open_clip's config of the
+architecture, so their floor is the interpreter's start, not ``import torch``. A checkpoint file's first listing
+loads it (floor: ``import torch`` + ``import open_clip`` + reading and building the model) and remembers its table
+under ``<artifacts>/layers/``; later listings answer from that without torch. The file cases use a ViT-S-32 state
+dict with seeded random weights, in a temporary artifacts folder: "first" with an empty one on every run,
+"remembered" after one listing.
 
     python benchmarks/bench_cli_start.py [--repeat 5]
 """
@@ -32,9 +33,23 @@ CASES = {  # name: (arguments, artifacts folder: None = the settings', "fresh" =
     "core layers (demo)": (["-m", "core", "layers"], None),
     "core layers --json (demo)": (["-m", "core", "layers", "--json"], None),
     "core layers --model ''": (["-m", "core", "layers", "--model", ""], None),  # an error before any model import
-    "layers ViT-S-32, first": (OTHER, "fresh"),
-    "layers ViT-S-32, remembered": (OTHER, "warm"),
+    "layers ViT-S-32/random": (OTHER, "fresh"),  # derived from open_clip's config
+    "layers RN50x4/random": (["-m", "core", "layers", "--model", "RN50x4/random"], "fresh"),
+    "layers FILE, first": (["FILE"], "fresh"),  # a checkpoint file: loaded the first time
+    "layers FILE, remembered": (["FILE"], "warm"),
 }
+FILE_ARGS = ["-m", "core", "layers", "--arch", "ViT-S-32", "--checkpoint"]
+
+
+def checkpoint(folder: Path) -> str:
+    """A ViT-S-32 state dict with seeded random weights, for the checkpoint-file cases."""
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    path = folder / "vit-s-32.pt"
+    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), path)
+    return str(path)
 
 
 def run_once(args: list[str], artifacts: str | None) -> float:
@@ -63,7 +78,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    times = {name: best_time(a, folder, args.repeat) for name, (a, folder) in CASES.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = checkpoint(Path(tmp))
+        times = {name: best_time(FILE_ARGS + [ckpt] if a == ["FILE"] else a, folder, args.repeat)
+                 for name, (a, folder) in CASES.items()}
     base, torch_t = times["python -c pass"], times["import torch"]
     print(f"{'command':<30}{'seconds':>9}{'x python':>10}{'x torch':>9}")
     for name, t in times.items():

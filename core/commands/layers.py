@@ -1,7 +1,8 @@
 """``python -m core layers --model M``: hookable layers with their unit counts.
 
 The table depends only on the architecture, so a model whose table is known (``core.model.layer_table``: shipped
-for ``demo``, remembered for others after their first listing) is answered without importing torch; ``--json``
+for ``demo``, derived from open_clip's config for ``ARCH/random`` and ``ARCH/TAG`` with local weights, remembered
+for checkpoint files after their first listing) is answered without importing torch; ``--json``
 is the same either way. ``--device`` (checked against the machine) and a non-CPU ``CLIP_EXPLORER_DEVICE`` take
 the loading path, which reports an unusable device.
 """

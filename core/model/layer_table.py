@@ -7,14 +7,17 @@ only on the architecture, never on the weights. So it is answered without import
   scripts/write_demo_layers.py`` (``--check`` compares it with the live model's). It is used while
   ``assets/demo/config.json`` is the one it was made from and the weights file is there; a unit test regenerates it
   from the live model.
-- any other model: from a record under ``<artifacts>/layers/`` written the first time its table was computed with
-  the loaded model (``remember``). A record holds the key it was made under and is used only while that key still
-  holds: the architecture's config (open_clip's, read from its JSON files, the activation included: an
-  ``ARCH-quickgelu`` name is its base config with ``quick_gelu``), the open_clip version, the source of
-  ``core/model/hooks.py`` (which enumerates the layers), and the weights the model was loaded from (a file's
-  absolute path, size and modification time; a pretrained tag's local file, found the way loading finds it). The
-  weights are in the key because a record also stands for "this model loads": a file replaced by another, or a
-  pretrained file gone, is loaded again (and fails with the loader's own message when it should). A record that
+- ``ARCH/random``, and ``ARCH/TAG`` once its weights file is here: derived from open_clip's config of the
+  architecture (``config_table``: ResNet and ViT image towers; read from open_clip's JSON files, the activation
+  included: an ``ARCH-quickgelu`` name is its base config with ``quick_gelu``). A unit test compares the derivation
+  with the built model's layers for every open_clip architecture it covers.
+- any other model (a checkpoint file, a tower the derivation does not cover): from a record under
+  ``<artifacts>/layers/`` written the first time its table was computed with the loaded model (``remember``). A
+  record holds the key it was made under and is used only while that key still holds: the architecture's config,
+  the open_clip version, the source of ``core/model/hooks.py`` (which enumerates the layers), and the weights the
+  model was loaded from (a file's absolute path, size and modification time; a pretrained tag's local file, found
+  the way loading finds it). The weights are in the key because a record also stands for "this model loads": a
+  file replaced by another is loaded again (and fails with the loader's own message when it should). A record that
   cannot be read, does not parse, has another shape or another key is ignored and rewritten.
 
 Ids whose architecture open_clip does not list in its config files (e.g. one registered at run time) are keyed by
@@ -37,6 +40,7 @@ DEMO_TABLE = config.DATA_DIR / "demo_layers.json"
 HOOKS_SOURCE = Path(__file__).resolve().parent / "hooks.py"
 QUICKGELU_SUFFIX = "-quickgelu"
 FIELDS = ("id", "module", "take_input", "units", "kind", "layout")
+INPUT_SUFFIX = "@in"  # core.model.hooks.INPUT_SUFFIX (a test checks they agree)
 
 
 # ---------------------------------------------------------------- the table of a loaded model (torch)
@@ -209,10 +213,61 @@ def lookup(model_id: str) -> dict | None:
         record, key = _read(DEMO_TABLE), demo_key()
     else:
         record = _read(record_path(model_id))
-        key = model_key(model_id, record["key"].get("sources")) if record else None
+        key = model_key(model_id, record["key"].get("sources") if record else menu_sources(parsed[0]))
+        if record is None and key is not None and parsed[1] in ("random", "pretrained"):
+            return config_table(parsed[0], key["config"])  # first listing: what the architecture's config says
     if record is None or key is None or record["key"] != key or record["model"] != parsed[0]:
         return None
     return {"model": record["model"], "article_layer": record["article_layer"], "layers": record["layers"]}
+
+
+def menu_sources(model_id: str) -> dict | None:
+    """A curated menu model's ``hf_hub``/``url`` (where its pretrained file would be cached), else None."""
+    from core.model.weights import menu_entries
+
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        for entry in menu_entries():
+            if entry["id"] == model_id:
+                return {"hf_hub": entry.get("hf_hub"), "url": entry.get("url")}
+    return None
+
+
+def config_table(model_id: str, cfg: dict) -> dict | None:
+    """The table ``core.model.hooks.list_layers`` gives for open_clip's image towers, from the architecture's
+    config alone: ModifiedResNet (``vision_cfg.layers`` a list: stage s has ``layers[s-1]`` bottlenecks of
+    ``4 * width * 2**(s-1)`` units) or VisionTransformer (``layers`` blocks, MLP ``int(width * mlp_ratio)``, residual
+    ``width``), with open_clip's defaults. None for other towers (timm, Hugging Face): they are loaded. A unit test
+    compares this with ``list_layers`` on every open_clip architecture built on the meta device."""
+    vision = cfg.get("vision_cfg") or {}
+    if not isinstance(vision, dict) or vision.get("timm_model_name") or vision.get("hf_model_name"):
+        return None
+    layers: list[dict] = []
+    try:
+        if isinstance(vision.get("layers"), (list, tuple)):
+            width = int(vision.get("width", 64))
+            for stage, blocks in enumerate(vision["layers"], start=1):
+                units = 4 * width * 2 ** (stage - 1)
+                for j in range(int(blocks)):
+                    path = f"visual.layer{stage}.{j}"
+                    layers += [_row(f"{path}.act3{INPUT_SUFFIX}", f"{path}.act3", True, units, "pre_relu", "BCHW"),
+                               _row(path, path, False, units, "block", "BCHW")]
+            wanted = "pre_relu"
+        else:
+            width, blocks = int(vision.get("width", 768)), int(vision.get("layers", 12))
+            hidden = int(width * float(vision.get("mlp_ratio", 4.0)))
+            for k in range(blocks):
+                path = f"visual.transformer.resblocks.{k}"
+                layers += [_row(f"{path}.mlp.gelu", f"{path}.mlp.gelu", False, hidden, "mlp", "BLD"),
+                           _row(path, path, False, width, "resid", "BLD")]
+            wanted = "mlp"
+    except (TypeError, ValueError):
+        return None
+    candidates = [li["id"] for li in layers if li["kind"] == wanted]
+    return {"model": model_id, "article_layer": candidates[-1], "layers": layers} if candidates else None
+
+
+def _row(layer_id: str, module: str, take_input: bool, units: int, kind: str, layout: str) -> dict:
+    return dict(zip(FIELDS, (layer_id, module, take_input, units, kind, layout)))
 
 
 def remember(model_id: str, table: dict, sources: dict | None = None) -> bool:

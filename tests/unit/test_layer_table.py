@@ -1,5 +1,6 @@
-"""``python -m core layers`` without torch: the demo's shipped table, remembered tables of other models, and
-that a stale or corrupt record is never believed (``core.model.layer_table``)."""
+"""``python -m core layers`` without torch: the demo's shipped table, tables derived from open_clip's configs (every
+architecture checked against the built model), remembered tables of checkpoint files, and that a stale or corrupt
+record is never believed (``core.model.layer_table``)."""
 from __future__ import annotations
 
 import json
@@ -51,6 +52,20 @@ def _subprocess_layers(args: list[str], artifacts: Path | None = None) -> tuple[
 
 
 @pytest.fixture(scope="module")
+def tiny_file(tiny_rn, tmp_path_factory) -> str:
+    """``tiny-rn@FILE``: a checkpoint file (its table is remembered after the first listing, not derived)."""
+    import torch
+
+    ckpt = tmp_path_factory.mktemp("tiny_ckpt") / "tiny.pt"
+    torch.save(tiny_rn.model.state_dict(), ckpt)
+    return f"tiny-rn@{ckpt}"
+
+
+def _file_expected(loaded, model_id: str) -> dict:
+    return _expected(loaded) | {"model": model_id}
+
+
+@pytest.fixture(scope="module")
 def demo():
     from core.model.loading import load_model
 
@@ -90,25 +105,26 @@ def test_demo_table_is_not_used_for_another_demo_config(tmp_path, monkeypatch):
     assert layer_table.lookup("demo") is not None
 
 
-def test_a_remembered_table_answers_like_the_live_model(tiny_rn, tmp_path, monkeypatch, capsys):
+def test_a_remembered_table_answers_like_the_live_model(tiny_rn, tiny_file, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
     monkeypatch.delenv("CLIP_EXPLORER_DEVICE", raising=False)
-    model = "tiny-rn/random"
+    model = tiny_file
     assert layer_table.lookup(model) is None
     code, live, _ = _layers(capsys, ["--model", model, "--json"])  # loads the model, writes the record
-    assert code == 0 and json.loads(live) == _expected(tiny_rn)
+    assert code == 0 and json.loads(live) == _file_expected(tiny_rn, model)
     record = layer_table.record_path(model)
     assert record.is_file() and record.parent == tmp_path / "layers"
-    assert layer_table.lookup(model) == layer_table.live_table(tiny_rn)
+    assert layer_table.lookup(model) == layer_table.live_table(tiny_rn) | {"model": model}
     code, cached, _ = _layers(capsys, ["--model", model, "--json"])
     assert code == 0 and cached == live
     code, text, _ = _layers(capsys, ["--model", model])
     assert code == 0 and "<- the article's layer" in text
 
 
-def test_another_architecture_config_or_hooks_source_makes_a_record_stale(tiny_rn, tmp_path, monkeypatch, capsys):
+def test_another_architecture_config_or_hooks_source_makes_a_record_stale(tiny_rn, tiny_file, tmp_path, monkeypatch,
+                                                                         capsys):
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
-    model = "tiny-rn/random"
+    model = tiny_file
     assert _layers(capsys, ["--model", model, "--json"])[0] == 0
     path = layer_table.record_path(model)
     record = json.loads(path.read_text())
@@ -118,23 +134,23 @@ def test_another_architecture_config_or_hooks_source_makes_a_record_stale(tiny_r
         path.write_text(json.dumps(record | {"key": record["key"] | change}))
         assert layer_table.lookup(model) is None, change
         code, out, _ = _layers(capsys, ["--model", model, "--json"])
-        assert code == 0 and json.loads(out) == _expected(tiny_rn), change
+        assert code == 0 and json.loads(out) == _file_expected(tiny_rn, model), change
         assert json.loads(path.read_text())["layers"][0]["units"] != 12345  # rewritten from the live model
 
 
 @pytest.mark.parametrize("text", ["", "{", "null", "[]", '{"schema": 1}', "\x00\xff garbage",
                                   '{"schema": 1, "key": {}, "model": "tiny-rn/random", "article_layer": "x", '
                                   '"layers": [{"id": "y"}]}'])
-def test_a_corrupt_record_is_ignored_and_rewritten(tiny_rn, tmp_path, monkeypatch, capsys, text):
+def test_a_corrupt_record_is_ignored_and_rewritten(tiny_rn, tiny_file, tmp_path, monkeypatch, capsys, text):
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
-    model = "tiny-rn/random"
+    model = tiny_file
     path = layer_table.record_path(model)
     path.parent.mkdir(parents=True)
     path.write_bytes(text.encode("latin-1"))
     assert layer_table.lookup(model) is None
     code, out, err = _layers(capsys, ["--model", model, "--json"])
-    assert code == 0 and err == "" and json.loads(out) == _expected(tiny_rn)
-    assert layer_table.lookup(model) == layer_table.live_table(tiny_rn)
+    assert code == 0 and err == "" and json.loads(out) == _file_expected(tiny_rn, model)
+    assert layer_table.lookup(model) == layer_table.live_table(tiny_rn) | {"model": model}
 
 
 def test_a_checkpoint_file_is_remembered_only_while_it_is_the_same_file(tiny_rn, tmp_path, monkeypatch, capsys):
@@ -157,11 +173,11 @@ def test_a_checkpoint_file_is_remembered_only_while_it_is_the_same_file(tiny_rn,
     assert code == 2 and "not found" in json.loads(out)["error"]
 
 
-def test_an_unwritable_cache_folder_is_no_error(tiny_rn, tmp_path, monkeypatch, capsys):
+def test_an_unwritable_cache_folder_is_no_error(tiny_rn, tiny_file, tmp_path, monkeypatch, capsys):
     (tmp_path / "layers").write_text("a file where the folder would go")
     monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path))
-    code, out, err = _layers(capsys, ["--model", "tiny-rn/random", "--json"])
-    assert code == 0 and err == "" and json.loads(out) == _expected(tiny_rn)
+    code, out, err = _layers(capsys, ["--model", tiny_file, "--json"])
+    assert code == 0 and err == "" and json.loads(out) == _file_expected(tiny_rn, tiny_file)
 
 
 def test_a_device_flag_takes_the_loading_path(capsys):
@@ -182,12 +198,57 @@ def test_open_clip_configs_read_without_open_clip_are_its_own():
     assert layer_table._config_file("../x") is None and layer_table.arch_config("no-such-arch") is None
 
 
-def test_a_real_architecture_is_answered_without_torch_the_second_time(tmp_path):
-    """End to end in fresh interpreters: the first listing loads the model and remembers it, the second answers
-    the same without importing torch (ViT-S-32 with seeded random weights: a real open_clip architecture)."""
-    first, modules = _subprocess_layers(["--model", "ViT-S-32/random", "--json"], tmp_path)
-    assert "torch" in modules
-    second, modules = _subprocess_layers(["--model", "ViT-S-32/random", "--json"], tmp_path)
-    assert not modules & {"torch", "open_clip", "numpy"} and second == first
-    table = json.loads(second)
-    assert table["article_layer"] == "visual.transformer.resblocks.11.mlp.gelu" and len(table["layers"]) == 24
+def test_a_real_architecture_is_answered_without_torch_the_first_time(tmp_path):
+    """End to end in fresh interpreters: ``ViT-S-32/random`` and ``RN50/random`` (real open_clip architectures) are
+    listed from their configs without importing torch, exactly as the loading path (``--device cpu``) lists them."""
+    for model, article, count in (("ViT-S-32/random", "visual.transformer.resblocks.11.mlp.gelu", 24),
+                                  ("RN50/random", "visual.layer4.2.act3@in", 32)):
+        derived, modules = _subprocess_layers(["--model", model, "--json"], tmp_path)
+        assert not modules & {"torch", "open_clip", "numpy"}, model
+        loaded, modules = _subprocess_layers(["--model", model, "--json", "--device", "cpu"], tmp_path)
+        assert "torch" in modules and derived == loaded, model
+        table = json.loads(derived)
+        assert table["article_layer"] == article and len(table["layers"]) == count
+
+
+def test_a_pretrained_id_is_derived_only_where_its_weights_are_here(tmp_path, monkeypatch):
+    """``ARCH/TAG``: listed from the config once its weights file is found (the weights folder); without it, the
+    model is loaded, which names the path the file must go to."""
+    monkeypatch.setenv("CLIP_EXPLORER_ARTIFACTS", str(tmp_path / "art"))
+    monkeypatch.setenv("CLIP_EXPLORER_WEIGHTS", str(tmp_path / "weights"))
+    assert layer_table.lookup("RN50x4/openai") is None
+    (tmp_path / "weights" / "RN50x4").mkdir(parents=True)
+    (tmp_path / "weights" / "RN50x4" / "openai.pt").write_bytes(b"weights")
+    table = layer_table.lookup("RN50x4/openai")
+    assert table is not None and table["article_layer"] == "visual.layer4.5.act3@in"
+    assert {li["units"] for li in table["layers"] if li["id"].startswith("visual.layer4.")} == {2560}
+
+
+def test_config_tables_are_what_the_built_models_give_for_every_open_clip_architecture():
+    """``config_table`` against ``list_layers`` on every open_clip architecture with a ResNet or ViT image tower,
+    built on the meta device (shapes only), the ``-quickgelu`` names included."""
+    import open_clip
+    import torch
+
+    from core.model import hooks
+
+    assert layer_table.INPUT_SUFFIX == hooks.INPUT_SUFFIX
+    checked = []
+    for arch in open_clip.list_models():
+        cfg = open_clip.get_model_config(arch)
+        derived = layer_table.config_table("x", cfg) if cfg else None
+        if derived is None:
+            continue
+        try:
+            with torch.device("meta"):
+                model = open_clip.create_model(arch, pretrained=None, device="meta")
+        except Exception:  # noqa: BLE001 - a text tower needing a package not installed here (the image tower's
+            continue  # rule is checked on every other architecture of its kind)
+        from dataclasses import asdict
+
+        live = [asdict(li) for li in hooks.list_layers(model)]
+        assert derived["layers"] == live, arch
+        assert derived["article_layer"] == hooks.article_layer(model), arch
+        checked.append(arch)
+    assert {"RN50", "RN50x4", "RN50x64", "RN50-quickgelu", "ViT-B-32", "ViT-L-14", "ViT-bigG-14"} <= set(checked)
+    assert len(checked) >= 40, checked

@@ -12,6 +12,11 @@ def configure(parser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of word renderings and label placement")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
+    parser.add_argument("--cards", action="store_true",
+                        help="also judge multimodal and region units as the neuron card shows them, over the demo "
+                             "collection (indexed with the model on first use) and the rastered-word vocabulary "
+                             "(scored on first use: minutes)")
+    parser.add_argument("--index", default=None, help="with --cards: the demo collection's artifact to use")
 
 
 def _fmt(value, chance) -> str:
@@ -28,7 +33,10 @@ def run(args) -> int:
     from core.analyses.evaluate import evaluate
     from core.cli import load_model_from_args, print_json, write_text
 
-    result = evaluate(load_model_from_args(args), seed=args.seed)
+    loaded = load_model_from_args(args)
+    result = evaluate(loaded, seed=args.seed)
+    if args.cards or args.index:
+        result |= _card_figures(loaded, args.index)
     if args.out:
         write_text(args.out, json.dumps(result, indent=2) + "\n")
     if args.json:
@@ -47,4 +55,20 @@ def run(args) -> int:
         print(f"  {key:<26} {_fmt(r['value'], r['chance'])} of {r['of']} categories")
     for ex in result["multimodal_units"]["examples"][:5]:
         print(f"    {ex['text']}")
+    if "multimodal_on_cards" in result:
+        cards, regions = result["multimodal_on_cards"], result["continent_units"]
+        print(f"  {'multimodal_on_cards':<26} {_fmt(cards['value'], cards['chance'])} of {cards['of']} categories")
+        if regions["value"] is not None:
+            print(f"  {'continent_units':<26} {regions['value']} of {regions['of']} continents at >= 2x chance")
     return 0
+
+
+def _card_figures(loaded, index: str | None) -> dict:
+    from pathlib import Path
+
+    from core.analyses.card_phenomena import demo_card_figures
+    from core.pipeline.demo import CATEGORIES, ensure_demo_index
+    from core.pipeline.store import open_artifact
+
+    art = open_artifact(Path(index), expect=loaded) if index else ensure_demo_index(loaded=loaded)
+    return demo_card_figures(loaded, art, CATEGORIES)

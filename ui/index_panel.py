@@ -13,6 +13,7 @@ from ui.html import md_code, md_escape
 TARGET = "_index_target"  # what the session's latest index job makes: {"key", "model", "folder", "layer", ...}
 DONE = "_index_done"  # the message of the finished job whose collection is selected
 UPLOADER = "_index_uploader"  # a counter in the uploader's key: a new key empties it once its files are saved
+PANEL = "index_panel"  # the expander's open state
 
 
 def select_finished(model_id: str) -> None:
@@ -50,8 +51,16 @@ def index_panel(model_id: str, coll: dict | None, layer: str, layer_ids: list[st
     uploads = deploy.uploads_allowed(settings)
     if settings.shared and not settings.index_roots and not uploads:
         return  # a shared server indexes only under the roots it lists (CLIP_EXPLORER_INDEX_ROOTS), or uploads
+    # Drawn only while open (its uploader, buttons and pickers would cost every page's first load in the browser);
+    # open by itself when there is nothing to show yet, a job of this session is not settled, or runs wait to resume.
+    target = st.session_state.get(TARGET)
+    busy = bool(target) and not target.get("selected")
+    panel = st.expander("Index a folder", expanded=coll is None or busy or bool(resources.unfinished_index_runs(
+        model_id)), key=PANEL, on_change="rerun")
+    if not panel.open:
+        return
     folders = list(deploy.index_folders(settings))
-    with st.expander("Index a folder", expanded=coll is None):
+    with panel:
         at = _layer_choice(layer, layer_ids)
         resume = widgets.unfinished_index_runs(model_id)  # runs a restart or a cancel left unfinished
         roots = ", ".join(f"`{r.name if settings.shared else r}`" for r in settings.index_roots)

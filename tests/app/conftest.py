@@ -73,6 +73,12 @@ def app(path: str | Path):
     return AppTest.from_file(str(REPO / path), default_timeout=60)
 
 
+def index_panel_open(at):
+    """``at`` with the sidebar's "Index a folder" expander open (it draws its content only while open)."""
+    at.session_state["index_panel"] = True
+    return at
+
+
 def query_param(at, name: str) -> str:
     """One query parameter of an AppTest run as a string."""
     value = at.query_params[name]

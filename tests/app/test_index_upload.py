@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from tests.app.conftest import _restore, _set_env, app, query_param, tile_grids
+from tests.app.conftest import _restore, _set_env, app, index_panel_open, query_param, tile_grids
 from tests.conftest import make_image_folder
 
 ARTICLE_LAYER = "visual.layer4.0.act3@in"  # the demo model's article layer (the sidebar's default)
@@ -76,7 +76,7 @@ def until(at, done, timeout: float = 180.0):
 def test_an_uploaded_zip_is_indexed_at_the_picked_layer_then_selected(demo_small):
     from core.pipeline.store import open_artifact
 
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     assert not at.exception
     assert [e.label for e in at.sidebar.expander if "Index" in e.label] == ["Index a folder"]  # no "first use"
     assert at.selectbox(key="collection").value == "shapes" and at.selectbox(key="layer").value == ARTICLE_LAYER
@@ -117,7 +117,7 @@ def test_several_image_files_are_indexed_at_the_sidebar_layer(demo_small):
         png = io.BytesIO()
         load_corpus_image(image_id).save(png, format="PNG")
         files.append((f"{image_id}.png", png.getvalue(), "image/png"))
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     at.file_uploader(key="index_upload:0").set_value(files).run()
     at.button(key="upload_button").click().run()
     until(at, lambda a: any("Indexed" in s.value for s in a.success))
@@ -128,7 +128,7 @@ def test_several_image_files_are_indexed_at_the_sidebar_layer(demo_small):
 
 
 def test_a_corrupt_zip_gets_one_clear_line(demo_small):
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     at.file_uploader(key="index_upload:0").set_value(("broken.zip", b"PK\x03\x04 not really", "application/zip"))
     at.run()
     at.button(key="upload_button").click().run()
@@ -141,10 +141,10 @@ def test_a_corrupt_zip_gets_one_clear_line(demo_small):
 
 def test_a_shared_server_takes_uploads_only_when_told(demo_small, monkeypatch):
     monkeypatch.setenv("CLIP_EXPLORER_SHARED", "1")
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     assert not at.exception and not any(e.label == "Index a folder" for e in at.sidebar.expander)
     monkeypatch.setenv("CLIP_EXPLORER_UPLOADS", "1")
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     assert not at.exception and any(e.label == "Index a folder" for e in at.sidebar.expander)
     assert [u.key for u in at.file_uploader] == ["index_upload:0"]  # no folder to offer: the uploader alone
     assert not [s for s in at.selectbox if s.key == "index_folder"]
@@ -160,8 +160,20 @@ def test_the_server_takes_a_collection_while_image_uploaders_keep_their_limit(de
 
     server = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]
     assert server["maxUploadSize"] >= DEFAULT_UPLOAD_MAX_MB
-    at = app("pages/neuron_search.py").run()
+    at = index_panel_open(app("pages/neuron_search.py")).run()
     assert not at.exception
     assert at.file_uploader(key="upload").proto.max_upload_size_mb == 8
     assert at.file_uploader(key="index_upload:0").proto.max_upload_size_mb == min(server["maxUploadSize"],
                                                                                    DEFAULT_UPLOAD_MAX_MB)
+
+
+def test_the_panel_draws_its_content_only_while_open(app_env):
+    """With a collection shown, "Index a folder" starts closed and sends none of its widgets (the uploader and the
+    buttons would cost every page's first load in the browser); opened, it draws them."""
+    at = app("pages/neuron_lookup.py").run()
+    assert not at.exception and [e.label for e in at.sidebar.expander if e.label == "Index a folder"]
+    assert not at.file_uploader and not [b for b in at.button if b.key in ("index_button", "upload_button")]
+    at.session_state["index_panel"] = True  # what a click on its header does
+    at.run()
+    assert [u.key for u in at.file_uploader] == ["index_upload:0"]
+    assert [b.key for b in at.sidebar.button if b.key in ("index_button", "upload_button")]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.app.conftest import app
+from tests.app.conftest import app, index_panel_open
 from tests.conftest import make_image_folder
 
 
@@ -111,7 +111,7 @@ def piped_env(empty_env, monkeypatch):
 
 
 def test_an_index_job_stuck_on_a_named_pipe_is_reported_and_cancelled(piped_env):
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     at.sidebar.selectbox(key="index_folder").set_value("piped")
     at.sidebar.button(key="index_button").click().run()
     assert not at.exception

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.app.conftest import MODEL_ID, app
+from tests.app.conftest import MODEL_ID, app, index_panel_open
 from tests.conftest import TINY_VIT, make_image_folder
 
 OTHER = f"{TINY_VIT}/random"
@@ -97,7 +97,7 @@ def test_index_a_folder_is_hidden_when_shared_and_limited_to_listed_roots(env, t
     at = app("pages/neuron_lookup.py").run()
     assert not at.exception and not any(e.label == "Index a folder" for e in at.sidebar.expander)
     env(index_roots=str(tmp_path / "root"))
-    at = app("pages/neuron_lookup.py").run()
+    at = index_panel_open(app("pages/neuron_lookup.py")).run()
     assert not at.exception and at.selectbox(key="index_folder").options == ["pics"]
 
 

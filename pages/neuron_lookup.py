@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from core import svg_charts
 from ui import regions_view, resources
 from ui.article import article_name
 from ui.diversity import diversity_section
@@ -43,8 +44,8 @@ def labels_section(ctx: ui.Context, unit: int, data) -> None:
     """The activation histogram, zero-shot labels and similar neurons (directions need no collection;
     the histogram and correlations do)."""
     if data is not None:
-        ui.chart("histogram", data.histogram)
-    ui.chart("labels", resources.unit_labels(ctx.model_id, ctx.layer, unit))
+        ui.card_chart("histogram", unit, svg_charts.histogram_svg(data.histogram))
+    ui.card_chart("labels", unit, svg_charts.zero_shot_labels_svg(resources.unit_labels(ctx.model_id, ctx.layer, unit)))
     rows = [("Similar neurons by direction", "(cosine in the joint space)",
              resources.similar_by_direction(ctx.model_id, ctx.layer, unit, SIMILAR), "cosine")]
     if data is not None:

@@ -27,7 +27,7 @@ from ui.widgets import (
                         UPLOAD_MAX_PIXELS,
                         UPLOAD_TYPES,
                         altair,
-                        chart,
+                        card_chart,
                         grid_sections,
                         has_examples,
                         html_block,
@@ -44,7 +44,7 @@ from ui.widgets import (
 )
 
 __all__ = [
-    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_MB", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "chart", "error_box",
+    "Context", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_MB", "UPLOAD_MAX_PIXELS", "UPLOAD_TYPES", "altair", "bind_url", "card_chart", "error_box",
     "feature_visualization_card", "has_examples", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
     "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "url_choice", "url_flag", "url_int", "url_text", "watch_job",

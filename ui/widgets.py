@@ -127,9 +127,10 @@ def grid_sections(key: str, unit: int, *sections: tuple[str, str | None, Grid]) 
     html_block(key, html.tagged(unit, html.sections_html(sections)))
 
 
-def chart(kind: str, df: pd.DataFrame) -> None:
-    """Render ``df`` with a cached chart template (``core.charts`` builder, data-free) at full width."""
-    st.vega_lite_chart(df, resources.chart_template(kind), width="stretch")
+def card_chart(key: str, unit: int, svg: str) -> None:
+    """One of the card's charts (``core.svg_charts``), drawn as SVG in an ``html_block`` tagged with ``unit``: no
+    chart library for the browser to fetch on a first load, a small repaint on a neuron switch."""
+    html_block(key, html.tagged(unit, svg))
 
 
 def altair(builder: str, df: pd.DataFrame, *, key: str | None = None, on_select="ignore",

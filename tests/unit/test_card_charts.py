@@ -70,3 +70,82 @@ def test_to_spec_is_the_spec_streamlit_draws_for_the_altair_chart():
         norm = lambda spec: json.loads(re.sub("|".join(map(re.escape, names)), "DATA", json.dumps(spec)))
         assert norm(ours) == norm(theirs)
         assert "config" not in ours or "continuousWidth" not in ours["config"].get("view", {})
+
+
+# ---------------------------------------------------------------- the card's SVG charts (core.svg_charts)
+
+def _svg(markup: str):
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(markup)  # well-formed XML, or this raises
+
+
+def _bars(root):
+    ns = "{http://www.w3.org/2000/svg}"
+    return [r for r in root.iter(f"{ns}rect") if r.get("data-bar")]
+
+
+def test_histogram_svg_draws_every_non_empty_bin_to_scale():
+    from core import svg_charts
+
+    values = np.random.default_rng(0).normal(size=500)
+    df = nc.activation_histogram(values, bins=20)
+    root = _svg(svg_charts.histogram_svg(df, marker_z=1.5))
+    bars = _bars(root)
+    shown = df[df["count"] > 0]
+    assert len(bars) == len(shown)  # empty bins are not drawn, as in the Vega-Lite chart
+    heights = np.array([float(b.get("height")) for b in bars])
+    assert np.allclose(heights / heights.max(), shown["count"].to_numpy() / shown["count"].max(), atol=1e-3)
+    xs = [float(b.get("x")) for b in bars]
+    assert xs == sorted(xs)  # bins left to right
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [b.find(f"{ns}title").text for b in bars]
+    r = shown.iloc[0]
+    assert titles[0] == f"raw from {r.lo:.2f} to {r.hi:.2f}: {int(r['count']):,} images"
+    lines = {k: ln for ln in root.iter(f"{ns}line") for k in ("data-zero", "data-marker") if ln.get(k)}
+    assert set(lines) == {"data-zero", "data-marker"}
+    assert float(lines["data-zero"].get("x1")) < float(lines["data-marker"].get("x1"))  # 0 left of +1.5
+    texts = " ".join(t.text or "" for t in root.iter(f"{ns}text"))
+    assert "Activation histogram over the collection" in texts and "activation (std-devs from zero)" in texts
+
+
+def test_histogram_zero_line_sits_at_zero_on_the_axis():
+    from core import svg_charts
+
+    df = nc.activation_histogram(np.linspace(1.0, 5.0, 100), bins=8)  # all positive: 0 is added to the axis
+    root = _svg(svg_charts.histogram_svg(df))
+    ns = "{http://www.w3.org/2000/svg}"
+    zero = next(float(ln.get("x1")) for ln in root.iter(f"{ns}line") if ln.get("data-zero"))
+    first_bar = min(float(b.get("x")) for b in _bars(root))
+    assert zero < first_bar
+
+
+def test_labels_svg_orders_colours_and_escapes_phrases():
+    from core import svg_charts
+    from core.charts import EXCITE, INHIBIT
+
+    df = pd.DataFrame({"rank": [1, 2, 3], "phrase": ["<script>alert(1)</script>", "a very long phrase indeed, "
+                                                    "longer than twenty", "dog"],
+                       "score": [0.5, 0.2, -0.4], "side": ["excites", "excites", "inhibits"]})
+    markup = svg_charts.zero_shot_labels_svg(df)
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    root = _svg(markup)
+    bars = _bars(root)
+    assert [b.get("data-bar") for b in bars] == ["excites", "excites", "inhibits"]
+    assert [b.get("fill") for b in bars] == [EXCITE, EXCITE, INHIBIT]
+    widths = [float(b.get("width")) for b in bars]
+    assert widths[0] > widths[2] > widths[1]  # |0.5| > |-0.4| > |0.2|
+    ys = [float(b.get("y")) for b in bars]
+    assert ys == sorted(ys)  # rank order, top down
+    ns = "{http://www.w3.org/2000/svg}"
+    assert any((t.text or "").endswith("…") for t in root.iter(f"{ns}text"))  # a long phrase is cut on the axis
+    assert bars[1].find(f"{ns}title").text.startswith("a very long phrase indeed, longer than twenty")  # not in the tip
+
+
+def test_nice_ticks():
+    from core.svg_charts import nice_ticks
+
+    assert nice_ticks(-0.6, 0.6, 6) == [-0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6]
+    assert nice_ticks(0, 2579, 3) == [0, 1000, 2000, 3000]
+    ticks = nice_ticks(-3.1, 4.2)
+    assert ticks[0] <= -3.1 and ticks[-1] >= 4.2 and len(set(np.diff(ticks).round(9))) == 1

@@ -36,7 +36,6 @@ from ui.resources.artifacts import (
 from ui.resources.card import (
                                    CARDS,
                                    chart_spec,
-                                   chart_template,
                                    directions,
                                    examples,
                                    neuron_card_data,
@@ -69,7 +68,7 @@ from ui.resources.search import image_to_neurons, nearest_images, query_tokens, 
 
 __all__ = [
     "ArtifactKey", "BATCH_JOB_THREADS", "CARDS", "Job", "article_layer", "artifact_key", "attack_eval_job",
-    "attack_image", "cancel_event", "cancel_job", "causal_check", "chart_spec", "chart_template", "class_embeddings",
+    "attack_image", "cancel_event", "cancel_job", "causal_check", "chart_spec", "class_embeddings",
     "collection_classes", "collection_folders", "collection_image_bytes", "collections", "concept_atlas", "pictures_note",
     "condprob_distributions", "condprob_fractions", "condprob_sample", "demo_capabilities", "demo_index_job",
     "directions", "examples", "featurevis_job", "featurevis_job_key", "folder_index_job", "get_artifact", "get_job",

@@ -57,22 +57,6 @@ def prefetch_cards(key: ArtifactKey, units, **layout) -> None:
                            delay=delay)
 
 
-@st.cache_resource(show_spinner=False)
-def chart_template(kind: str) -> dict:
-    """A chart's data-free Vega-Lite spec, built once per process (see ``charts.spec_template``).
-
-    Args:
-        kind: ``histogram`` or ``labels``.
-    """
-    from core import charts
-
-    if kind == "histogram":
-        chart = charts.activation_histogram_chart(neuron_card.activation_histogram(np.arange(3.0), bins=2))
-    else:
-        chart = charts.zero_shot_labels_chart(neuron_card.zero_shot_labels(np.ones(2), np.eye(2), ["a", "b"], top=1))
-    return charts.spec_template(chart)
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def chart_spec(builder: str, df: pd.DataFrame, options: tuple = ()) -> dict:
     """``core.charts.<builder>(df, **dict(options))`` as a Vega-Lite spec (``charts.to_spec``), built once per

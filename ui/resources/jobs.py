@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 from core.config import get_settings
 from core.errors import BadInputError, Cancelled

@@ -1,0 +1,149 @@
+"""The neuron card's two charts as inline SVG: DataFrame in, SVG markup out; no streamlit, no JavaScript.
+
+The card draws its activation histogram and its zero-shot labels inside its own HTML block (``ui.html_block``), so a
+page's first load fetches no chart library (Vega-Lite's code is the largest a page fetches) and a neuron switch
+repaints two small SVGs. They look like ``core.charts``' Altair builders of the same data (which the other views
+and the unit tests of specs still use): same titles, axes, colours and hover texts (``<title>``). Every text that
+comes from data is escaped. Sizes are in SVG units on a ``viewBox``; the drawing scales to the column's width.
+"""
+from __future__ import annotations
+
+import math
+from html import escape
+
+import pandas as pd
+
+from core.charts import EXCITE, INHIBIT
+
+WIDTH = 420  # viewBox width; the SVG is drawn at the column's width
+TITLE_H, GRID, AXIS, MUTED = 26, "#e6e6e6", "#888", "#666"
+FONT = 'font-family="inherit" font-size="11"'
+
+
+def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
+    """Round tick values covering [lo, hi] (steps of 1, 2 or 5 x 10^k), about ``count`` of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else [0.0]
+    raw = (hi - lo) / max(1, count)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.floor(lo / step + 1e-9) * step
+    ticks, t = [], first
+    while t <= hi + step * 1e-9 + step:
+        ticks.append(round(t, 10))
+        if t >= hi - 1e-12:
+            break
+        t += step
+    return ticks
+
+
+def _fmt(v: float) -> str:
+    v = 0.0 if v == 0 else v  # no "-0"
+    return f"{v:,.0f}" if abs(v) >= 1000 or float(v).is_integer() else f"{v:g}"
+
+
+def _svg(height: float, title: str, body: str, label: str) -> str:
+    return (f'<svg viewBox="0 0 {WIDTH} {height:.0f}" width="100%" role="img" aria-label="{escape(label)}" '
+            f'style="display:block;max-width:{WIDTH * 1.6:.0f}px" xmlns="http://www.w3.org/2000/svg">'
+            f'<text x="0" y="15" font-family="inherit" font-size="14" font-weight="600" fill="currentColor">'
+            f'{escape(title)}</text>{body}</svg>')
+
+
+def _x_axis(ticks, sx, y0: float, x_left: float, x_right: float, title: str, grid_top: float | None) -> str:
+    out = [f'<line x1="{x_left:.1f}" x2="{x_right:.1f}" y1="{y0:.1f}" y2="{y0:.1f}" stroke="{AXIS}"/>']
+    for t in ticks:
+        x = sx(t)
+        if grid_top is not None:
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{grid_top:.1f}" y2="{y0:.1f}" stroke="{GRID}"/>')
+        out.append(f'<text x="{x:.1f}" y="{y0 + 14:.1f}" text-anchor="middle" {FONT} fill="{MUTED}">'
+                   f'{escape(_fmt(t))}</text>')
+    out.append(f'<text x="{(x_left + x_right) / 2:.1f}" y="{y0 + 32:.1f}" text-anchor="middle" {FONT} '
+               f'fill="{MUTED}">{escape(title)}</text>')
+    return "".join(out)
+
+
+def histogram_svg(df: pd.DataFrame, *, marker_z: float | None = None,
+                  title: str = "Activation histogram over the collection") -> str:
+    """``core.charts.activation_histogram_chart`` as SVG.
+
+    Args:
+        df: ``neuron_card.activation_histogram`` output: columns lo, hi, count, lo_z, hi_z.
+        marker_z: optional x position (std-devs) marked with a rule, e.g. a query image's value.
+    """
+    left, right, top, plot_h = 48, 8, TITLE_H + 8, 150
+    x0, x1 = float(df["lo_z"].min()), float(df["hi_z"].max())
+    x0, x1 = min(x0, 0.0), max(x1, 0.0)
+    xt = nice_ticks(x0, x1)
+    x0, x1 = min(x0, xt[0]), max(x1, xt[-1])
+    ymax = max(1.0, float(df["count"].max()))
+    yt = nice_ticks(0.0, ymax, 3)
+    ymax = max(ymax, yt[-1])
+    bottom = top + plot_h
+
+    def sx(v: float) -> float:
+        return left + (v - x0) / (x1 - x0 or 1.0) * (WIDTH - left - right)
+
+    def sy(v: float) -> float:
+        return bottom - v / ymax * plot_h
+
+    body = []
+    for t in yt:
+        body.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
+                    f'<text x="{left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">'
+                    f'{escape(_fmt(t))}</text>')
+    body.append(f'<text transform="translate(11 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" {FONT} '
+                f'fill="{MUTED}">images</text>')
+    body.append(_x_axis(xt, sx, bottom, left, WIDTH - right, "activation (std-devs from zero)", top))
+    for r in df[df["count"] > 0].itertuples(index=False):
+        xa, xb = sx(float(r.lo_z)), sx(float(r.hi_z))
+        body.append(f'<rect data-bar="1" x="{xa:.2f}" y="{sy(float(r.count)):.2f}" width="{max(0.8, xb - xa - 0.4):.2f}" '
+                    f'height="{bottom - sy(float(r.count)):.2f}" fill="{EXCITE}" fill-opacity="0.85">'
+                    f'<title>raw from {float(r.lo):.2f} to {float(r.hi):.2f}: {int(r.count):,} images</title></rect>')
+    body.append(f'<line data-zero="1" x1="{sx(0):.2f}" x2="{sx(0):.2f}" y1="{top}" y2="{bottom}" stroke="#555" '
+                'stroke-dasharray="4 3"/>')
+    if marker_z is not None and math.isfinite(float(marker_z)):
+        xm = sx(min(max(float(marker_z), x0), x1))
+        body.append(f'<line data-marker="1" x1="{xm:.2f}" x2="{xm:.2f}" y1="{top}" y2="{bottom}" stroke="{INHIBIT}" '
+                    f'stroke-width="2"><title>{float(marker_z):+.2f} std</title></line>')
+    return _svg(bottom + 40, title, "".join(body), title)
+
+
+def zero_shot_labels_svg(df: pd.DataFrame, *, title: str = "Zero-shot labels") -> str:
+    """``core.charts.zero_shot_labels_chart`` as SVG: diverging bars in rank order, excite / inhibit colours.
+
+    Args:
+        df: ``neuron_card.zero_shot_labels`` output: columns rank, phrase, score, side.
+    """
+    rows = df.sort_values("rank", kind="stable")
+    label_w, right, top, step = 118, 8, TITLE_H + 6, 16
+    scores = rows["score"].to_numpy(float)
+    lo, hi = (min(0.0, float(scores.min())), max(0.0, float(scores.max()))) if len(scores) else (0.0, 1.0)
+    xt = nice_ticks(lo, hi, 6)
+    lo, hi = min(lo, xt[0]), max(hi, xt[-1])
+    plot_bottom = top + step * len(rows)
+
+    def sx(v: float) -> float:
+        return label_w + (v - lo) / (hi - lo or 1.0) * (WIDTH - label_w - right)
+
+    body = []
+    for t in xt:
+        body.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{plot_bottom}" stroke="{GRID}"/>')
+    for i, r in enumerate(rows.itertuples(index=False)):
+        y, score = top + i * step, float(r.score)
+        xa, xb = sorted((sx(0.0), sx(score)))
+        colour = EXCITE if r.side == "excites" else INHIBIT
+        phrase = str(r.phrase)
+        shown = phrase if len(phrase) <= 20 else phrase[:19] + "…"
+        body.append(f'<text x="{label_w - 6}" y="{y + step / 2 + 4:.1f}" text-anchor="end" {FONT} '
+                    f'fill="currentColor">{escape(shown)}</text>'
+                    f'<rect data-bar="{escape(str(r.side))}" x="{xa:.2f}" y="{y + 1.5:.1f}" width="{max(0.8, xb - xa):.2f}" '
+                    f'height="{step - 3}" fill="{colour}"><title>{escape(phrase)}: {score:.3f} ({escape(str(r.side))})'
+                    f'</title></rect>')
+    body.append(_x_axis(xt, sx, plot_bottom, label_w, WIDTH - right, "cosine with the neuron's direction", None))
+    legend_y = plot_bottom + 52
+    for j, (name, colour) in enumerate((("excites", EXCITE), ("inhibits", INHIBIT))):
+        x = label_w + j * 80
+        body.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{x + 14}" y="{legend_y}" {FONT} fill="currentColor">{name}</text>')
+    return _svg(legend_y + 8, title, "".join(body), title)
+

@@ -274,18 +274,3 @@ def to_spec(chart: alt.TopLevelMixin) -> dict:
     if "config" in spec and not config:
         del spec["config"]
     return spec
-
-
-def spec_template(chart: alt.TopLevelMixin) -> dict:
-    """The chart's Vega-Lite spec without its inline data, to be rendered with fresh data.
-
-    Building and validating an Altair chart costs ~0.1 s; a template built once and filled with each
-    neuron's DataFrame (``st.vega_lite_chart(df, template)``) keeps neuron switches fast. Only for
-    charts whose layers all read the top-level data.
-    """
-    spec = chart.to_dict()
-    spec.pop("datasets", None)
-    spec.pop("data", None)
-    for layer in spec.get("layer", []):
-        layer.pop("data", None)
-    return spec

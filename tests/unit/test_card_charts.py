@@ -31,14 +31,6 @@ def test_histogram_chart_spec():
     assert spec["layer"][0]["transform"] == [{"filter": "datum.count > 0"}]  # empty bins are not drawn
 
 
-def test_spec_template_strips_data_and_keeps_encodings():
-    df = nc.activation_histogram(np.arange(50.0), bins=5)
-    full = charts.activation_histogram_chart(df).to_dict()
-    tpl = charts.spec_template(charts.activation_histogram_chart(df))
-    assert "datasets" not in tpl and "data" not in tpl and all("data" not in layer for layer in tpl["layer"])
-    assert tpl["layer"] == full["layer"] and tpl["title"] == full["title"]
-
-
 def test_scores_chart_keeps_rank_order():
     df = pd.DataFrame({"unit": [7, 2, 9], "score": [0.9, 0.5, 0.1]})
     spec = charts.neuron_scores_chart(df).to_dict()

@@ -1,8 +1,9 @@
-"""The neuron card's two charts as inline SVG: DataFrame in, SVG markup out; no streamlit, no JavaScript.
+"""The neuron card's charts and the search page's ranking as inline SVG: DataFrame in, SVG markup out; no streamlit,
+no JavaScript.
 
-The card draws its activation histogram and its zero-shot labels inside its own HTML block (``ui.html_block``), so a
-page's first load fetches no chart library (Vega-Lite's code is the largest a page fetches) and a neuron switch
-repaints two small SVGs. They look like ``core.charts``' Altair builders of the same data (which the other views
+The card draws its activation histogram and its zero-shot labels inside its own HTML blocks (``ui.html_block``), and
+the search page its ranked neurons, so those pages' first loads fetch no chart library (Vega-Lite's code is the
+largest a page fetches) and a neuron switch repaints two small SVGs. They look like ``core.charts``' Altair builders of the same data (which the other views
 and the unit tests of specs still use): same titles, axes, colours and hover texts (``<title>``). Every text that
 comes from data is escaped. Sizes are in SVG units on a ``viewBox``; the drawing scales to the column's width.
 """
@@ -115,35 +116,49 @@ def zero_shot_labels_svg(df: pd.DataFrame, *, title: str = "Zero-shot labels") -
         df: ``neuron_card.zero_shot_labels`` output: columns rank, phrase, score, side.
     """
     rows = df.sort_values("rank", kind="stable")
-    label_w, right, top, step = 118, 8, TITLE_H + 6, 16
-    scores = rows["score"].to_numpy(float)
-    lo, hi = (min(0.0, float(scores.min())), max(0.0, float(scores.max()))) if len(scores) else (0.0, 1.0)
+    sides = [str(x) for x in rows["side"]]
+    return bars_svg([str(p) for p in rows["phrase"]], rows["score"].to_numpy(float), sides,
+                    [EXCITE if side == "excites" else INHIBIT for side in sides],
+                    title=title, x_title="cosine with the neuron's direction",
+                    legend=(("excites", EXCITE), ("inhibits", INHIBIT)), fmt=".3f")
+
+
+def neuron_scores_svg(df: pd.DataFrame, *, score: str = "score", title: str = "Matching neurons") -> str:
+    """``core.charts.neuron_scores_chart`` as SVG: ranked neurons (``unit`` vs ``score``), best at the top."""
+    return bars_svg([f"unit {int(u)}" for u in df["unit"]], df[score].to_numpy(float), [score] * len(df),
+                    [EXCITE] * len(df), title=title, x_title=score, fmt=".3f")
+
+
+def bars_svg(labels: list[str], values, kinds: list[str], colours: list[str], *, title: str, x_title: str,
+             legend: tuple[tuple[str, str], ...] = (), fmt: str = ".3f", label_w: int = 118) -> str:
+    """Horizontal bars from zero, one row per label in the given order, a shared x axis, an optional legend.
+    ``kinds`` name each bar (its ``data-bar``) and go in its hover text beside the value."""
+    right, top, step = 8, TITLE_H + 6, 16
+    lo, hi = (min(0.0, float(min(values))), max(0.0, float(max(values)))) if len(values) else (0.0, 1.0)
     xt = nice_ticks(lo, hi, 6)
     lo, hi = min(lo, xt[0]), max(hi, xt[-1])
-    plot_bottom = top + step * len(rows)
+    plot_bottom = top + step * len(labels)
 
     def sx(v: float) -> float:
         return label_w + (v - lo) / (hi - lo or 1.0) * (WIDTH - label_w - right)
 
-    body = []
-    for t in xt:
-        body.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{plot_bottom}" stroke="{GRID}"/>')
-    for i, r in enumerate(rows.itertuples(index=False)):
-        y, score = top + i * step, float(r.score)
-        xa, xb = sorted((sx(0.0), sx(score)))
-        colour = EXCITE if r.side == "excites" else INHIBIT
-        phrase = str(r.phrase)
-        shown = phrase if len(phrase) <= 20 else phrase[:19] + "…"
+    body = [f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{plot_bottom}" stroke="{GRID}"/>' for t in xt]
+    for i, (label, value, kind, colour) in enumerate(zip(labels, values, kinds, colours)):
+        y, value = top + i * step, float(value)
+        xa, xb = sorted((sx(0.0), sx(value)))
+        shown = label if len(label) <= 20 else label[:19] + "…"
+        tip = f"{label}: {value:{fmt}}" + (f" ({kind})" if legend else "")
         body.append(f'<text x="{label_w - 6}" y="{y + step / 2 + 4:.1f}" text-anchor="end" {FONT} '
                     f'fill="currentColor">{escape(shown)}</text>'
-                    f'<rect data-bar="{escape(str(r.side))}" x="{xa:.2f}" y="{y + 1.5:.1f}" width="{max(0.8, xb - xa):.2f}" '
-                    f'height="{step - 3}" fill="{colour}"><title>{escape(phrase)}: {score:.3f} ({escape(str(r.side))})'
-                    f'</title></rect>')
-    body.append(_x_axis(xt, sx, plot_bottom, label_w, WIDTH - right, "cosine with the neuron's direction", None))
-    legend_y = plot_bottom + 52
-    for j, (name, colour) in enumerate((("excites", EXCITE), ("inhibits", INHIBIT))):
-        x = label_w + j * 80
-        body.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
-                    f'<text x="{x + 14}" y="{legend_y}" {FONT} fill="currentColor">{name}</text>')
-    return _svg(legend_y + 8, title, "".join(body), title)
-
+                    f'<rect data-bar="{escape(kind)}" x="{xa:.2f}" y="{y + 1.5:.1f}" width="{max(0.8, xb - xa):.2f}" '
+                    f'height="{step - 3}" fill="{colour}"><title>{escape(tip)}</title></rect>')
+    body.append(_x_axis(xt, sx, plot_bottom, label_w, WIDTH - right, x_title, None))
+    height = plot_bottom + 40
+    if legend:
+        legend_y = plot_bottom + 52
+        for j, (name, colour) in enumerate(legend):
+            x = label_w + j * 80
+            body.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}"/>'
+                        f'<text x="{x + 14}" y="{legend_y}" {FONT} fill="currentColor">{escape(name)}</text>')
+        height = legend_y + 8
+    return _svg(height, title, "".join(body), title)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from core import svg_charts
 from ui import resources, urlstate
 from ui.downloads import csv_button
 
@@ -32,7 +33,7 @@ def neuron_results(ctx: ui.Context, text: str, image: bytes | None, top: int, sc
         scale_by = ctx.artifact if scaled and ctx.has_examples else None
         ranked = resources.text_to_neurons(ctx.model_id, ctx.layer, text, top, scale_by)
         score = "score"
-    ui.altair("neuron_scores_chart", ranked, score=score)
+    ui.html_block("scores", svg_charts.neuron_scores_svg(ranked, score=score))
     ui.neuron_result_list(ctx, ranked, score, THUMBS)
     csv_button(ranked, f"neurons_{text or 'image'}", "neuron_search")
 

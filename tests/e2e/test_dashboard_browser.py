@@ -55,8 +55,8 @@ def wait_card(page, unit: int | None = None) -> int:
         page.locator("h2", has_text=f"Unit {unit}").first.wait_for(timeout=T)
     grids = f"[data-card-unit='{unit}'] img" if unit is not None else "[data-card-unit] img"
     page.locator(grids).first.wait_for(timeout=T)  # the dataset-example grids (inside the card's components)
-    page.locator("[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas").first.wait_for(
-        timeout=T)
+    charts = f"[data-card-unit='{unit}'] svg[role='img']" if unit is not None else "[data-card-unit] svg[role='img']"
+    page.locator(charts).first.wait_for(timeout=T)  # the histogram and zero-shot labels (SVG in the card's blocks)
     settle(page)
     return int(page.locator("h2", has_text=re.compile(r"^Unit \d+$")).first.inner_text().split()[-1])
 
@@ -90,7 +90,7 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     box.press("Enter")
     links = page.locator("a[data-unit]", has_text="Open card")  # in the results block (a component)
     links.first.wait_for(timeout=T)
-    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=T)
+    page.locator("svg[aria-label='Matching neurons']").first.wait_for(timeout=T)
     settle(page)
     assert "q=flower" in href(page)
     assert links.count() >= 5

@@ -88,8 +88,7 @@ def healthy(page, shot: str) -> None:
 def wait_card(page, unit: int) -> None:
     page.locator("h2", has_text=f"Unit {unit}").first.wait_for(timeout=T)
     page.locator(f"[data-card-unit='{unit}'] img").first.wait_for(timeout=T)  # the dataset-example grids
-    page.locator("[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas").first.wait_for(
-        timeout=T)
+    page.locator(f"[data-card-unit='{unit}'] svg[role='img']").first.wait_for(timeout=T)  # the card's SVG charts
     settle(page)
 
 
@@ -153,7 +152,7 @@ def test_search_opens_a_card(rn, page, shots):
     page.goto(url(rn, "neuron_search", q="flower"), timeout=T)
     links = page.locator("a.open", has_text="Open card")  # in the results block (a component, drawn after the chart)
     links.first.wait_for(timeout=T)
-    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=T)
+    page.locator("svg[aria-label='Matching neurons']").first.wait_for(timeout=T)
     settle(page)
     assert links.count() == 8  # the page's default number of neurons
     units = [int(re.search(r"unit=(\d+)", links.nth(i).get_attribute("href")).group(1)) for i in range(8)]

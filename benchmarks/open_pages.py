@@ -44,8 +44,8 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def visit(browser, url: str, shot: Path | None) -> dict:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+def visit(browser, url: str, shot: Path | None, height: int = 1600) -> dict:
+    ctx = browser.new_context(viewport={"width": 1400, "height": height})
     page = ctx.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded")
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--shots", type=Path, default=None)
     ap.add_argument("--params", default="", help="more URL parameters for every page, e.g. unit=12")
+    ap.add_argument("--height", type=int, default=1600, help="the browser window's height (the app scrolls inside it)")
     ap.add_argument("--pages", nargs="*", default=None, help="only these pages (file names without .py)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.pages and name not in args.pages:
                     continue
                 res = visit(browser, f"{base}{path}?collection={args.collection}{extra}",
-                            args.shots / f"{name}.png" if args.shots else None)
+                            args.shots / f"{name}.png" if args.shots else None, args.height)
                 failed += res["exceptions"] > 0
                 print(f"{name:<26} {res['seconds']:6.1f} s  exceptions {res['exceptions']}  "
                       f"messages: {' | '.join(res['alerts']) or '-'}", flush=True)

@@ -50,14 +50,15 @@ def _svg(height: float, title: str, body: str, label: str) -> str:
             f'{escape(title)}</text>{body}</svg>')
 
 
-def _x_axis(ticks, sx, y0: float, x_left: float, x_right: float, title: str, grid_top: float | None) -> str:
+def _x_axis(ticks, sx, y0: float, x_left: float, x_right: float, title: str, grid_top: float | None,
+            shown: list[str] | None = None) -> str:
     out = [f'<line x1="{x_left:.1f}" x2="{x_right:.1f}" y1="{y0:.1f}" y2="{y0:.1f}" stroke="{AXIS}"/>']
-    for t in ticks:
+    for i, t in enumerate(ticks):
         x = sx(t)
         if grid_top is not None:
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{grid_top:.1f}" y2="{y0:.1f}" stroke="{GRID}"/>')
         out.append(f'<text x="{x:.1f}" y="{y0 + 14:.1f}" text-anchor="middle" {FONT} fill="{MUTED}">'
-                   f'{escape(_fmt(t))}</text>')
+                   f'{escape(shown[i] if shown else _fmt(t))}</text>')
     out.append(f'<text x="{(x_left + x_right) / 2:.1f}" y="{y0 + 32:.1f}" text-anchor="middle" {FONT} '
                f'fill="{MUTED}">{escape(title)}</text>')
     return "".join(out)
@@ -71,7 +72,7 @@ def histogram_svg(df: pd.DataFrame, *, marker_z: float | None = None,
         df: ``neuron_card.activation_histogram`` output: columns lo, hi, count, lo_z, hi_z.
         marker_z: optional x position (std-devs) marked with a rule, e.g. a query image's value.
     """
-    left, right, top, plot_h = 48, 8, TITLE_H + 8, 150
+    left, right, top, plot_h = 48, 14, TITLE_H + 8, 150
     x0, x1 = float(df["lo_z"].min()), float(df["hi_z"].max())
     x0, x1 = min(x0, 0.0), max(x1, 0.0)
     xt = nice_ticks(x0, x1)
@@ -129,30 +130,84 @@ def neuron_scores_svg(df: pd.DataFrame, *, score: str = "score", title: str = "M
                     [EXCITE] * len(df), title=title, x_title=score, fmt=".3f")
 
 
+def class_probs_svg(df: pd.DataFrame, *, top: int = 10, title: str = "Zero-shot class probabilities") -> str:
+    """``core.charts.class_probs_chart`` as SVG: each of the ``top`` classes (by its higher probability) as a pair of
+    bars, before (blue) above after (red), on a 0-100 % axis.
+
+    Args:
+        df: ``AttackResult.probs``: class, before, after, change.
+    """
+    keep = df.assign(peak=df[["before", "after"]].max(axis=1)).nlargest(top, "peak")
+    labels, names, values, kinds, colours = [], [], [], [], []
+    for name, before, after in zip(keep["class"], keep["before"], keep["after"]):
+        for kind, value, colour in (("before", before, INHIBIT), ("after", after, EXCITE)):
+            labels.append(str(name) if kind == "before" else "")  # one label per pair
+            names.append(str(name))
+            values.append(float(value))
+            kinds.append(kind)
+            colours.append(colour)
+    return bars_svg(labels, values, kinds, colours, title=title, x_title="probability", domain=(0.0, 1.0),
+                    percent=True, legend=(("before", INHIBIT), ("after", EXCITE)), tip_labels=names, step=11,
+                    group=2)
+
+
+def neuron_delta_svg(df: pd.DataFrame, *, value: str = "delta",
+                     title: str = "Neurons that rose and fell most") -> str:
+    """``core.charts.neuron_delta_chart`` as SVG: per-neuron change, largest first, risers red and fallers blue."""
+    rows = df.sort_values(value, ascending=False, kind="stable")
+    vals = rows[value].to_numpy(float)
+    return bars_svg([f"unit {int(u)}" for u in rows["unit"]], vals, ["rose" if v >= 0 else "fell" for v in vals],
+                    [EXCITE if v >= 0 else INHIBIT for v in vals], title=title, x_title="activation change",
+                    fmt="+.3f")
+
+
+def probs_svg(df: pd.DataFrame, *, title: str = "Zero-shot probabilities") -> str:
+    """``core.charts.probs_chart`` as SVG: class probabilities (columns class, probability), highest first."""
+    rows = df.sort_values("probability", ascending=False, kind="stable")
+    return bars_svg([str(c) for c in rows["class"]], rows["probability"].to_numpy(float),
+                    ["probability"] * len(rows), [EXCITE] * len(rows), title=title, x_title="probability",
+                    domain=(0.0, 1.0), percent=True, step=20)
+
+
 def bars_svg(labels: list[str], values, kinds: list[str], colours: list[str], *, title: str, x_title: str,
-             legend: tuple[tuple[str, str], ...] = (), fmt: str = ".3f", label_w: int = 118) -> str:
+             legend: tuple[tuple[str, str], ...] = (), fmt: str = ".3f", label_w: int = 118, step: int = 16,
+             domain: tuple[float, float] | None = None, percent: bool = False, tip_labels: list[str] | None = None,
+             group: int = 1) -> str:
     """Horizontal bars from zero, one row per label in the given order, a shared x axis, an optional legend.
-    ``kinds`` name each bar (its ``data-bar``) and go in its hover text beside the value."""
-    right, top, step = 8, TITLE_H + 6, 16
-    lo, hi = (min(0.0, float(min(values))), max(0.0, float(max(values)))) if len(values) else (0.0, 1.0)
-    xt = nice_ticks(lo, hi, 6)
+    ``kinds`` name each bar (its ``data-bar``) and go in its hover text beside the value (``tip_labels``: the names
+    in the hover text, default ``labels``). ``domain`` fixes the axis; ``percent`` writes values and ticks as %;
+    ``group`` rows form one labelled group (a gap after each; its label is centred on the group)."""
+    right, top = 16, TITLE_H + 6
+    if domain is not None:
+        lo, hi = domain
+    else:
+        lo, hi = (min(0.0, float(min(values))), max(0.0, float(max(values)))) if len(values) else (0.0, 1.0)
+    xt = nice_ticks(lo, hi, 5 if percent else 6)
     lo, hi = min(lo, xt[0]), max(hi, xt[-1])
-    plot_bottom = top + step * len(labels)
+    gap = 6 if group > 1 else 0
+    n_groups = -(-len(labels) // group)
+    plot_bottom = top + step * len(labels) + gap * n_groups
+    tip_labels = tip_labels or labels
+    show = (lambda v: f"{v:.1%}") if percent else (lambda v: f"{v:{fmt}}")
 
     def sx(v: float) -> float:
         return label_w + (v - lo) / (hi - lo or 1.0) * (WIDTH - label_w - right)
 
     body = [f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{plot_bottom}" stroke="{GRID}"/>' for t in xt]
     for i, (label, value, kind, colour) in enumerate(zip(labels, values, kinds, colours)):
-        y, value = top + i * step, float(value)
+        y, value = top + i * step + gap * (i // group), float(value)
         xa, xb = sorted((sx(0.0), sx(value)))
-        shown = label if len(label) <= 20 else label[:19] + "…"
-        tip = f"{label}: {value:{fmt}}" + (f" ({kind})" if legend else "")
-        body.append(f'<text x="{label_w - 6}" y="{y + step / 2 + 4:.1f}" text-anchor="end" {FONT} '
-                    f'fill="currentColor">{escape(shown)}</text>'
-                    f'<rect data-bar="{escape(kind)}" x="{xa:.2f}" y="{y + 1.5:.1f}" width="{max(0.8, xb - xa):.2f}" '
-                    f'height="{step - 3}" fill="{colour}"><title>{escape(tip)}</title></rect>')
-    body.append(_x_axis(xt, sx, plot_bottom, label_w, WIDTH - right, x_title, None))
+        if label:
+            shown = label if len(label) <= 20 else label[:19] + "…"
+            y_label = y + step * group / 2 + 4
+            body.append(f'<text x="{label_w - 6}" y="{y_label:.1f}" text-anchor="end" {FONT} '
+                        f'fill="currentColor">{escape(shown)}</text>')
+        tip = f"{tip_labels[i]}: {show(value)}" + (f" ({kind})" if legend else "")
+        body.append(f'<rect data-bar="{escape(kind)}" data-label="{escape(tip_labels[i])}" data-value="{value:.9g}" '
+                    f'x="{xa:.2f}" y="{y + 1:.1f}" width="{max(0.8, xb - xa):.2f}" height="{step - 2}" '
+                    f'fill="{colour}"><title>{escape(tip)}</title></rect>')
+    ticks_shown = [f"{t:.0%}" for t in xt] if percent else None
+    body.append(_x_axis(xt, sx, plot_bottom, label_w, WIDTH - right, x_title, None, ticks_shown))
     height = plot_bottom + 40
     if legend:
         legend_y = plot_bottom + 52

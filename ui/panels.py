@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import svg_charts
 from core.analyses import attacks
 from core.analyses.stroop import COLORS, STROOP_TEMPLATE
 from core.pipeline.demo import CATEGORIES, DEMO_NAME, page_defaults
@@ -87,10 +88,10 @@ def attack_result(ctx: Context, res: attacks.AttackResult) -> None:
         st.success(f"The attack worked: CLIP now reads the picture as **{esc(res.target)}**.")
     else:
         st.warning(f"The attack did not make CLIP say **{esc(res.target)}**.")
-    widgets.altair("class_probs_chart", res.probs)
+    widgets.html_block("ta_probs", svg_charts.class_probs_svg(res.probs))
     st.subheader("Neurons that rose and fell most")
-    widgets.altair("neuron_delta_chart", attacks.top_changes(res.deltas, TOP),
-              title=f"Activation change (spatial max) at {res.layer}")
+    widgets.html_block("ta_deltas", svg_charts.neuron_delta_svg(attacks.top_changes(res.deltas, TOP),
+                                                                title=f"Activation change (spatial max) at {res.layer}"))
     rise, fall = attacks.risers_fallers(res.deltas, TOP)
     left, right = st.columns(2)
     with left:
@@ -118,7 +119,7 @@ def stroop_panel(ctx: Context) -> dict:
     left, right = st.columns([1, 2])
     left.image(img, caption=f"'{esc(word)}' in {esc(ink)} ink", width=192)
     with right:
-        widgets.altair("probs_chart", probs, title=f"“{STROOP_TEMPLATE.format('…')}”")
+        widgets.html_block("st_probs", svg_charts.probs_svg(probs, title=f"“{STROOP_TEMPLATE.format('…')}”"))
     st.markdown({"word": "CLIP **reads the word**.", "ink": "CLIP **sees the ink**.", "both": "Word and ink agree.",
                  "other": "CLIP picks **neither** the word nor the ink."}[winner])
     if run_all:

@@ -101,6 +101,15 @@ def html_blocks(at) -> dict[str, str]:
     return out
 
 
+def svg_bars(markup: str) -> list[dict]:
+    """The bars of an SVG chart (``core.svg_charts.bars_svg``) in drawing order: kind, label, value."""
+    import html
+    import re
+
+    return [{"kind": html.unescape(k), "label": html.unescape(lab), "value": float(v)}
+            for k, lab, v in re.findall(r'<rect data-bar="([^"]*)" data-label="([^"]*)" data-value="([^"]*)"', markup)]
+
+
 def tile_grids(at) -> list[list[tuple[str, str]]]:
     """The dataset-example grids of an AppTest run (``ui.html.grid_html`` blocks, inside ``st.html`` elements
     or ``html_block`` components) as lists of (JPEG data URI, caption), in page order."""

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.pipeline.demo import CATEGORIES
-from tests.app.conftest import app, charts
+from tests.app.conftest import app, charts, html_blocks, svg_bars
 
 
 def test_card_json_download(app_env):
@@ -109,10 +109,10 @@ def test_typographic_attack_downloads_what_the_page_shows(demo_env, media):
     assert list(probs.columns) == ["class", "before", "after", "change"] and len(probs) == 16
     top = probs.set_index("class")
     assert f"{top['before'].idxmax()} → {top['after'].idxmax()}" == shown
-    bars = _chart_rows(at, "class", "image", "probability")  # the class-probability bars
+    bars = svg_bars(html_blocks(at)["ta_probs"])  # the class-probability bars (SVG)
     assert len(bars) == 20  # the chart's 10 classes, before and after
-    for row in bars:  # the bars: the same probabilities
-        assert abs(top.at[row["class"], row["image"]] - row["probability"]) < 1e-6, row
+    for bar in bars:  # the bars: the same probabilities
+        assert abs(top.at[bar["label"], bar["kind"]] - bar["value"]) < 1e-6, bar
 
     data = json.loads(media(at, "attack_json"))
     d = page_defaults()["typographic_attack"]

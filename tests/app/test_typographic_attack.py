@@ -6,7 +6,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from tests.app.conftest import app, html_blocks
+from tests.app.conftest import app, html_blocks, svg_bars
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
 
@@ -41,10 +41,13 @@ def test_attack_on_a_collection_image(app_env):
     assert metrics["Prediction flipped"] in {"yes", "no"} and metrics["Pixels changed"].endswith("%")
     # before / after pictures, the Stroop image, probability + neuron + Stroop charts
     assert len(_images(at)) >= 3
-    specs = [c.spec for c in _charts(at)]
-    assert any("probability" in s and "before" in s for s in specs)
-    assert any("rose" in s for s in specs)
-    blocks = html_blocks(at)  # the neurons that rose and fell most, each linked to its card
+    blocks = html_blocks(at)  # the charts are SVG in the page's own blocks
+    kinds = {b["kind"] for b in svg_bars(blocks["ta_probs"])}
+    assert kinds == {"before", "after"} and "rose" in {b["kind"] for b in svg_bars(blocks["ta_deltas"])}
+    from core.analyses.stroop import COLORS
+
+    assert {b["label"] for b in svg_bars(blocks["st_probs"])} == set(COLORS)  # the Stroop picture's colours
+    # the neurons that rose and fell most, each linked to its card
     assert blocks["risers"].count("Open card") == blocks["fallers"].count("Open card") > 0
     assert _qp(at, "text") == text and _qp(at, "src") == "collection" and _qp(at, "row") == "0"
 
@@ -63,8 +66,7 @@ def test_widgets_change_the_attack_and_the_url(app_env):
     assert after is not None
     at.text_area(key="ta_classes").input("cat, pizza, iPod").run()
     assert not at.exception and _qp(at, "classes") == "cat, pizza, iPod"
-    spec = next(c.spec for c in _charts(at) if "probability" in c.spec and "before" in c.spec)
-    assert "pizza" in spec and "iPod" in spec
+    assert {"pizza", "iPod"} <= {b["label"] for b in svg_bars(html_blocks(at)["ta_probs"])}
     at.text_input(key="ta_text").input("hello").run()
     assert any("names none of the classes" in c.value for c in at.caption)
 

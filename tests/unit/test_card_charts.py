@@ -141,3 +141,34 @@ def test_nice_ticks():
     assert nice_ticks(0, 2579, 3) == [0, 1000, 2000, 3000]
     ticks = nice_ticks(-3.1, 4.2)
     assert ticks[0] <= -3.1 and ticks[-1] >= 4.2 and len(set(np.diff(ticks).round(9))) == 1
+
+
+def test_attack_page_svg_charts_carry_the_numbers_they_draw():
+    import re
+
+    from core import svg_charts
+
+    probs = pd.DataFrame({"class": [f"c{i}" for i in range(12)], "before": np.linspace(0.3, 0.0, 12),
+                          "after": np.linspace(0.0, 0.5, 12)})
+    probs["change"] = probs["after"] - probs["before"]
+    markup = svg_charts.class_probs_svg(probs, top=5)
+    root = _svg(markup)
+    bars = _bars(root)
+    assert len(bars) == 10 and [b.get("data-bar") for b in bars[:2]] == ["before", "after"]  # pairs, top 5 classes
+    kept = probs.assign(peak=probs[["before", "after"]].max(axis=1)).nlargest(5, "peak")
+    assert [b.get("data-label") for b in bars[::2]] == list(kept["class"])
+    assert np.allclose([float(b.get("data-value")) for b in bars[1::2]], kept["after"])
+    assert ">100%<" in markup and ">0%<" in markup  # a fixed 0-100 % axis
+    widths = [float(b.get("width")) for b in bars]
+    full = max(widths) / max(float(b.get("data-value")) for b in bars)  # px per unit of probability
+    assert all(abs(w - float(b.get("data-value")) * full) < 1.0 for w, b in zip(widths, bars))
+
+    deltas = pd.DataFrame({"unit": [3, 9, 1, 4], "delta": [-0.5, 1.2, 0.3, -1.0]})
+    bars = _bars(_svg(svg_charts.neuron_delta_svg(deltas)))
+    assert [b.get("data-label") for b in bars] == ["unit 9", "unit 1", "unit 3", "unit 4"]  # largest first
+    assert [b.get("data-bar") for b in bars] == ["rose", "rose", "fell", "fell"]
+
+    stroop = pd.DataFrame({"class": ["red", "green", "blue"], "probability": [0.1, 0.7, 0.2]})
+    markup = svg_charts.probs_svg(stroop, title="“a word written in …”")
+    assert [b.get("data-label") for b in _bars(_svg(markup))] == ["green", "blue", "red"]
+    assert re.search(r"green: 70\.0%", markup)

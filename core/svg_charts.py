@@ -217,3 +217,102 @@ def bars_svg(labels: list[str], values, kinds: list[str], colours: list[str], *,
                         f'<text x="{x + 14}" y="{legend_y}" {FONT} fill="currentColor">{escape(name)}</text>')
         height = legend_y + 8
     return _svg(height, title, "".join(body), title)
+
+
+# ---------------------------------------------------------------- conditional probability -----------------------------
+PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
+           "#bab0ac")  # Vega's "tableau10", the Altair chart's default colours
+
+
+def category_colours(labels) -> dict[str, str]:
+    """A colour per category (sorted names, the palette cycled), the same in both conditional-probability charts."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted({str(x) for x in labels}))}
+
+
+def condprob_svg(df: pd.DataFrame, *, selected: int | None = None,
+                 title: str = "Category fractions per activation bucket") -> str:
+    """``core.charts.conditional_probability_chart`` as SVG: each bucket a column of stacked category fractions on
+    the activation axis. Every rectangle carries its bucket as ``data-unit``, so a click on it picks the bucket
+    (``ui.html_block``'s ``on_open``); the ``selected`` bucket is drawn solid, the others faded.
+
+    Args:
+        df: ``condprob.category_fractions`` output: bucket, left, right, label, count, n, fraction, y0, y1.
+    """
+    colours = category_colours(df["label"])
+    legend_w, left, top, plot_h = 92, 40, TITLE_H + 6, 220
+    plot_right = WIDTH - legend_w - 8
+    x0, x1 = (float(df["left"].min()), float(df["right"].max())) if len(df) else (0.0, 1.0)
+    xt = nice_ticks(x0, x1)
+    x0, x1 = min(x0, xt[0]), max(x1, xt[-1])
+    bottom = top + plot_h
+
+    def sx(v: float) -> float:
+        return left + (v - x0) / (x1 - x0 or 1.0) * (plot_right - left)
+
+    def sy(v: float) -> float:
+        return bottom - v * plot_h
+
+    body = []
+    for t in (0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        body.append(f'<line x1="{left}" x2="{plot_right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
+                    f'<text x="{left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">{t:.0%}</text>')
+    body.append(f'<text transform="translate(9 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" {FONT} '
+                f'fill="{MUTED}">fraction of the bucket</text>')
+    body.append(_x_axis(xt, sx, bottom, left, plot_right, "activation (std-devs from zero)", None))
+    for r in df[df["fraction"] > 0].itertuples(index=False):
+        xa, xb = sx(float(r.left)), sx(float(r.right))
+        ya, yb = sy(float(r.y1)), sy(float(r.y0))
+        faded = selected is not None and int(r.bucket) != int(selected)
+        tip = (f"{r.label}: {float(r.fraction):.0%} ({int(r.count)} of {int(r.n)} images), bucket {int(r.bucket)}: "
+               f"{float(r.left):+.2f} to {float(r.right):+.2f} std")
+        body.append(f'<rect data-unit="{int(r.bucket)}" data-bar="{escape(str(r.label))}" '
+                    f'data-value="{float(r.fraction):.9g}" x="{xa:.2f}" y="{ya:.2f}" width="{max(0.8, xb - xa):.2f}" '
+                    f'height="{max(0.0, yb - ya):.2f}" fill="{colours[str(r.label)]}" stroke="white" '
+                    f'stroke-width="0.5" fill-opacity="{0.45 if faded else 1.0}" style="cursor:pointer">'
+                    f'<title>{escape(tip)}</title></rect>')
+    body.append(f'<text x="{plot_right + 12}" y="{top + 4}" {FONT} font-weight="600" fill="currentColor">category'
+                '</text>')
+    for i, (name, colour) in enumerate(colours.items()):
+        y = top + 18 + i * 15
+        shown = name if len(name) <= 13 else name[:12] + "…"
+        body.append(f'<rect x="{plot_right + 12}" y="{y - 8}" width="9" height="9" fill="{colour}"/>'
+                    f'<text x="{plot_right + 25}" y="{y}" {FONT} fill="currentColor">{escape(shown)}'
+                    f'<title>{escape(name)}</title></text>')
+    height = max(bottom + 40, top + 24 + 15 * len(colours))
+    return _svg(height, title, "".join(body), title)
+
+
+def category_boxes_svg(df: pd.DataFrame, *, title: str = "Activation distribution per category") -> str:
+    """``core.charts.category_distribution_chart`` as SVG: per category (rows in the frame's order) a whisker from
+    min to max, a box from q1 to q3 and a tick at the median.
+
+    Args:
+        df: ``condprob.category_boxes`` output: label, n, min, q1, median, q3, max.
+    """
+    label_w, right, top, step = 96, 16, TITLE_H + 6, 26
+    lo, hi = (float(df["min"].min()), float(df["max"].max())) if len(df) else (0.0, 1.0)
+    xt = nice_ticks(lo, hi)
+    lo, hi = min(lo, xt[0]), max(hi, xt[-1])
+    bottom = top + step * len(df)
+
+    def sx(v: float) -> float:
+        return label_w + (v - lo) / (hi - lo or 1.0) * (WIDTH - label_w - right)
+
+    body = [f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{bottom}" stroke="{GRID}"/>' for t in xt]
+    for i, r in enumerate(df.itertuples(index=False)):
+        y = top + i * step + step / 2
+        name = str(r.label)
+        shown = name if len(name) <= 15 else name[:14] + "…"
+        tip = (f"{name}: {int(r.n):,} images; min {float(r.min):.2f}, q1 {float(r.q1):.2f}, median "
+               f"{float(r.median):.2f}, q3 {float(r.q3):.2f}, max {float(r.max):.2f}")
+        xa, xb = sx(float(r.q1)), sx(float(r.q3))
+        body.append(f'<g data-box="{escape(name)}"><title>{escape(tip)}</title>'
+                    f'<text x="{label_w - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT} fill="currentColor">'
+                    f'{escape(shown)}</text>'
+                    f'<line x1="{sx(float(r.min)):.2f}" x2="{sx(float(r.max)):.2f}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{EXCITE}"/>'
+                    f'<rect x="{xa:.2f}" y="{y - 7:.1f}" width="{max(0.8, xb - xa):.2f}" height="14" fill="{EXCITE}"/>'
+                    f'<line x1="{sx(float(r.median)):.2f}" x2="{sx(float(r.median)):.2f}" y1="{y - 7:.1f}" '
+                    f'y2="{y + 7:.1f}" stroke="white" stroke-width="2"/></g>')
+    body.append(_x_axis(xt, sx, bottom, label_w, WIDTH - right, "activation (std-devs from zero)", None))
+    return _svg(bottom + 40, title, "".join(body), title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from core import charts
+from core import svg_charts
 from core.analyses import condprob
 from core.analyses.zeroshot import default_template, parse_class_list
 from ui import downloads, resources, urlstate
@@ -47,14 +47,14 @@ def bucket_inputs() -> tuple[int, int, int]:
     return buckets, per, top
 
 
-def pick_bucket(event, frac) -> int:
-    """The bucket to show: a clicked bar wins, else the URL/selectbox value (default: the top bucket)."""
+def click_bucket(bucket: int) -> None:
+    """A click on a bar of the chart (``ui.html_block``'s ``on_open``): that bucket, checked by ``pick_bucket``."""
+    st.session_state["cp_bucket"] = int(bucket)
+
+
+def pick_bucket(frac) -> int:
+    """The bucket to show: the URL/selectbox value, or the bar last clicked (default: the top bucket)."""
     present = sorted(int(b) for b in frac["bucket"].unique())
-    clicked = [int(p["bucket"]) for p in (event.selection.get(charts.BUCKET_SELECTION) or []) if "bucket" in p] \
-        if event is not None and hasattr(event, "selection") else []
-    if clicked and clicked[0] != st.session_state.get("_cp_clicked") and clicked[0] in present:
-        st.session_state["cp_bucket"] = clicked[0]
-    st.session_state["_cp_clicked"] = clicked[0] if clicked else None
     ui.bind_url("cp_bucket", "bucket", lambda raw: urlstate.parse_int("bucket", raw, min(present), max(present),
                                                                       present[-1]), lambda v: v in present)
     if st.session_state.get("cp_bucket") not in present:
@@ -79,16 +79,17 @@ def main() -> None:
     classes, prompt, source = label_inputs(ctx, has_labels)
     sample = resources.condprob_sample(ctx.artifact, unit, buckets, per, classes, prompt, top)
     frac = resources.condprob_fractions(ctx.artifact, unit, buckets, per, classes, prompt, top)
-    event = ui.altair("conditional_probability_chart", frac, on_select="rerun", key="cp_chart",
-                      selection_mode=charts.BUCKET_SELECTION)
-    bucket = pick_bucket(event, frac)
+    chart = st.container()  # drawn above the bucket picker, once the bucket is known
+    bucket = pick_bucket(frac)
+    with chart:
+        ui.html_block("cp_chart", svg_charts.condprob_svg(frac, selected=bucket), on_open=click_bucket)
     ui.show_url_problems()
     params = ctx.params(unit=unit, buckets=buckets, per=per, top=top, labels=source, bucket=bucket,
                         classes=",".join(classes) if classes else None, prompt=prompt)
     ui.write_url(params)
     ui.image_grid(ctx, condprob.bucket_members(sample, bucket), caption="x", sigma=True)
     boxes = resources.condprob_distributions(ctx.artifact, unit, classes, prompt, top)
-    ui.altair("category_distribution_chart", boxes)
+    ui.html_block("cp_boxes", svg_charts.category_boxes_svg(boxes))
     ui.table(boxes[list(condprob.SUMMARY_COLUMNS)], "Per category (std units), by median", key="cp_summary")
     downloads.csv_button(frac, f"condprob_unit{unit}", "condprob", "Download the buckets (CSV)")
     ui.share_link(params)

@@ -1,9 +1,18 @@
 """AppTest of the conditional-probability page on the tiny model and the indexed 'shapes' collection."""
 from __future__ import annotations
 
-from tests.app.conftest import app, html_table, tile_grids
+import re
+
+from tests.app.conftest import app, html_blocks, html_table, tile_grids, trigger
 from tests.app.conftest import charts as _charts
 from tests.app.conftest import query_param as _qp
+
+
+def _rects(markup: str) -> list[tuple[int, str, float]]:
+    """The stacked chart's rectangles: (bucket, category, opacity)."""
+    return [(int(b), lab, float(o)) for b, lab, o in
+            re.findall(r'<rect data-unit="(\d+)" data-bar="([^"]*)" data-value="[^"]*" [^>]*fill-opacity="([^"]+)"',
+                       markup)]
 
 
 def _images(at):
@@ -19,10 +28,13 @@ def test_page_shows_fractions_bucket_images_and_reverse_view(app_env):
     assert not at.exception and not _errors(at)
     assert at.radio(key="cp_source").value == "collection"  # the collection has labels
     assert at.slider(key="cp_buckets").value == 10 and at.slider(key="cp_per").value == 50
-    assert len(_charts(at)) == 2  # stacked fractions + per-category distribution
-    spec = _charts(at)[0].spec
-    assert "fraction" in spec and "bucket_pick" in spec
+    assert not _charts(at)  # stacked fractions and per-category boxes are SVG: no chart library to load
+    blocks = html_blocks(at)
+    rects = _rects(blocks["cp_chart"])
     bucket = at.selectbox(key="cp_bucket").value
+    assert rects and {lab for _, lab, _ in rects} <= {"cat", "dog", "boat"}
+    assert all((o == 1.0) == (b == bucket) for b, _, o in rects)  # the shown bucket solid, the others faded
+    assert blocks["cp_boxes"].count("<g data-box=") == 3
     assert _qp(at, "bucket") == str(bucket) and _qp(at, "labels") == "collection"
     images = _images(at)
     assert len(images) == 1 and images[0]  # the bucket's images
@@ -95,6 +107,18 @@ def test_fractions_are_computed_once_per_input(app_env, monkeypatch):
     assert len(computed) == 1 and not at.exception
     options = at.selectbox(key="cp_bucket").options
     at.selectbox(key="cp_bucket").set_value(int(options[0].split(":")[0])).run()  # same inputs, another bucket
-    assert len(computed) == 1 and not at.exception and _charts(at)
+    assert len(computed) == 1 and not at.exception and "cp_chart" in html_blocks(at)
     at.slider(key="cp_per").set_value(12).run()  # new inputs: computed again
     assert len(computed) == 2 and not at.exception
+
+
+def test_a_click_on_a_bar_picks_its_bucket(app_env):
+    at = app("pages/conditional_probability.py").run()
+    shown = at.selectbox(key="cp_bucket").value
+    other = next(b for b, _, _ in _rects(html_blocks(at)["cp_chart"]) if b != shown)
+    trigger(at, "cp_chart", "open", other)  # what a click on one of that bucket's rectangles sends
+    assert not at.exception and at.selectbox(key="cp_bucket").value == other and _qp(at, "bucket") == str(other)
+    assert all((o == 1.0) == (b == other) for b, _, o in _rects(html_blocks(at)["cp_chart"]))
+    trigger(at, "cp_chart", "open", 999)  # not a bucket of this chart: the top bucket, no error
+    assert not at.exception and at.selectbox(key="cp_bucket").value in {b for b, _, _ in _rects(
+        html_blocks(at)["cp_chart"])}

@@ -160,19 +160,18 @@ def test_charts_are_built_once_per_input(app_env, monkeypatch):
     from core import charts
 
     built = []
-    real = charts.conditional_probability_chart
-    monkeypatch.setattr(charts, "conditional_probability_chart",
-                        lambda df, **kw: built.append(int(df["bucket"].nunique())) or real(df, **kw))
-    at = app("pages/conditional_probability.py")
-    at.query_params.update({"unit": "3", "buckets": "6"})
+    real = charts.sparse_code_chart
+    monkeypatch.setattr(charts, "sparse_code_chart", lambda df, **kw: built.append(len(df)) or real(df, **kw))
+    at = app("pages/concept_codes.py")
+    at.query_params.update({"concept": "a striped boat", "kind": "plain", "top": "3"})
     at.run()
-    assert len(built) == 1 and not at.exception
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
-    assert spec["encoding"]["x"]["field"] == "left"
+    assert built == [3] and not at.exception
+    spec = json.loads(next(c for c in at.get("vega_lite_chart") if "Sparse code" in c.proto.spec).proto.spec)
+    assert spec["encoding"]["x"]["field"] == "relative"
     at.run()  # same data: drawn again from the cached spec
-    assert len(built) == 1
-    at.slider(key="cp_buckets").set_value(4).run()  # new data: built again
-    assert len(built) == 2 and not at.exception
+    assert built == [3]
+    at.number_input(key="cc_top").set_value(2).run()  # new data: built again
+    assert built == [3, 2] and not at.exception
 
 
 def test_a_search_encodes_its_query_once(app_env, monkeypatch):

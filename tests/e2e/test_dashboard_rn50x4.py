@@ -168,10 +168,16 @@ def test_search_opens_a_card(rn, page, shots):
 def test_conditional_probability(rn, page, shots):
     page.goto(url(rn, "conditional_probability", unit=7, buckets=4), timeout=T)
     page.get_by_text("Per category").first.wait_for(timeout=T)
-    page.locator("[data-testid='stVegaLiteChart']").nth(1).wait_for(timeout=T)
+    page.locator("svg[aria-label='Activation distribution per category']").first.wait_for(timeout=T)
     settle(page)
     assert page.get_by_text(re.compile("|".join(R.CLASSES))).count() >= 1
     assert "buckets=4" in href(page) and "unit=7" in href(page)
+    bars = page.locator("svg[aria-label='Category fractions per activation bucket'] rect[data-unit]")
+    shown = re.search(r"bucket=(\d+)", href(page)).group(1)
+    other = next(b for b in bars.evaluate_all("els => els.map(e => e.dataset.unit)") if b != shown)
+    bars.and_(page.locator(f"[data-unit='{other}']")).first.click(timeout=T)  # a click on a bar picks its bucket
+    page.wait_for_function(f"location.href.includes('bucket={other}')", timeout=T)
+    settle(page)
     healthy(page, "06_conditional_probability")
 
 

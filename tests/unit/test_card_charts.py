@@ -172,3 +172,46 @@ def test_attack_page_svg_charts_carry_the_numbers_they_draw():
     markup = svg_charts.probs_svg(stroop, title="“a word written in …”")
     assert [b.get("data-label") for b in _bars(_svg(markup))] == ["green", "blue", "red"]
     assert re.search(r"green: 70\.0%", markup)
+
+
+def test_condprob_svg_stacks_fractions_and_marks_the_picked_bucket():
+    from core import svg_charts
+    from core.analyses import condprob
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=400)
+    labels = rng.choice(["cat", "dog", "boat & <b>"], 400)
+    sample = condprob.sample_buckets(values, labels, buckets=6, per_bucket=40, seed=0)
+    frac = condprob.category_fractions(sample)
+    markup = svg_charts.condprob_svg(frac, selected=3)
+    assert "<b>" not in markup and "boat &amp; &lt;b&gt;" in markup
+    root = _svg(markup)
+    ns = "{http://www.w3.org/2000/svg}"
+    rects = [r for r in root.iter(f"{ns}rect") if r.get("data-unit")]
+    assert len(rects) == int((frac["fraction"] > 0).sum())
+    for bucket, group in frac[frac["fraction"] > 0].groupby("bucket"):
+        mine = [r for r in rects if int(r.get("data-unit")) == bucket]
+        heights = sum(float(r.get("height")) for r in mine)
+        assert abs(heights - 220) < 0.05 * len(mine) + 0.5  # each non-empty bucket's column fills the plot
+        assert {r.get("fill-opacity") for r in mine} == {"1.0" if bucket == 3 else "0.45"}
+    colours = svg_charts.category_colours(frac["label"])
+    assert all(r.get("fill") == colours[r.get("data-bar")] for r in rects)
+
+
+def test_category_boxes_svg_draws_the_quartiles():
+    from core import svg_charts
+    from core.analyses import condprob
+
+    x = np.concatenate([np.arange(11.0), np.arange(5.0) + 20])
+    dist = pd.DataFrame({"row": range(16), "label": ["a"] * 11 + ["b"] * 5, "value": x, "x": x})
+    boxes = condprob.category_boxes(dist)
+    root = _svg(svg_charts.category_boxes_svg(boxes))
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = [g for g in root.iter(f"{ns}g") if g.get("data-box")]
+    assert [g.get("data-box") for g in groups] == list(boxes["label"]) == ["b", "a"]  # by median, highest first
+    a = next(g for g in groups if g.get("data-box") == "a")
+    assert "q1 2.50, median 5.00, q3 7.50" in a.find(f"{ns}title").text
+    box = a.find(f"{ns}rect")
+    whisker = a.findall(f"{ns}line")[0]
+    span = float(whisker.get("x2")) - float(whisker.get("x1"))  # min 0 .. max 10
+    assert abs(float(box.get("width")) / span - 0.5) < 0.01  # q1..q3 is half of min..max

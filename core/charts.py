@@ -1,7 +1,9 @@
 """Altair chart builders: DataFrame in, ``alt.Chart`` out (``<thing>_chart``); no streamlit calls.
 
-Specs are inspectable (``chart.to_dict()``), which is what the unit tests check. Pages render
-them with ``st.altair_chart(chart, width="stretch")``.
+Specs are inspectable (``chart.to_dict()``), which is what the unit tests check. Pages render them through
+``ui.altair`` (the spec cached per input). The pages a visitor opens first (neuron lookup, search, conditional
+probability, typographic attacks) draw the same charts as inline SVG instead (``core.svg_charts``), so that their
+first load fetches no chart library; the builders here serve the other views and define what those SVGs mirror.
 """
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""The neuron card's charts and the search page's ranking as inline SVG: DataFrame in, SVG markup out; no streamlit,
-no JavaScript.
+"""The charts of the pages a visitor opens first, as inline SVG: DataFrame in, SVG markup out; no streamlit, no
+JavaScript.
 
-The card draws its activation histogram and its zero-shot labels inside its own HTML blocks (``ui.html_block``), and
-the search page its ranked neurons, so those pages' first loads fetch no chart library (Vega-Lite's code is the
-largest a page fetches) and a neuron switch repaints two small SVGs. They look like ``core.charts``' Altair builders of the same data (which the other views
-and the unit tests of specs still use): same titles, axes, colours and hover texts (``<title>``). Every text that
-comes from data is escaped. Sizes are in SVG units on a ``viewBox``; the drawing scales to the column's width.
+The neuron card (histogram, zero-shot labels), the search page (ranked neurons), the conditional-probability page
+(stacked fractions, whose bars pick a bucket when clicked, and per-category boxes) and the typographic-attack page
+(class probabilities, neurons that rose and fell, the Stroop picture's probabilities) draw them inside their own HTML
+blocks (``ui.html_block``), so those pages' first loads fetch no chart library (Vega-Lite's code is the largest a
+page fetches) and a neuron switch repaints small SVGs. They look like ``core.charts``' Altair builders of the same
+data: same titles, axes, colours and hover texts (``<title>``); bars carry their label and value (``data-label``,
+``data-value``). Every text that comes from data is escaped. Sizes are in SVG units on a ``viewBox``; the drawing
+scales to the column's width.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 indexed collection in a temporary artifacts dir. No mocking: the real extraction, index and model run."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -41,17 +42,26 @@ def indexed_artifacts(tmp_path_factory, tiny_rn) -> Path:
     return root
 
 
+@contextlib.contextmanager
+def dashboard_env(artifacts: Path):
+    """Point the app at the tiny model and ``artifacts``; derived caches cleared on the way in and out."""
+    import streamlit as st
+
+    old = _set_env({"CLIP_EXPLORER_MODEL": MODEL_ID, "CLIP_EXPLORER_ARTIFACTS": str(artifacts)})
+    os.environ.pop("CLIP_EXPLORER_COLLECTIONS", None)
+    st.cache_data.clear()
+    try:
+        yield artifacts
+    finally:
+        _restore(old)
+        st.cache_data.clear()
+
+
 @pytest.fixture
 def app_env(indexed_artifacts):
     """Point the app at the tiny model and the indexed collection; clear derived caches."""
-    import streamlit as st
-
-    old = _set_env({"CLIP_EXPLORER_MODEL": MODEL_ID, "CLIP_EXPLORER_ARTIFACTS": str(indexed_artifacts)})
-    os.environ.pop("CLIP_EXPLORER_COLLECTIONS", None)
-    st.cache_data.clear()
-    yield indexed_artifacts
-    _restore(old)
-    st.cache_data.clear()
+    with dashboard_env(indexed_artifacts) as artifacts:
+        yield artifacts
 
 
 @pytest.fixture

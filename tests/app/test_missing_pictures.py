@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.conftest import MODEL_ID, PAGES, _restore, _set_env, app, tile_grids
+from tests.app.conftest import PAGES, app, dashboard_env, tile_grids
 from tests.conftest import make_image_folder
 
 ALL = ["dashboard.py"] + [f"pages/{p.name}" for p in sorted(PAGES.glob("*.py"))]
@@ -34,14 +33,8 @@ def moved_artifacts(tmp_path_factory, tiny_rn):
 
 @pytest.fixture
 def moved_env(moved_artifacts):
-    import streamlit as st
-
-    old = _set_env({"CLIP_EXPLORER_MODEL": MODEL_ID, "CLIP_EXPLORER_ARTIFACTS": str(moved_artifacts)})
-    os.environ.pop("CLIP_EXPLORER_COLLECTIONS", None)
-    st.cache_data.clear()
-    yield moved_artifacts
-    _restore(old)
-    st.cache_data.clear()
+    with dashboard_env(moved_artifacts) as artifacts:
+        yield artifacts
 
 
 def _messages(at) -> list[str]:

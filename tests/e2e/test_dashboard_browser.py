@@ -155,7 +155,7 @@ def run_attack(page) -> None:
     page.get_by_text("Prediction flipped").first.wait_for(timeout=T)
     settle(page)
     assert page.get_by_text(re.compile(r"^after: ")).count() >= 1
-    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 1
+    assert page.locator("svg[aria-label='Zero-shot class probabilities'] rect[data-bar='after']").count() >= 1
 
 
 def test_bad_link_shows_message_not_traceback(server, browser, shots):

@@ -3,11 +3,12 @@
 Each command runs in a fresh interpreter ``--repeat`` times (best time kept: the least disturbed by other
 load on the machine). ``models``, ``--help`` and ``layers`` must not import torch: ``layers`` answers the demo from
 its shipped table, ``ARCH/random`` (and ``ARCH/TAG`` with local weights) from open_clip's config of the
-architecture, so their floor is the interpreter's start, not ``import torch``. A checkpoint file's first listing
-loads it (floor: ``import torch`` + ``import open_clip`` + reading and building the model) and remembers its table
-under ``<artifacts>/layers/``; later listings answer from that without torch. The file cases use a ViT-S-32 state
-dict with seeded random weights, in a temporary artifacts folder: "first" with an empty one on every run,
-"remembered" after one listing.
+architecture, so their floor is the interpreter's start, not ``import torch``; so does a checkpoint file whose
+tensor shapes are read without torch (safetensors, a torch.save zip) and fit its ``--arch``. Any other file's first
+listing loads it (floor: ``import torch`` + ``import open_clip`` + reading and building the model) and remembers its
+table under ``<artifacts>/layers/``; later listings answer from that without torch. The file cases use a ViT-S-32
+state dict with seeded random weights (a zip, and torch's legacy format), in a temporary artifacts folder: "first"
+with an empty one on every run, "remembered" after one listing.
 
     python benchmarks/bench_cli_start.py [--repeat 5]
 """
@@ -35,21 +36,24 @@ CASES = {  # name: (arguments, artifacts folder: None = the settings', "fresh" =
     "core layers --model ''": (["-m", "core", "layers", "--model", ""], None),  # an error before any model import
     "layers ViT-S-32/random": (OTHER, "fresh"),  # derived from open_clip's config
     "layers RN50x4/random": (["-m", "core", "layers", "--model", "RN50x4/random"], "fresh"),
-    "layers FILE, first": (["FILE"], "fresh"),  # a checkpoint file: loaded the first time
-    "layers FILE, remembered": (["FILE"], "warm"),
+    "layers FILE (zip), first": (["FILE"], "fresh"),  # shapes read without torch, fit the config: derived
+    "layers FILE (legacy), first": (["LEGACY"], "fresh"),  # torch's legacy format: loaded the first time
+    "layers FILE (legacy), remembered": (["LEGACY"], "warm"),
 }
 FILE_ARGS = ["-m", "core", "layers", "--arch", "ViT-S-32", "--checkpoint"]
 
 
-def checkpoint(folder: Path) -> str:
-    """A ViT-S-32 state dict with seeded random weights, for the checkpoint-file cases."""
+def checkpoints(folder: Path) -> dict[str, str]:
+    """A ViT-S-32 state dict with seeded random weights, saved as a torch.save zip and in torch's legacy format."""
     import open_clip
     import torch
 
     torch.manual_seed(0)
-    path = folder / "vit-s-32.pt"
-    torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), path)
-    return str(path)
+    state = open_clip.create_model("ViT-S-32", pretrained=None).state_dict()
+    paths = {"FILE": folder / "vit-s-32.pt", "LEGACY": folder / "vit-s-32-legacy.pt"}
+    torch.save(state, paths["FILE"])
+    torch.save(state, paths["LEGACY"], _use_new_zipfile_serialization=False)
+    return {k: str(v) for k, v in paths.items()}
 
 
 def run_once(args: list[str], artifacts: str | None) -> float:
@@ -79,8 +83,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = checkpoint(Path(tmp))
-        times = {name: best_time(FILE_ARGS + [ckpt] if a == ["FILE"] else a, folder, args.repeat)
+        files = checkpoints(Path(tmp))
+        times = {name: best_time(FILE_ARGS + [files[a[0]]] if a[0] in files else a, folder, args.repeat)
                  for name, (a, folder) in CASES.items()}
     base, torch_t = times["python -c pass"], times["import torch"]
     print(f"{'command':<30}{'seconds':>9}{'x python':>10}{'x torch':>9}")

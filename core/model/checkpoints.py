@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from core.errors import BadCheckpointError
+from core.model.file_shapes import cfg_matches, state_signature
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +154,8 @@ def check_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Pa
 
 def check_arch_fits(state: dict[str, torch.Tensor], path: Path, arch: str, cfg: dict) -> None:
     """Fail early when the file's inferred shape (``describe_state``) is not ``arch``'s config ``cfg``."""
-    sig = _state_signature(state)
-    if sig is None or _cfg_matches(sig, cfg):
+    sig = state_signature(state)
+    if sig is None or cfg_matches(sig, cfg):
         return  # not inferable, or it fits: the key-by-key check after building decides
     desc, names = _describe(sig)
     fix = (f"use --arch {names[0]} (model id '{names[0]}@{path}')" if names
@@ -171,51 +171,8 @@ def describe_state(state: dict[str, torch.Tensor]) -> tuple[str, list[str]] | No
         ``(description, names)``: a short description and the open_clip architectures (without their
         ``-quickgelu`` twins) whose config matches; ``None`` when the keys are not those of a CLIP.
     """
-    sig = _state_signature(state)
+    sig = state_signature(state)
     return None if sig is None else _describe(sig)
-
-
-def _state_signature(state: dict[str, torch.Tensor]) -> dict | None:
-    import re
-
-    def count(pattern: str) -> int:
-        return len({m.group(1) for k in state if (m := re.match(pattern, k))})
-
-    try:
-        sig: dict[str, Any] = {"embed_dim": int(state["text_projection"].shape[1]),
-                               "context_length": int(state["positional_embedding"].shape[0]),
-                               "vocab_size": int(state["token_embedding.weight"].shape[0]),
-                               "text_width": int(state["ln_final.weight"].shape[0]),
-                               "text_layers": count(r"transformer\.resblocks\.(\d+)\.")}
-        if "visual.attnpool.positional_embedding" in state:
-            sig["layers"] = [count(rf"visual\.layer{b}\.(\d+)\.") for b in (1, 2, 3, 4)]
-            sig["width"] = int(state["visual.layer1.0.conv1.weight"].shape[0])
-            sig["patch_size"] = None
-            sig["image_size"] = 32 * round((state["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
-        elif "visual.conv1.weight" in state and "visual.positional_embedding" in state:
-            sig["layers"] = count(r"visual\.transformer\.resblocks\.(\d+)\.")
-            sig["width"] = int(state["visual.conv1.weight"].shape[0])
-            sig["patch_size"] = int(state["visual.conv1.weight"].shape[-1])
-            sig["image_size"] = sig["patch_size"] * round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
-        else:
-            return None
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return None
-    return sig
-
-
-def _cfg_matches(sig: dict, cfg: dict) -> bool:
-    v, t = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
-    layers = v.get("layers")
-    image_size = v.get("image_size")
-    return (cfg.get("embed_dim") == sig["embed_dim"] and v.get("width") == sig["width"]
-            and v.get("patch_size") == sig["patch_size"]
-            and (list(image_size) if isinstance(image_size, (list, tuple)) else [image_size] * 2)
-            == [sig["image_size"]] * 2
-            and (list(layers) if isinstance(layers, (list, tuple)) else layers) == sig["layers"]
-            and t.get("width") == sig["text_width"] and t.get("layers") == sig["text_layers"]
-            and t.get("context_length", 77) == sig["context_length"] and t.get("vocab_size", 49408) == sig["vocab_size"]
-            and not v.get("timm_model_name") and not t.get("hf_model_name"))
 
 
 def _describe(sig: dict) -> tuple[str, list[str]]:
@@ -227,5 +184,5 @@ def _describe(sig: dict) -> tuple[str, list[str]]:
     import open_clip as oc  # only when a file does not fit: slow to import
 
     names = [name for name in oc.list_models()
-             if not name.endswith(QUICKGELU_SUFFIX) and _cfg_matches(sig, oc.get_model_config(name) or {})]
+             if not name.endswith(QUICKGELU_SUFFIX) and cfg_matches(sig, oc.get_model_config(name) or {})]
     return desc, names

@@ -7,13 +7,14 @@ only on the architecture, never on the weights. So it is answered without import
   scripts/write_demo_layers.py`` (``--check`` compares it with the live model's). It is used while
   ``assets/demo/config.json`` is the one it was made from and the weights file is there; a unit test regenerates it
   from the live model.
-- ``ARCH/random``, and ``ARCH/TAG`` once its weights file is here: derived from open_clip's config of the
+- ``ARCH/random``, ``ARCH/TAG`` once its weights file is here, and a checkpoint file whose tensor shapes (read
+  without torch, ``core.model.file_shapes``) fit its architecture: derived from open_clip's config of the
   architecture (``config_table``: ResNet and ViT image towers; read from open_clip's JSON files, the activation
   included: an ``ARCH-quickgelu`` name is its base config with ``quick_gelu``). A unit test compares the derivation
   with the built model's layers for every open_clip architecture it covers.
-- any other model (a checkpoint file, a tower the derivation does not cover): from a record under
-  ``<artifacts>/layers/`` written the first time its table was computed with the loaded model (``remember``). A
-  record holds the key it was made under and is used only while that key still holds: the architecture's config,
+- any other model (a file torch must read: a TorchScript archive, the legacy format; a tower the derivation does not
+  cover): from a record under ``<artifacts>/layers/`` written the first time its table was computed with the loaded
+  model (``remember``). A record holds the key it was made under and is used only while that key still holds: the architecture's config,
   the open_clip version, the source of ``core/model/hooks.py`` (which enumerates the layers), and the weights the
   model was loaded from (a file's absolute path, size and modification time; a pretrained tag's local file, found
   the way loading finds it). The weights are in the key because a record also stands for "this model loads": a
@@ -214,11 +215,24 @@ def lookup(model_id: str) -> dict | None:
     else:
         record = _read(record_path(model_id))
         key = model_key(model_id, record["key"].get("sources") if record else menu_sources(parsed[0]))
-        if record is None and key is not None and parsed[1] in ("random", "pretrained"):
+        if record is None and key is not None and _derivable(parsed, key["config"]):
             return config_table(parsed[0], key["config"])  # first listing: what the architecture's config says
     if record is None or key is None or record["key"] != key or record["model"] != parsed[0]:
         return None
     return {"model": record["model"], "article_layer": record["article_layer"], "layers": record["layers"]}
+
+
+def _derivable(parsed: tuple, cfg: dict) -> bool:
+    """Whether the config alone gives the table: random and pretrained weights are the config's by construction; a
+    checkpoint file only when its tensor shapes, read without torch (``core.model.file_shapes``), fit the config
+    (else it is loaded, which says what the file is)."""
+    if parsed[1] in ("random", "pretrained"):
+        return True
+    from core.model.file_shapes import cfg_matches, state_signature, tensor_shapes
+
+    shapes = tensor_shapes(Path(parsed[3]).expanduser()) if parsed[1] == "file" else None
+    sig = state_signature(shapes) if shapes else None
+    return sig is not None and cfg_matches(sig, cfg)
 
 
 def menu_sources(model_id: str) -> dict | None:

@@ -53,11 +53,12 @@ def _subprocess_layers(args: list[str], artifacts: Path | None = None) -> tuple[
 
 @pytest.fixture(scope="module")
 def tiny_file(tiny_rn, tmp_path_factory) -> str:
-    """``tiny-rn@FILE``: a checkpoint file (its table is remembered after the first listing, not derived)."""
+    """``tiny-rn@FILE``: a checkpoint in torch's legacy (non-zip) format, whose shapes are not read without torch:
+    its table is remembered after the first listing, not derived."""
     import torch
 
     ckpt = tmp_path_factory.mktemp("tiny_ckpt") / "tiny.pt"
-    torch.save(tiny_rn.model.state_dict(), ckpt)
+    torch.save(tiny_rn.model.state_dict(), ckpt, _use_new_zipfile_serialization=False)
     return f"tiny-rn@{ckpt}"
 
 
@@ -252,3 +253,75 @@ def test_config_tables_are_what_the_built_models_give_for_every_open_clip_archit
         checked.append(arch)
     assert {"RN50", "RN50x4", "RN50x64", "RN50-quickgelu", "ViT-B-32", "ViT-L-14", "ViT-bigG-14"} <= set(checked)
     assert len(checked) >= 40, checked
+
+
+@pytest.fixture(scope="module")
+def vit_files(tmp_path_factory) -> dict[str, Path]:
+    """ViT-S-32 (seeded random weights) saved as safetensors, a torch.save zip, a wrapped zip
+    (``{"state_dict": {"module.…": …}}``) and the legacy format; RN50's state dict beside them (another architecture)."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("vit_files")
+    torch.manual_seed(0)
+    state = open_clip.create_model("ViT-S-32", pretrained=None).state_dict()
+    files = {name: folder / name for name in ("vit.safetensors", "vit.pt", "wrapped.pt", "legacy.pt", "rn50.pt")}
+    save_file({k: v.contiguous() for k, v in state.items()}, files["vit.safetensors"])
+    torch.save(state, files["vit.pt"])
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 3}, files["wrapped.pt"])
+    torch.save(state, files["legacy.pt"], _use_new_zipfile_serialization=False)
+    torch.save(open_clip.create_model("RN50", pretrained=None).state_dict(), files["rn50.pt"])
+    return files | {"shapes": {k: tuple(v.shape) for k, v in state.items()}}
+
+
+def test_tensor_shapes_are_read_without_torch_where_the_format_allows(vit_files):
+    from core.model.file_shapes import tensor_shapes
+
+    for name in ("vit.safetensors", "vit.pt", "wrapped.pt"):
+        assert tensor_shapes(vit_files[name]) == vit_files["shapes"], name
+    assert tensor_shapes(vit_files["legacy.pt"]) is None  # torch's legacy format: torch reads it
+
+
+def test_the_shape_reader_builds_nothing_but_shapes(tmp_path):
+    """A zip whose pickle names anything but a state dict's few names is refused before anything is built."""
+    import io
+    import pickle
+    import zipfile
+
+    from core.model.file_shapes import tensor_shapes
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("evil/data.pkl", pickle.dumps({"visual.conv1.weight": Evil()}))
+        zf.writestr("evil/version", "3\n")
+    out = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out):
+        assert tensor_shapes(path) is None
+    assert out.getvalue() == ""
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
+    assert tensor_shapes(tmp_path / "junk.safetensors") is None
+
+
+def test_checkpoint_files_are_listed_without_torch_when_their_shapes_fit(vit_files, tmp_path, capsys):
+    """safetensors and torch.save zips of ViT-S-32 in fresh interpreters: no torch, the loading path's exact output;
+    the legacy format is loaded; a file of another architecture is loaded too, and fails in one line."""
+    loaded, _ = _subprocess_layers(["--checkpoint", str(vit_files["vit.pt"]), "--arch", "ViT-S-32", "--json",
+                                    "--device", "cpu"], tmp_path / "a")
+    for name in ("vit.safetensors", "vit.pt", "wrapped.pt"):
+        out, modules = _subprocess_layers(["--checkpoint", str(vit_files[name]), "--arch", "ViT-S-32", "--json"],
+                                          tmp_path / "b")
+        assert not modules & {"torch", "open_clip", "numpy"}, name
+        assert json.loads(out) | {"model": ""} == json.loads(loaded) | {"model": ""}, name
+    _, modules = _subprocess_layers(["--checkpoint", str(vit_files["legacy.pt"]), "--arch", "ViT-S-32", "--json"],
+                                    tmp_path / "c")
+    assert "torch" in modules
+    code = main(["layers", "--checkpoint", str(vit_files["rn50.pt"]), "--arch", "ViT-S-32", "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 2 and "does not match architecture ViT-S-32" in error and "RN50" in error

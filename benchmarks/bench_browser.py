@@ -41,6 +41,14 @@ PAGES = {  # page -> url path + query (the search page is measured with a query,
     "conditional probability": "/conditional_probability",
     "typographic attacks": "/typographic_attack",
 }
+MORE_PAGES = {  # --all-pages: the rest of the dashboard, as a visitor lands on each
+    "attack lab": "/attack_lab",
+    "sparse concept codes": "/concept_codes?concept=happy",
+    "interventions": "/interventions",
+    "region maps": "/region_maps",
+    "layer grid": "/layer_grid",
+    "the article's units": "/article_units",
+}
 FIRST_RENDER_TARGET_S = 2.0
 SWITCH_TARGET_S = 0.3
 
@@ -411,11 +419,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", metavar="REF",
                     help="also measure first renders, neuron switches and search against the same dashboard at "
                          "another commit (e.g. the one before a restructuring), side by side, alternating")
+    ap.add_argument("--all-pages", action="store_true",
+                    help="first renders of every page of the dashboard, not only the four the targets name")
     ap.add_argument("--plain", action="store_true",
                     help="also time first renders in a Chromium that no automation is attached to (a person's "
                          "browser), side by side with Playwright's; the server then runs benchmarks/probe_app.py, "
                          "the dashboard with a timing script in its pages")
     args = ap.parse_args(argv)
+    if args.all_pages:
+        PAGES.update(MORE_PAGES)
     if args.url and (args.plain or args.baseline or args.against):
         ap.error("--plain and --baseline start their own servers: leave out --url")
     if args.plain and (args.baseline or args.against):

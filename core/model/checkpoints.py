@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from core.errors import BadCheckpointError
-from core.model.file_shapes import cfg_matches, state_signature
+from core.model.file_shapes import ZIP_MAGIC, cfg_matches, is_torchscript, state_signature
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,6 @@ QUICKGELU_SUFFIX = "-quickgelu"  # open_clip's naming: ARCH-quickgelu is ARCH wi
 
 
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
@@ -31,7 +30,7 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(16)
-    if head[:4] == _ZIP_MAGIC:
+    if head[:4] == ZIP_MAGIC:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
@@ -40,7 +39,7 @@ def read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
                 f"{path} is a corrupt or truncated zip archive ({size:,} bytes; {err}): a TorchScript or torch.save "
                 "file cut short or damaged. Copy the file again (compare its size or checksum with the original)."
             ) from err
-        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        if is_torchscript(names):
             return _read_torchscript(path, size), "torchscript"
         return _read_pickle(path, size), "state_dict"
     if _looks_like_safetensors(head, size) or path.suffix == ".safetensors":

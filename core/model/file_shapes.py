@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-_ZIP_MAGIC = b"PK\x03\x04"
+ZIP_MAGIC = b"PK\x03\x04"  # the first bytes of a zip archive (torch.save's format, TorchScript archives)
 _MAX_HEADER = 100 * 2**20  # a safetensors header larger than this is not one we read
 
 
@@ -58,13 +58,18 @@ class _StateUnpickler(pickle.Unpickler):
         return None  # the storage's bytes are never read
 
 
+def is_torchscript(names: list[str]) -> bool:
+    """Whether a zip archive's member ``names`` are a TorchScript archive's (its ``code/`` and ``constants.pkl``)."""
+    return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
+
+
 def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]] | None:
     """``{name: shape}`` of a safetensors file or a ``torch.save`` zip of a state dict (``{"state_dict": ...}``
     unwrapped, ``module.`` dropped), or None when this cannot tell without torch."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
-            if head[:4] == _ZIP_MAGIC:
+            if head[:4] == ZIP_MAGIC:
                 state = _zip_state(path)
             else:
                 n = int.from_bytes(head, "little") if len(head) == 8 else 0
@@ -86,8 +91,8 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]] | None:
 def _zip_state(path: Path):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
-        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-            return None  # a TorchScript archive: torch reads it
+        if is_torchscript(names):
+            return None  # torch reads it
         pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkl) != 1:
             return None

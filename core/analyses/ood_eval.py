@@ -68,10 +68,13 @@ def _draw(style: str, pic, word: str, target_word: str, *, font: str, pos: tuple
 
 def _pattern_height(pic, word: str, font: str) -> float:
     """The pattern's glyph height: ``PATTERN_HEIGHT`` of the picture, less (in steps of 0.5 %) where eight copies
-    of a long word would change more than ``MAX_COVER`` of the pixels."""
+    of a long word, or their blank bars, would change more than ``MAX_COVER`` of the pixels."""
+    def cover(height: float) -> float:
+        kw = {"font": font, "fg": TEXT, "outline": TEXT, "text_height_frac": height}
+        return max(raster.overlay_article_pattern(pic, word, **kw)[1], raster.article_pattern_blank(pic, word, **kw)[1])
+
     height = PATTERN_HEIGHT
-    while height > 0.03 and raster.overlay_article_pattern(pic, word, font=font, fg=TEXT, outline=TEXT,
-                                                           text_height_frac=height)[1] > MAX_COVER:
+    while height > 0.03 and cover(height) > MAX_COVER:
         height -= 0.005
     return height
 

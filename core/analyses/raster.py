@@ -336,12 +336,12 @@ def article_pattern_blank(image: Image.Image, text: str, *, font: str = DEFAULT_
         ImageDraw.Draw(one).text((fx * w, fy * h), text, font=fnt, fill=fg, stroke_width=stroke,
                                  stroke_fill=outline)
         x0, y0, x1, y1 = ImageDraw.Draw(one).textbbox((fx * w, fy * h), text, font=fnt, stroke_width=stroke)
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        x0, y0, x1, y1 = max(0, math.floor(x0)), max(0, math.floor(y0)), min(w, math.ceil(x1)), min(h, math.ceil(y1))
         if x1 <= x0 or y1 <= y0:
             continue
         boxes.append((x0, y0, x1 - 1, y1 - 1))
         changed = int(np.any(np.asarray(one) != np.asarray(base), axis=-1).sum())
-        bar_w = min(x1 - x0, max(1, math.ceil(changed / (y1 - y0))))
+        bar_w = min(x1 - x0, max(1, changed // (y1 - y0)))
         ImageDraw.Draw(out).rectangle((x0, y0, x0 + bar_w - 1, y1 - 1), fill=fg, outline=outline if stroke else None,
                                       width=max(1, stroke))
     return out, pixel_cover(base, out), boxes

@@ -186,6 +186,38 @@ def _label_box(img_w: int, img_h: int, text: str, font: str, area_frac: float
     return box_w, box_h, fnt
 
 
+Box = tuple[int, int, int, int]  # (left, top, right, bottom), inclusive, as PIL's rectangle takes it
+
+
+def label_geometry(size: tuple[int, int], text: str, *, area_frac: float,
+                   position: str | tuple[float, float] = "center", font: str = DEFAULT_FONT,
+                   rng: np.random.Generator | None = None) -> tuple[Box, ImageFont.FreeTypeFont]:
+    """Where ``overlay_label`` puts its box on a picture of ``size`` (w, h), and the font it writes in.
+
+    Raises:
+        CoreError: if ``area_frac`` is out of range or ``position`` is unknown.
+    """
+    if not 0 < area_frac <= 1:
+        raise CoreError(f"area_frac must be in (0, 1], got {area_frac}")
+    w, h = size
+    box_w, box_h, fnt = _label_box(w, h, text, font, area_frac)
+    if isinstance(position, tuple):
+        left, top = position[0] * w, position[1] * h
+    elif position == "center":
+        left, top = (w - box_w) / 2, (h - box_h) / 2
+    elif position == "top":
+        left, top = (w - box_w) / 2, 0.04 * h
+    elif position == "bottom":
+        left, top = (w - box_w) / 2, h - box_h - 0.04 * h
+    elif position == "random" and rng is not None:
+        left, top = rng.uniform(0, w - box_w), rng.uniform(0, h - box_h)
+    else:
+        raise CoreError(f"unknown label position {position!r}; valid: center, top, bottom, "
+                        "random (with rng), or an (x, y) tuple of fractions")
+    left, top = max(0.0, min(left, w - box_w)), max(0.0, min(top, h - box_h))
+    return (round(left), round(top), round(left + box_w) - 1, round(top + box_h) - 1), fnt
+
+
 def overlay_label(image: Image.Image, text: str, *, area_frac: float,
                   position: str | tuple[float, float] = "center", font: str = DEFAULT_FONT,
                   fg: Color = (0, 0, 0), bg: Color = (255, 255, 255),
@@ -207,31 +239,50 @@ def overlay_label(image: Image.Image, text: str, *, area_frac: float,
     Raises:
         CoreError: if ``area_frac`` is out of range or ``position`` is unknown.
     """
-    if not 0 < area_frac <= 1:
-        raise CoreError(f"area_frac must be in (0, 1], got {area_frac}")
     base = image.convert("RGB")
-    w, h = base.size
-    box_w, box_h, fnt = _label_box(w, h, text, font, area_frac)
-    if isinstance(position, tuple):
-        left, top = position[0] * w, position[1] * h
-    elif position == "center":
-        left, top = (w - box_w) / 2, (h - box_h) / 2
-    elif position == "top":
-        left, top = (w - box_w) / 2, 0.04 * h
-    elif position == "bottom":
-        left, top = (w - box_w) / 2, h - box_h - 0.04 * h
-    elif position == "random" and rng is not None:
-        left, top = rng.uniform(0, w - box_w), rng.uniform(0, h - box_h)
-    else:
-        raise CoreError(f"unknown label position {position!r}; valid: center, top, bottom, "
-                        "random (with rng), or an (x, y) tuple of fractions")
-    left, top = max(0.0, min(left, w - box_w)), max(0.0, min(top, h - box_h))
+    box, fnt = label_geometry(base.size, text, area_frac=area_frac, position=position, font=font, rng=rng)
+    return _boxed_text(base, box, text, fnt, fg, bg)
+
+
+def _boxed_text(base: Image.Image, box: Box, text: str, fnt: ImageFont.FreeTypeFont, fg: Color, bg: Color
+                ) -> tuple[Image.Image, float]:
     out = base.copy()
     draw = ImageDraw.Draw(out)
-    box = (round(left), round(top), round(left + box_w) - 1, round(top + box_h) - 1)
     draw.rectangle(box, fill=bg)
-    _draw_centered(draw, box, text, fnt, fg)
+    if text:
+        _draw_centered(draw, box, text, fnt, fg)
     return out, pixel_cover(base, out)
+
+
+def band_geometry(size: tuple[int, int], text: str, *, height_frac: float, edge: str = "bottom",
+                  font: str = DEFAULT_FONT) -> tuple[Box, ImageFont.FreeTypeFont]:
+    """A full-width band along the top or bottom edge, ``height_frac`` of the picture high, and its font."""
+    if not 0 < height_frac <= 1 or edge not in ("top", "bottom"):
+        raise CoreError(f"a band needs 0 < height_frac <= 1 and edge top or bottom, got {height_frac}, {edge!r}")
+    w, h = size
+    band_h = max(1, round(height_frac * h))
+    top = 0 if edge == "top" else h - band_h
+    pad = 0.12 * band_h
+    return (0, top, w - 1, top + band_h - 1), _fit_font(font, text or "x", w - 2 * pad, band_h - 2 * pad)
+
+
+def overlay_band(image: Image.Image, text: str, *, height_frac: float, edge: str = "bottom",
+                 font: str = DEFAULT_FONT, fg: Color = (0, 0, 0), bg: Color = (255, 255, 255)
+                 ) -> tuple[Image.Image, float]:
+    """A band along one edge with the text centred in it; ``text=""`` draws the blank band.
+
+    Returns:
+        (RGB image, pixel cover).
+    """
+    base = image.convert("RGB")
+    box, fnt = band_geometry(base.size, text, height_frac=height_frac, edge=edge, font=font)
+    return _boxed_text(base, box, text, fnt, fg, bg)
+
+
+def overlay_blank_label(image: Image.Image, box: Box, *, bg: Color = (255, 255, 255)) -> tuple[Image.Image, float]:
+    """The blank control of a label or band: the same box, filled, with no text."""
+    base = image.convert("RGB")
+    return _boxed_text(base, box, "", load_font(DEFAULT_FONT, 8), (0, 0, 0), bg)
 
 
 def overlay_article_pattern(image: Image.Image, text: str, *, font: str = DEFAULT_FONT,
@@ -261,6 +312,39 @@ def overlay_article_pattern(image: Image.Image, text: str, *, font: str = DEFAUL
     for fx, fy in spots:
         draw.text((fx * w, fy * h), text, font=fnt, fill=fg, stroke_width=stroke, stroke_fill=outline)
     return out, pixel_cover(base, out)
+
+
+def article_pattern_blank(image: Image.Image, text: str, *, font: str = DEFAULT_FONT,
+                          text_height_frac: float = 0.07, fg: Color = (255, 255, 255),
+                          outline: Color = (0, 0, 0),
+                          spots: Sequence[tuple[float, float]] = ARTICLE_SPOTS
+                          ) -> tuple[Image.Image, float, list[Box]]:
+    """The blank control of ``overlay_article_pattern``: at each spot, inside the box of that copy of the text,
+    a bar of the text's colour and outline, as high as the box and as long as needed to change as many pixels
+    as the copy does. Same spots, same height, about the same cover, no letters.
+
+    Returns:
+        (RGB image, pixel cover, the copies' text boxes).
+    """
+    base = image.convert("RGB")
+    w, h = base.size
+    fnt = load_font(font, max(5, round(text_height_frac * h / 0.72)))
+    stroke = round(h / 256)
+    out, boxes = base.copy(), []
+    for fx, fy in spots:
+        one = base.copy()
+        ImageDraw.Draw(one).text((fx * w, fy * h), text, font=fnt, fill=fg, stroke_width=stroke,
+                                 stroke_fill=outline)
+        x0, y0, x1, y1 = ImageDraw.Draw(one).textbbox((fx * w, fy * h), text, font=fnt, stroke_width=stroke)
+        x0, y0, x1, y1 = max(0, math.floor(x0)), max(0, math.floor(y0)), min(w, math.ceil(x1)), min(h, math.ceil(y1))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        boxes.append((x0, y0, x1 - 1, y1 - 1))
+        changed = int(np.any(np.asarray(one) != np.asarray(base), axis=-1).sum())
+        bar_w = min(x1 - x0, max(1, changed // (y1 - y0)))
+        ImageDraw.Draw(out).rectangle((x0, y0, x0 + bar_w - 1, y1 - 1), fill=fg, outline=outline if stroke else None,
+                                      width=max(1, stroke))
+    return out, pixel_cover(base, out), boxes
 
 
 def pixel_cover(before: Image.Image, after: Image.Image) -> float:

@@ -1,4 +1,5 @@
-"""``python -m core eval-demo [--json]``: held-out figures of a model on the demo corpus."""
+"""``python -m core eval-demo [--json] [--cards] [--ood]``: held-out figures of a model on the demo corpus, and with
+``--ood`` on the out-of-distribution Symbola glyphs (``core.analyses.ood_eval``)."""
 from __future__ import annotations
 
 from core.cli import SEED, add_model_args
@@ -17,6 +18,13 @@ def configure(parser) -> None:
                              "collection (indexed with the model on first use) and the rastered-word vocabulary "
                              "(scored on first use: minutes)")
     parser.add_argument("--index", default=None, help="with --cards: the demo collection's artifact to use")
+    parser.add_argument("--ood", action="store_true",
+                        help="also evaluate on the out-of-distribution Symbola glyphs (assets/demo_ood): zero-shot "
+                             "top-1 and band, sticker and 8-spot attacks with held-out neutral words and blank "
+                             "controls, counts and 95 %% intervals")
+    parser.add_argument("--ood-split", choices=("test", "val"), default="test",
+                        help="with --ood: the split to report (val for model selection; test is reported once)")
+    parser.add_argument("--ood-dir", default=None, help="with --ood: the OOD picture folder (default assets/demo_ood)")
 
 
 def _fmt(value, chance) -> str:
@@ -33,10 +41,20 @@ def run(args) -> int:
     from core.analyses.evaluate import evaluate
     from core.cli import load_model_from_args, print_json, write_text
 
+    ood_dir = None
+    if args.ood:  # missing OOD files fail before the minutes of the in-distribution evaluation
+        from pathlib import Path
+
+        from core.analyses.ood import load_ood_index
+        ood_dir = Path(args.ood_dir) if args.ood_dir else None
+        load_ood_index(args.ood_split, ood_dir)
     loaded = load_model_from_args(args)
     result = evaluate(loaded, seed=args.seed)
     if args.cards or args.index:
         result |= _card_figures(loaded, args.index)
+    if args.ood:
+        from core.analyses.ood_eval import evaluate_ood
+        result["ood"] = evaluate_ood(loaded, split=args.ood_split, seed=args.seed, ood_dir=ood_dir)
     if args.out:
         write_text(args.out, json.dumps(result, indent=2) + "\n")
     if args.json:
@@ -60,7 +78,30 @@ def run(args) -> int:
         print(f"  {'multimodal_on_cards':<26} {_fmt(cards['value'], cards['chance'])} of {cards['of']} categories")
         if regions["value"] is not None:
             print(f"  {'continent_units':<26} {regions['value']} of {regions['of']} continents at >= 2x chance")
+    if "ood" in result:
+        _print_ood(result["ood"])
     return 0
+
+
+def _share(p: dict) -> str:
+    if p["value"] is None:
+        return "n/a"
+    lo, hi = p["ci95"]
+    return f"{p['value']:6.1%} ({p['k']:3d}/{p['n']:<3d} [{lo:.0%}, {hi:.0%}])"
+
+
+def _print_ood(ood: dict) -> None:
+    print(f"out of distribution: {ood['pictures']} Symbola glyphs, split {ood['split']} (unit: {ood['unit']})")
+    print(f"  {'zero_shot_top1':<26} {_share(ood['zero_shot_top1'])}; top-5 {_share(ood['zero_shot_top5'])}")
+    att = ood["typographic_attack"]
+    if att.get("pictures"):
+        print(f"  attacks: {att['pictures']} correctly classified glyphs x {att['per_picture']}; intervals over glyphs")
+        print(f"  {'style':<8} {'attack success':<28} {'neutral-word flips':<28} {'blank flips':<28} cover")
+        for style, s in att["styles"].items():
+            print(f"  {style:<8} {_share(s['attack_success']):<28} {_share(s['neutral_flips']):<28} "
+                  f"{_share(s['blank_flips']):<28} {s['cover']['attack']['mean']:.1%}")
+    for t in ood["targets"]:
+        print(f"  [{'met' if t['met'] else 'not met'}] {t['target']}: {t['value']:.1%}")
 
 
 def _card_figures(loaded, index: str | None) -> dict:

@@ -222,6 +222,18 @@ def bars_svg(labels: list[str], values, kinds: list[str], colours: list[str], *,
     return _svg(height, title, "".join(body), title)
 
 
+def sparse_code_svg(df: pd.DataFrame, *, concept: str = "") -> str:
+    """``core.charts.sparse_code_chart`` as SVG: a concept's sparse neuron code, one bar per unit in the given order
+    (largest term first), its weight relative to the largest on a 0-1 axis.
+
+    Args:
+        df: ``concepts.SparseCode.table``: unit, weight, relative, cosine.
+    """
+    return bars_svg([f"unit {int(u)}" for u in df["unit"]], df["relative"].to_numpy(float), ["relative"] * len(df),
+                    [EXCITE] * len(df), title=f"Sparse code of '{concept}'" if concept else "Sparse code",
+                    x_title="weight (relative to the largest)", domain=(0.0, 1.0), fmt=".2f", step=22)
+
+
 # ---------------------------------------------------------------- conditional probability -----------------------------
 PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
            "#bab0ac")  # Vega's "tableau10", the Altair chart's default colours
@@ -318,4 +330,43 @@ def category_boxes_svg(df: pd.DataFrame, *, title: str = "Activation distributio
                     f'<line x1="{sx(float(r.median)):.2f}" x2="{sx(float(r.median)):.2f}" y1="{y - 7:.1f}" '
                     f'y2="{y + 7:.1f}" stroke="white" stroke-width="2"/></g>')
     body.append(_x_axis(xt, sx, bottom, label_w, WIDTH - right, "activation (std-devs from zero)", None))
+    return _svg(bottom + 40, title, "".join(body), title)
+
+
+# ---------------------------------------------------------------- interventions ----------------------------------------
+def causal_check_svg(df: pd.DataFrame, *, title: str = "Raising the unit on a blank image") -> str:
+    """``core.charts.causal_check_chart`` as SVG: one labelled point per concept, the bilinear prediction across and
+    the measured logit change up, with both zero lines. Each point carries ``data-label``, ``data-x``, ``data-y``.
+
+    Args:
+        df: ``interventions.CausalResult.table``: concept, predicted, logit_change, alignment.
+    """
+    xs, ys = df["predicted"].to_numpy(float), df["logit_change"].to_numpy(float)
+    xt = nice_ticks(min(0.0, *xs) if len(xs) else 0.0, max(0.0, *xs) if len(xs) else 1.0, 5)
+    yt = nice_ticks(min(0.0, *ys) if len(ys) else 0.0, max(0.0, *ys) if len(ys) else 1.0, 5)
+    left, right, top, bottom = 52, 70, TITLE_H + 8, TITLE_H + 8 + 220
+
+    def sx(v: float) -> float:
+        return left + (v - xt[0]) / (xt[-1] - xt[0] or 1.0) * (WIDTH - left - right)
+
+    def sy(v: float) -> float:
+        return bottom - (v - yt[0]) / (yt[-1] - yt[0] or 1.0) * (bottom - top)
+
+    body = []
+    for t in yt:
+        body.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
+                    f'<text x="{left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">'
+                    f'{escape(_fmt(t))}</text>')
+    body.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{top}" y2="{bottom}" stroke="#999"/>'
+                f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#999"/>')
+    body.append(f'<text transform="translate(12,{(top + bottom) / 2:.0f}) rotate(-90)" text-anchor="middle" {FONT} '
+                f'fill="{MUTED}">measured logit change</text>')
+    for name, x, y in zip(df["concept"], xs, ys):
+        tip = f"{name}: predicted {x:+.3f}, measured {y:+.3f}"
+        body.append(f'<circle data-label="{escape(str(name))}" data-x="{x:.9g}" data-y="{y:.9g}" cx="{sx(x):.1f}" '
+                    f'cy="{sy(y):.1f}" r="4.5" fill="{EXCITE}"><title>{escape(tip)}</title></circle>'
+                    f'<text x="{sx(x) + 7:.1f}" y="{sy(y) + 4:.1f}" {FONT} fill="currentColor">{escape(str(name))}'
+                    '</text>')
+    body.append(_x_axis(xt, sx, bottom, left, WIDTH - right, "predicted change of <image, text> (delta * w_u . t)",
+                        None))
     return _svg(bottom + 40, title, "".join(body), title)

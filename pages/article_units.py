@@ -9,6 +9,7 @@ from core.analyses import article_units
 from ui import article, urlstate
 
 LOOKUP_PAGE = "pages/neuron_lookup.py"
+OPEN = "_au_open"  # the unit whose card link was clicked, for the next run
 
 
 def model_note(ctx: ui.Context):
@@ -25,16 +26,15 @@ def model_note(ctx: ui.Context):
     return match
 
 
-def open_card(ctx: ui.Context, units: list[int], names: dict[int, str]) -> None:
-    """A unit picker and a button to its card, inside the dashboard (the table's links serve new tabs)."""
-    if not st.session_state.get("_shell_run"):
+def open_picked_card(ctx: ui.Context) -> None:
+    """Inside the dashboard, the card of the unit whose "open card" link was clicked (the table's trigger, kept by
+    its callback for this run; a page switch cannot happen inside a callback)."""
+    unit = st.session_state.pop(OPEN, None)
+    if unit is None or not st.session_state.get("_shell_run"):
         return
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
-    pick = left.selectbox("Open the card of", units, key="au_open", format_func=lambda u: f"{u}: {names.get(u, '')}")
-    if right.button("Open card", key="au_go", icon=":material/open_in_new:") and pick is not None:
-        layer = article.model_match(ctx)
-        params = ctx.params(unit=int(pick), layer=layer.layer if layer else ctx.layer)
-        st.switch_page(LOOKUP_PAGE, query_params={k: str(v) for k, v in params.items() if v is not None})
+    match = article.model_match(ctx)
+    params = ctx.params(unit=int(unit), layer=match.layer if match else ctx.layer)
+    st.switch_page(LOOKUP_PAGE, query_params={k: str(v) for k, v in params.items() if v is not None})
 
 
 def main() -> None:
@@ -43,6 +43,7 @@ def main() -> None:
                "names, the figure or section that cites them and their top rastered words (from the article's "
                "code). Filter by any of these; a unit's link opens its card here, the article link its mention.")
     ctx = ui.page_context()
+    open_picked_card(ctx)
     ui.show_url_problems()
     match = model_note(ctx)
     ui.bind_url("au_query", "q", lambda raw: urlstate.parse_text("q", raw or "", 80))
@@ -57,12 +58,8 @@ def main() -> None:
         card=["./" + urlstate.query_string(ctx.params(unit=int(u), layer=layer)) for u in shown["unit"]],
     )[["unit", "label", "cited", "facet", "top_words", "card", "link"]]
     st.caption(f"{len(view)} of {len(table)} units" + (f" match '{ui.md_escape(query)}'" if query.strip() else ""))
-    st.dataframe(view, key="au_table", hide_index=True, width="stretch", column_config={
-        "card": st.column_config.LinkColumn("card", display_text="open card"),
-        "link": st.column_config.LinkColumn("article", display_text="in the article"),
-        "top_words": st.column_config.TextColumn("top rastered words")})
-    if len(view):
-        open_card(ctx, [int(u) for u in view["unit"]], dict(zip(table["unit"].astype(int), table["label"])))
+    # one HTML block, not a data grid: the grid's code would be most of the page's first load
+    ui.html_block("au_table", ui.units_table_html(view), on_open=lambda unit: st.session_state.__setitem__(OPEN, unit))
     st.download_button("Download CSV", view.drop(columns=["card"]).to_csv(index=False).encode(), "article_units.csv",
                        "text/csv", key="au_csv", icon=":material/download:")
     params = ctx.params(q=query.strip() or None)

@@ -34,12 +34,13 @@ def inputs(ctx: ui.Context, classes: list[str]) -> tuple[tuple[str, ...], tuple[
     words = ui.url_text(st.text_input, "Attack words (a class name, or word=class)", "words", default_words,
                         key="al_words", max_chars=500, help=f"Classes: {ui.md_escape(', '.join(classes[:40]))}"
                         f"{' ...' if len(classes) > 40 else ''}")
-    c1, c2, c3 = st.columns(3)
+    settings = st.popover("Styles, size, pictures, prompt", icon=":material/tune:")  # drawn only when opened
+    c1, c2, c3 = settings.columns(3)
     style = ui.url_choice(c1.selectbox, "Style", "styles", STYLE_NAMES, "both", key="al_styles",
                           format_func=STYLE_NAMES.get)
     area = ui.url_int(c2.slider, "Sticker size (% of picture)", "area", 2, 40, 8, key="al_area")
     limit = ui.url_int(c3.slider, "Pictures (seeded sample)", "n", 4, 500, 50, key="al_n")
-    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="al_prompt",
+    prompt = ui.url_text(settings.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="al_prompt",
                          max_chars=120, empty_is_default=True)
     run = ui.url_flag(st.toggle, "Run the evaluation", "run", key="al_run", help="Attacks every correctly classified "
                       "picture with every word in every style; on CPU a real CLIP takes about a second per attacked "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from core import svg_charts
 from core.analyses.concepts import ARTICLE_EMOTIONS, INDISTINCT_COSINE, PROMPT_SETS, code_cosine, probes_for
 from ui import resources, urlstate
 from ui.downloads import csv_button
@@ -16,13 +17,13 @@ def code_inputs() -> tuple[str, str, float, int]:
     """Concept (URL ``concept``), prompt kind, sparsity (alpha in %) and how many neurons to show."""
     concept = ui.url_text(st.text_input, "Concept", "concept", key="cc_concept", max_chars=urlstate.MAX_QUERY_CHARS,
                           placeholder="e.g. surprised, jealous, Christmas", help="Press Enter to fit its sparse code.")
-    left, mid, right = st.columns(3)
-    kind = ui.url_choice(left.radio, "Prompts", "kind", KINDS, "emotion", key="cc_kind", horizontal=True,
+    options = st.popover("Prompts and sparsity", icon=":material/tune:")  # drawn only when opened (a lighter first load)
+    kind = ui.url_choice(options.radio, "Prompts", "kind", KINDS, "emotion", key="cc_kind", horizontal=True,
                          help="emotion: the article's three prompts ('i am feeling {}', 'Me feeling {} on my face', "
                               "'a photo of me with a {} expression on my face'); plain: the text itself.")
-    alpha = ui.url_int(mid.slider, "L1 strength (% of the largest useful)", "alpha", 1, 95, 30, key="cc_alpha",
+    alpha = ui.url_int(options.slider, "L1 strength (% of the largest useful)", "alpha", 1, 95, 30, key="cc_alpha",
                        help="Lower: more neurons, closer fit. Higher: fewer neurons.")
-    top = ui.url_int(right.number_input, "Neurons shown", "top", 1, 20, 6, key="cc_top")
+    top = ui.url_int(options.number_input, "Neurons shown", "top", 1, 20, 6, key="cc_top")
     return concept, kind, alpha / 100.0, top
 
 
@@ -40,7 +41,7 @@ def code_section(ctx: ui.Context, concept: str, kind: str, alpha: float, top: in
                    + " and ".join(f"*{ui.md_escape(o)}*'s (cosine {c:.3f})" for o, c in twins.items()) + " between their neuron "
                    "weights. The neurons below answer the prompts' shared wording, not this concept; try the "
                    "plain prompts, or a real CLIP.", icon=":material/warning:")
-    ui.altair("sparse_code_chart", terms, concept=concept)
+    ui.html_block("cc_chart", svg_charts.sparse_code_svg(terms, concept=concept))
     ui.neuron_result_list(ctx, terms, "relative", THUMBS)
     csv_button(code.table, f"code_{concept}", "sparse_code")
 
@@ -49,9 +50,11 @@ def atlas_section(ctx: ui.Context, kind: str) -> None:
     st.subheader("Concept atlas")
     st.caption("Non-negative factorisation of the concepts' neuron attribution vectors (the article's emotion "
                "atlas used 7 factors, and 2 for valence/arousal).")
-    text = st.text_area("Concepts (comma-separated)", ", ".join(ARTICLE_EMOTIONS), key="cc_atlas_concepts")
-    k = int(st.number_input("Factors", 2, 12, 4, key="cc_atlas_k"))
-    if not st.toggle("Build the atlas", key="cc_atlas_on"):
+    with st.popover("Build an atlas", icon=":material/tune:"):
+        text = st.text_area("Concepts (comma-separated)", ", ".join(ARTICLE_EMOTIONS), key="cc_atlas_concepts")
+        k = int(st.number_input("Factors", 2, 12, 4, key="cc_atlas_k"))
+        on = st.toggle("Build the atlas", key="cc_atlas_on")
+    if not on:
         return
     from core.analyses.zeroshot import parse_class_list
 

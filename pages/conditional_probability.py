@@ -12,10 +12,11 @@ from ui import downloads, resources, urlstate
 SOURCES = {"collection": "the collection's labels", "zeroshot": "zero-shot labels from categories I type"}
 
 
-def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | None, str | None, str]:
-    """Where the categories come from: (classes or None for the collection's labels, prompt, source)."""
+def label_inputs(ctx: ui.Context, has_labels: bool, box) -> tuple[tuple[str, ...] | None, str | None, str]:
+    """Where the categories come from: (classes or None for the collection's labels, prompt, source); the inputs
+    in ``box``, what is missing said in the page."""
     default = "collection" if has_labels else "zeroshot"
-    source = ui.url_choice(st.radio, "Categories from", "labels", SOURCES, default, key="cp_source",
+    source = ui.url_choice(box.radio, "Categories from", "labels", SOURCES, default, key="cp_source",
                            format_func=SOURCES.get, horizontal=True)
     ui.show_url_problems()
     if source == "collection":
@@ -24,13 +25,13 @@ def label_inputs(ctx: ui.Context, has_labels: bool) -> tuple[tuple[str, ...] | N
                        "and label the images zero-shot instead.")
             st.stop()
         return None, None, source
-    text = ui.url_text(st.text_input, "Categories (comma-separated)", "classes", key="cp_classes", max_chars=500,
+    text = ui.url_text(box.text_input, "Categories (comma-separated)", "classes", key="cp_classes", max_chars=500,
                        placeholder="e.g. animal, plant, text, flag, person")
-    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="cp_prompt",
+    prompt = ui.url_text(box.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="cp_prompt",
                          max_chars=120, empty_is_default=True, help="One {} where the category goes.")
     ui.show_url_problems()
     if not text.strip():
-        st.info("Type two or more categories (e.g. *animal, plant, text*): every image of the collection is "
+        st.info("Type two or more categories under **Categories** above (e.g. *animal, plant, text*): every image of the collection is "
                 "labelled with the one CLIP finds most likely, blinded to the neuron's activations.")
         st.stop()
     return tuple(parse_class_list(text)), prompt, source
@@ -52,7 +53,7 @@ def click_bucket(bucket: int) -> None:
     st.session_state["cp_bucket"] = int(bucket)
 
 
-def pick_bucket(frac) -> int:
+def pick_bucket(frac, box) -> int:
     """The bucket to show: the URL/selectbox value, or the bar last clicked (default: the top bucket)."""
     present = sorted(int(b) for b in frac["bucket"].unique())
     ui.bind_url("cp_bucket", "bucket", lambda raw: urlstate.parse_int("bucket", raw, min(present), max(present),
@@ -60,7 +61,7 @@ def pick_bucket(frac) -> int:
     if st.session_state.get("cp_bucket") not in present:
         st.session_state["cp_bucket"] = present[-1]
     spans = frac.drop_duplicates("bucket").set_index("bucket")
-    return int(st.selectbox("Bucket (or click a bar)", present, key="cp_bucket", format_func=lambda b: (
+    return int(box.selectbox("Bucket (or click a bar)", present, key="cp_bucket", format_func=lambda b: (
         f"{b}: {spans.at[b, 'left']:+.2f} to {spans.at[b, 'right']:+.2f} std ({spans.at[b, 'n']} images)")))
 
 
@@ -74,13 +75,16 @@ def main() -> None:
     if not ui.has_examples(ctx, "conditional-probability plots"):
         st.stop()
     unit = ui.unit_picker(ctx)
-    buckets, per, top = bucket_inputs()
+    # the settings sit in popovers, drawn only when opened (a lighter first load); a bar's click picks the bucket
+    opts, cats, picker = st.columns(3)
+    with opts.popover("Buckets", icon=":material/tune:"):
+        buckets, per, top = bucket_inputs()
     has_labels = any(str(x).strip() for x in (resources.row_labels(ctx.artifact, None, None) or []))
-    classes, prompt, source = label_inputs(ctx, has_labels)
+    classes, prompt, source = label_inputs(ctx, has_labels, cats.popover("Categories", icon=":material/list:"))
     sample = resources.condprob_sample(ctx.artifact, unit, buckets, per, classes, prompt, top)
     frac = resources.condprob_fractions(ctx.artifact, unit, buckets, per, classes, prompt, top)
     chart = st.container()  # drawn above the bucket picker, once the bucket is known
-    bucket = pick_bucket(frac)
+    bucket = pick_bucket(frac, picker.popover("Bucket", icon=":material/filter_list:"))
     with chart:
         ui.html_block("cp_chart", svg_charts.condprob_svg(frac, selected=bucket), on_open=click_bucket)
     ui.show_url_problems()

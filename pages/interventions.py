@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from core import svg_charts
 from core.analyses import interventions
 from core.analyses.zeroshot import default_template, parse_class_list
 from core.pipeline.demo import CATEGORIES
@@ -16,13 +17,15 @@ OPS = {"zero": "ablate to zero", "mean": "ablate to its mean", "scale": "amplify
 def image_input(measured: dict) -> tuple[bytes, str | None]:
     """An uploaded image, or a held-out demo-corpus picture (default: one the demo model classifies correctly),
     and the demo picture's id."""
-    upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload", max_upload_size=ui.UPLOAD_MAX_MB,
-                              help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB; or pick a demo picture below.")
+    left, right = st.columns(2)
+    with right.popover("Use my own image", icon=":material/upload:"):  # drawn only when opened (a lighter first load)
+        upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="iv_upload", max_upload_size=ui.UPLOAD_MAX_MB,
+                                  help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB; it replaces the demo picture.")
     if upload is not None:
         return ui.read_upload(upload), None
     ids = interventions.demo_image_ids()
     first = ids.index(measured["image"]) if measured.get("image") in ids else 0
-    pick = st.selectbox("…or a demo picture", ids, key="iv_demo", index=first)
+    pick = left.selectbox("Demo picture", ids, key="iv_demo", index=first)
     return interventions.demo_image_bytes(pick), pick
 
 
@@ -43,24 +46,25 @@ def edit_inputs(ctx: ui.Context) -> tuple[str, float | None]:
 
 def effect_section(ctx: ui.Context, image: bytes, unit: int, op: str, value: float | None, tip: dict,
                    picture: dict) -> None:
-    labels = parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels"))
+    with st.popover("Classes and prompt", icon=":material/tune:"):
+        labels = parse_class_list(st.text_input("Classes", ", ".join(CATEGORIES), key="iv_labels"))
+        template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
     panels.class_list_note(ctx, labels, [], "iv_labels")
-    template = st.text_input("Prompt", default_template(ctx.model_id), key="iv_template")
     if op == "mean" and value is None:
         value = resources.unit_mean(ctx.artifact, unit)
     res = resources.intervention(ctx.model_id, ctx.layer, image, unit, op, value, tuple(labels), template)
     d = res.to_dict()
     left, right = st.columns([1, 2])
     left.image(image, caption="input", width=200)
-    left.metric(f"unit {unit} (spatial max)", f"{d['unit_after'][unit]:.3f}",
-                f"{d['unit_after'][unit] - d['unit_before'][unit]:+.3f}")
+    left.markdown(f"Unit {unit} (spatial max): **{d['unit_after'][unit]:.3f}** "
+                  f"({d['unit_after'][unit] - d['unit_before'][unit]:+.3f})")
     left.markdown(f"Top class: **{ui.md_escape(d['top_before'])}** → **{ui.md_escape(d['top_after'])}**")
     if tip and unit != tip["unit"] and op == "zero":
         left.caption(f"Measured on this picture: ablating unit {tip['unit']} drops P({ui.md_escape(tip['label'])}) from "
                      f"{tip['p_label']:.0%} to {tip['p_label_ablated']:.0%}.")
         left.button(f"Try unit {tip['unit']}", key="iv_try", on_click=ui.set_unit, args=(tip["unit"],))
     with right:
-        ui.altair("class_probs_chart", res.probs())
+        ui.html_block("iv_probs", svg_charts.class_probs_svg(res.probs()))
     downloads.intervention_buttons(ctx, res, {"unit": unit, "op": op, "value": value, "classes": labels,
                                               "prompt": template}, picture)
 
@@ -69,16 +73,17 @@ def causal_section(ctx: ui.Context, unit: int) -> None:
     st.subheader("Causal check on a blank image")
     st.caption("The article's check (§5.1): raise the unit on a blank image; the logit of the concept whose text "
                "direction best matches the unit should rise.")
-    concepts = tuple(parse_class_list(st.text_input("Concepts", ", ".join(CATEGORIES), key="iv_concepts")))
-    template = st.text_input("Concept prompt", default_template(ctx.model_id), key="iv_causal_template")
-    blank = st.radio("Blank image", ["white", "mean"], key="iv_blank", horizontal=True)
+    with st.popover("Concepts and blank image", icon=":material/tune:"):
+        concepts = tuple(parse_class_list(st.text_input("Concepts", ", ".join(CATEGORIES), key="iv_concepts")))
+        template = st.text_input("Concept prompt", default_template(ctx.model_id), key="iv_causal_template")
+        blank = st.radio("Blank image", ["white", "mean"], key="iv_blank", horizontal=True)
     res = resources.causal_check(ctx.model_id, ctx.layer, unit, concepts, template, None, blank)
     d = res.to_dict()
     verdict = st.success if res.passed else st.warning
     verdict(f"Best-matching concept **{ui.md_escape(res.target)}**: logit {d['target_logit_change']:+.3f} "
             f"({'rose' if res.passed else 'did not rise'}); measured sign agrees with the bilinear prediction for "
             f"{d['sign_agreement']:.0%} of the concepts.")
-    ui.altair("causal_check_chart", res.table)
+    ui.html_block("iv_causal", svg_charts.causal_check_svg(res.table))
     downloads.csv_button(res.table, f"causal_check_unit{unit}", "causal_csv", "Causal check (CSV)")
 
 

@@ -18,7 +18,9 @@ def inputs(ctx: ui.Context) -> tuple[str, str, int, int]:
     query = st.text_input("Filter", key="lg_query", max_chars=80, placeholder="a unit number, or words: e.g. spider",
                           help="A unit number shows that unit; words keep the units zero-shot neuron search ranks "
                                "best for them (and the article's names that contain them, on its model).")
-    left, mid, right = st.columns([3, 1, 1])
+    # drawn only when opened (a lighter first load)
+    tiles = st.popover("Tiles: what they show, how many, zoom", icon=":material/tune:")
+    left, mid, right = tiles.columns([3, 1, 1])
     default = "example" if ctx.has_examples else "fv"
     ui.bind_url("lg_show", "show", lambda raw: urlstate.parse_choice("show", raw, list(SHOW), default), lambda v: v in SHOW)
     show = left.radio("Tiles show", list(SHOW), format_func=SHOW.get, key="lg_show", horizontal=True)

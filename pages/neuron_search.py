@@ -15,12 +15,14 @@ def query_inputs() -> tuple[str, bytes | None, int, bool]:
     """The query text (URL ``q``), an optional upload, how many neurons, and the scale correction."""
     text = ui.url_text(st.text_input, "Concept", "q", key="query", max_chars=urlstate.MAX_QUERY_CHARS,
                        placeholder="e.g. spider, Christmas, a flag of France", help="Press Enter to search.")
-    top = ui.url_int(st.slider, "Neurons", "top", 1, 30, 8, key="top")
-    scaled = ui.url_flag(st.toggle, "Scale by each neuron's std over the collection", "scaled", key="scaled",
-                         help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
-    upload = st.file_uploader("…or search with an image", type=ui.UPLOAD_TYPES, key="upload",
-                              max_upload_size=ui.UPLOAD_MAX_MB,
-                              help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
+    options, own = st.columns(2)
+    with options.popover("Options", icon=":material/tune:"):  # drawn only when opened (a lighter first load)
+        top = ui.url_int(st.slider, "Neurons", "top", 1, 30, 8, key="top")
+        scaled = ui.url_flag(st.toggle, "Scale by each neuron's std over the collection", "scaled", key="scaled",
+                             help="Rank by v(t)·σ: units with larger activations count more (article §5.1).")
+    with own.popover("Search with an image", icon=":material/image_search:"):
+        upload = st.file_uploader("Image", type=ui.UPLOAD_TYPES, key="upload", max_upload_size=ui.UPLOAD_MAX_MB,
+                                  help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
     image = ui.read_upload(upload) if upload is not None else None
     return text.strip(), image, top, scaled
 

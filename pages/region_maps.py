@@ -25,7 +25,7 @@ def inputs(ctx: ui.Context) -> tuple[tuple[int, ...], bool, bool, bool]:
     parsed = regions_view.parse_units(text, hi)
     if parsed.problem:
         st.warning(parsed.problem, icon=":material/warning:")
-    row = st.container(horizontal=True)
+    row = st.popover("Map layers", icon=":material/layers:")  # drawn only when opened (a lighter first load)
     countries = row.toggle("Country names", True, key="rm_countries")
     cities = row.toggle("City names", True, key="rm_cities")
     world = row.toggle("World-map activation", True, key="rm_world")
@@ -74,8 +74,10 @@ def main() -> None:
         map_section(ctx, units, countries, cities, world)
     ui.share_link(params)
     st.subheader("Find region neurons", anchor=False)
-    k = int(st.number_input("Top words counted", 1, 20, 5, key="rm_k"))
-    if st.toggle("Rank this layer's units", key="rm_find"):
+    with st.popover("Rank this layer's units", icon=":material/format_list_numbered:"):  # drawn only when opened
+        k = int(st.number_input("Top words counted", 1, 20, 5, key="rm_k"))
+        find = st.toggle("Rank this layer's units", key="rm_find")
+    if find:
         with ui.section_errors():
             regions_view.find_section(ctx, k, pick_unit)
 

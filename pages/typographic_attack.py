@@ -17,15 +17,17 @@ def pick_picture(ctx: ui.Context, default_row: int) -> tuple[bytes | None, dict,
     """The picture's bytes (None until an upload), its URL params and its label (collection images)."""
     options = list(SOURCES) if ctx.path else ["upload"]
     ui.bind_url("ta_source", "src", lambda raw: urlstate.parse_choice("src", raw, options, options[0]), lambda v: v in options)
-    source = st.radio("Picture", options, format_func=SOURCES.get, key="ta_source", horizontal=True)
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    own = right.popover("Picture source", icon=":material/upload:")  # drawn only when opened (a lighter first load)
+    source = own.radio("Picture", options, format_func=SOURCES.get, key="ta_source", horizontal=True)
     ui.remember("ta_source")
     if source == "upload":
-        up = st.file_uploader("Upload a picture", type=ui.UPLOAD_TYPES, key="ta_upload",
+        up = left.file_uploader("Upload a picture", type=ui.UPLOAD_TYPES, key="ta_upload",
                               max_upload_size=ui.UPLOAD_MAX_MB,
                               help=f"Up to {ui.UPLOAD_MAX_BYTES // 2**20} MB and {ui.UPLOAD_MAX_PIXELS // 10**6} MP.")
         return (ui.read_upload(up) if up is not None else None), {"src": source}, None
     hi = ctx.rows - 1
-    row = ui.url_int(st.number_input, f"Collection image (0..{hi})", "row", 0, hi, min(default_row, hi), key="ta_row",
+    row = ui.url_int(left.number_input, f"Collection image (0..{hi})", "row", 0, hi, min(default_row, hi), key="ta_row",
                      step=1)
     labels = resources.row_labels(ctx.artifact, None, None)
     return resources.collection_image_bytes(ctx.artifact, row), {"src": source, "row": row}, labels[row] if labels else None
@@ -37,9 +39,10 @@ def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tupl
     if label is not None and label == measured.get("label") and measured.get("text") in classes:
         suggestion = measured["text"]
     text = ui.url_text(st.text_input, "Attack text", "text", suggestion, key="ta_text", max_chars=40)
-    style = ui.url_choice(st.radio, "Style", "style", STYLE_NAMES, "sticker", key="ta_style",
+    look = st.popover("Sticker style", icon=":material/tune:")  # drawn only when opened (a lighter first load)
+    style = ui.url_choice(look.radio, "Style", "style", STYLE_NAMES, "sticker", key="ta_style",
                           format_func=STYLE_NAMES.get, horizontal=True)
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = look.columns(4)
     pos = ui.url_choice(c1.selectbox, "Position", "pos", attacks.POSITIONS, "center", key="ta_pos",
                         disabled=style == "article")
     size = ui.url_int(c2.slider, "Size (% of picture)", "size", 2, 40, 8, key="ta_size",
@@ -58,11 +61,12 @@ def attack_inputs(classes: list[str], label: str | None, measured: dict) -> tupl
 def class_inputs(ctx: ui.Context, default: list[str], labels: list[str]) -> tuple[list[str], str, dict]:
     """The zero-shot class list (default: the demo model's evaluated classes, else the collection's) and the prompt."""
     joined = ", ".join(default)
-    text = ui.url_text(st.text_area, "Zero-shot classes (comma-separated)", "classes", joined, key="ta_classes",
+    box = st.popover("Classes and prompt", icon=":material/list:")  # drawn only when opened (a lighter first load)
+    text = ui.url_text(box.text_area, "Zero-shot classes (comma-separated)", "classes", joined, key="ta_classes",
                        max_chars=3000, height=80)
     classes = parse_class_list(text)
     panels.class_list_note(ctx, classes, labels, "ta_classes")
-    prompt = ui.url_text(st.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="ta_prompt",
+    prompt = ui.url_text(box.text_input, "Prompt", "prompt", default_template(ctx.model_id), key="ta_prompt",
                          max_chars=120, empty_is_default=True, help="One {} where the class name goes.")
     return classes, prompt, {"classes": None if text == joined else text, "prompt": prompt}
 

@@ -18,7 +18,7 @@ Pages use the names re-exported here (``ui.Context``, ``ui.page_context``, ``ui.
 from ui.context import page_context, shell_context, sidebar_context
 from ui.errors import error_box, section_errors
 from ui.featurevis_card import feature_visualization_card
-from ui.html import md_code, md_escape
+from ui.html import md_code, md_escape, units_table_html
 from ui.state import Context
 from ui.url import bind_url, remember, show_url_problems, url_choice, url_flag, url_int, url_text, write_url
 from ui.widgets import (
@@ -48,5 +48,5 @@ __all__ = [
     "feature_visualization_card", "has_examples", "grid_sections", "html_block", "md_code", "md_escape", "image_grid", "likely_next_units",
     "neuron_result_list", "page_context", "read_upload", "remember", "section_errors", "set_unit", "share_link",
     "shell_context", "show_url_problems", "sidebar_context", "similar_chips", "table", "unit_picker", "url_choice", "url_flag", "url_int", "url_text", "watch_job",
-    "write_url",
+    "units_table_html", "write_url",
 ]

@@ -41,13 +41,19 @@ def sidebar_context() -> Context:
     avail = dict(zip(menu["id"], menu["available"]))
     linkable = deploy.link_ids(ids, settings)
     with st.sidebar:
-        # Links may only name menu and listed models (never another file); an id typed into the picker (open mode
-        # only) is the user's own choice.
-        url.bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, linkable, ids[0]),
-                 lambda v: isinstance(v, str) and bool(v.strip()) and (not settings.shared or v in ids))
-        model_id = st.selectbox("Model", ids, key="model", accept_new_options=not settings.shared,
-                                help=MODEL_HELP_SHARED if settings.shared else MODEL_HELP_OPEN,
-                                format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
+        summary = st.empty()  # what is picked, in one line (filled below, once the layer is known)
+        # The pickers sit in a popover: the front end mounts its content only when it is opened, so a first load
+        # does not fetch and run the select boxes' code (docs/performance.md, "First render"); the widgets exist on
+        # every run all the same (URL-bound, in the session state), only their drawing waits for the click.
+        pickers = st.popover("Model, collection, layer", icon=":material/tune:", width="stretch")
+        with pickers:
+            # Links may only name menu and listed models (never another file); an id typed into the picker (open
+            # mode only) is the user's own choice.
+            url.bind_url("model", "model", lambda raw: urlstate.parse_choice("model", raw, linkable, ids[0]),
+                         lambda v: isinstance(v, str) and bool(v.strip()) and (not settings.shared or v in ids))
+            model_id = st.selectbox("Model", ids, key="model", accept_new_options=not settings.shared,
+                                    help=MODEL_HELP_SHARED if settings.shared else MODEL_HELP_OPEN,
+                                    format_func=lambda m: m if avail.get(m, True) else f"{m} (weights not here)")
         url.write_url({"model": model_id})
         if model_id == "demo":  # drawn only once opened: its markdown would cost every first load
             info = st.expander("What the demo model can and cannot show", icon=":material/info:", key="demo_info",
@@ -58,7 +64,7 @@ def sidebar_context() -> Context:
         resources.get_model(model_id)
     with st.sidebar:
         index_panel.select_finished(model_id)  # an index job of this session is done: its collection and layer
-        coll = _collection_picker(model_id, settings)
+        coll = _collection_picker(model_id, settings, pickers)
         if coll is not None and not coll.get("pending") and (
                 note := resources.pictures_note(resources.artifact_key(coll["path"], model_id))):
             st.warning(md_escape(note), icon=":material/hide_image:")
@@ -69,11 +75,13 @@ def sidebar_context() -> Context:
             st.session_state.pop("layer", None)  # where a layer of the same name exists (unless the link names one)
         st.session_state["_layer_model"] = model_id
         url.bind_url("layer", "layer", lambda raw: urlstate.parse_choice("layer", raw, layer_ids, default_layer),
-                 lambda v: v in layer_ids)
-        layer = st.selectbox("Layer", layer_ids, key="layer", help=f"Default: the article's layer ({default_layer}).")
+                     lambda v: v in layer_ids)
+        with pickers:
+            layer = st.selectbox("Layer", layer_ids, key="layer",
+                                 help=f"Default: the article's layer ({default_layer}).")
         url.write_url({"collection": coll["name"] if coll else None, "layer": layer})  # one URL update for both
         units = int(layers.set_index("id").at[layer, "units"])
-        st.caption(f"{units} units in this layer")
+        summary.markdown(_summary(model_id, coll, layer, units))
         index_panel.done_message(coll["name"] if coll else None)
         index_panel.index_panel(model_id, coll, layer, layer_ids)
     if coll is not None and coll.get("pending"):  # first use of the demo model: index its corpus, with progress
@@ -87,7 +95,20 @@ def sidebar_context() -> Context:
                    int(coll["rows"]), coll["layer"])
 
 
-def _collection_picker(model_id: str, settings) -> dict | None:
+def _summary(model_id: str, coll: dict | None, layer: str, units: int) -> str:
+    """The sidebar's line of what is picked: model, collection (with its size) and layer (with its units)."""
+    if coll is None:
+        where = "no collection"
+    elif coll.get("pending"):
+        where = "collection **demo** (being indexed)"
+    else:
+        where = f"collection **{md_escape(coll['name'])}** ({int(coll['rows']):,} images)"
+    return (f"Model **{md_escape(model_id)}** · {where}  \nLayer {md_code(layer)}  \n"
+            f"{units} units in this layer")
+
+
+def _collection_picker(model_id: str, settings, pickers) -> dict | None:
+    """The collection select box (in ``pickers``), or a note in the sidebar where none is indexed yet."""
     found = resources.collections(model_id, str(settings.artifacts_dir))
     names = found["name"].tolist()
     pending = model_id == "demo" and "demo" not in names
@@ -102,7 +123,7 @@ def _collection_picker(model_id: str, settings) -> dict | None:
         labels["demo"] = DEMO_PENDING
     url.bind_url("collection", "collection", lambda raw: urlstate.parse_choice("collection", raw, options, options[0]),
              lambda v: v in options)
-    name = st.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
+    name = pickers.selectbox("Collection", options, key="collection", format_func=lambda n: labels.get(n, n))
     if pending and name == "demo":
         return {"pending": True, "name": "demo"}
     return found.set_index("name").loc[name].to_dict() | {"name": name}

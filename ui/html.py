@@ -158,3 +158,43 @@ def results_html(results, score_name: str) -> str:
                    f'{html.escape(score_name)} {float(value):.3f} <a class="open" href="{html.escape(href)}"{attr}>'
                    'Open card</a></p>' + (grid_html(g) if g is not None else "") + '</div>')
     return "".join(out)
+
+
+def units_table_html(df: pd.DataFrame) -> str:
+    """The article's units as one scrolling table: unit, name, where cited, facet, top rastered words, a link to the
+    unit's card (``card``: its address; ``data-unit`` opens it inside the app on a plain click) and to the article
+    (``link``). Every text is escaped."""
+    import html
+
+    cols = [("unit", "unit"), ("label", "label"), ("cited", "cited"), ("facet", "facet"),
+            ("top_words", "top rastered words")]
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in cols) + "<th>card</th><th>article</th>"
+    rows = []
+    for r in df.to_dict(orient="records"):
+        cells = "".join(f"<td>{html.escape(str(r[c]))}</td>" for c, _ in cols)
+        card = (f'<a class="open" href="{html.escape(r["card"])}" data-unit="{int(r["unit"])}">open card</a>'
+                if r.get("card") else "")
+        article = (f'<a href="{html.escape(r["link"])}" target="_blank" rel="noopener">in the article</a>'
+                   if r.get("link") else "")
+        rows.append(f'<tr data-row="{int(r["unit"])}">{cells}<td>{card}</td><td>{article}</td></tr>')
+    return (f'<div class="units-table" style="max-height:560px;overflow:auto"><table data-table="article units">'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def pictures_html(pictures, width: int = 256) -> str:
+    """Pictures (PIL images) side by side, each with its caption (escaped) below: ``pictures`` = (caption, image)
+    pairs. PNG data inside the block, so a page shows them without loading an image element's code."""
+    import base64
+    import html
+    import io
+
+    cells = []
+    for caption, image in pictures:
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        ratio = image.height / max(1, image.width)
+        cells.append(f'<figure style="margin:0;width:{width}px"><img data-picture alt="{html.escape(caption)}" '
+                     f'width="{width}" height="{round(width * ratio)}" '
+                     f'src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+                     f'<figcaption style="font-size:0.85rem;opacity:0.75">{html.escape(caption)}</figcaption></figure>')
+    return f'<div data-pictures style="display:flex;flex-wrap:wrap;gap:16px">{"".join(cells)}</div>'

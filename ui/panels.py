@@ -7,7 +7,7 @@ from core import svg_charts
 from core.analyses import attacks
 from core.analyses.stroop import COLORS, STROOP_TEMPLATE
 from core.pipeline.demo import CATEGORIES, DEMO_NAME, page_defaults
-from ui import resources, url, urlstate, widgets
+from ui import html, resources, url, urlstate, widgets
 from ui.html import md_escape as esc
 from ui.state import Context
 
@@ -75,13 +75,10 @@ def class_list_note(ctx: Context, classes: list[str], labels: list[str], key: st
 def attack_result(ctx: Context, res: attacks.AttackResult) -> None:
     """One typographic attack: the picture before and after, the prediction, class probabilities, and the neurons
     that rose and fell most."""
-    before, after = st.columns(2)
-    before.image(res.before, caption=f"before: {esc(res.pred_before)}", width=256)  # class names: a visitor's text
-    after.image(res.after, caption=f"after: {esc(res.pred_after)}", width=256)
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Prediction before → after", f"{esc(res.pred_before)} → {esc(res.pred_after)}")
-    m2.metric("Prediction flipped", "yes" if res.flipped else "no")
-    m3.metric("Pixels changed", f"{res.cover:.1%}")
+    widgets.html_block("ta_pictures", html.pictures_html([(f"before: {res.pred_before}", res.before),
+                                                          (f"after: {res.pred_after}", res.after)]))
+    st.markdown(f"Prediction before → after: **{esc(res.pred_before)} → {esc(res.pred_after)}** · "
+                f"prediction flipped: **{'yes' if res.flipped else 'no'}** · pixels changed: **{res.cover:.1%}**")
     if res.target is None:
         st.caption("The text names none of the classes, so there is no 'success' to measure: add it to the list.")
     elif res.success:
@@ -105,7 +102,8 @@ def stroop_panel(ctx: Context) -> dict:
     st.divider()
     st.subheader("Stroop test: does CLIP read the word or the ink?")
     colors = list(COLORS)
-    w, i, full = st.columns([2, 2, 3], vertical_alignment="bottom")
+    pick = st.popover("Word and ink", icon=":material/palette:")  # drawn only when opened (a lighter first load)
+    w, i, full = pick.columns([2, 2, 3], vertical_alignment="bottom")
     url.bind_url("st_word", "sword", lambda raw: urlstate.parse_choice("sword", raw, colors, "red"), lambda v: v in colors)
     word = w.selectbox("Word", colors, key="st_word")
     url.bind_url("st_ink", "ink", lambda raw: urlstate.parse_choice("ink", raw, colors, "green"), lambda v: v in colors)
@@ -117,7 +115,8 @@ def stroop_panel(ctx: Context) -> dict:
         url.remember(key)
     img, probs, winner = resources.stroop_single(ctx.model_id, word, ink, tuple(colors), STROOP_TEMPLATE)
     left, right = st.columns([1, 2])
-    left.image(img, caption=f"'{esc(word)}' in {esc(ink)} ink", width=192)
+    with left:
+        widgets.html_block("st_picture", html.pictures_html([(f"'{word}' in {ink} ink", img)], width=192))
     with right:
         widgets.html_block("st_probs", svg_charts.probs_svg(probs, title=f"“{STROOP_TEMPLATE.format('…')}”"))
     st.markdown({"word": "CLIP **reads the word**.", "ink": "CLIP **sees the ink**.", "both": "Word and ink agree.",

@@ -201,3 +201,12 @@ def demo_env(demo_artifacts):
     yield demo_artifacts
     _restore(old)
     st.cache_data.clear()
+
+
+def attack_figures(at) -> dict[str, str]:
+    """The typographic-attack page's line of figures (``ui.panels.attack_result``) as {label: value}, e.g.
+    {"Prediction before → after": "cat → dog", "Prediction flipped": "yes", "Pixels changed": "7.9%"}."""
+    import re
+
+    line = next((m.value for m in at.markdown if m.value.startswith("Prediction before → after:")), "")
+    return {label.strip().capitalize(): value for label, value in re.findall(r"([^·*:]+?): \*\*(.+?)\*\*", line)}

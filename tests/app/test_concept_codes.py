@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.app.conftest import app, html_blocks
+from tests.app.conftest import app, html_blocks, svg_bars
 
 
 def _card_links(at) -> list[str]:
@@ -22,7 +22,9 @@ def test_concept_code_page_fits_a_code_and_links_neuron_cards(app_env):
     assert at.query_params["concept"] == "happy" and at.query_params["kind"] == "emotion"
     eq = next(m.value for m in at.markdown if m.value.startswith("**happy**"))
     assert "unit" in eq
-    assert at.get("vega_lite_chart"), "the code's bar chart is drawn"
+    bars = svg_bars(html_blocks(at)["cc_chart"])  # the code's bars (SVG): one per unit shown, largest first = 1
+    assert bars and bars[0]["value"] == 1.0 and all(0 < b["value"] <= 1 for b in bars)
+    assert not at.get("vega_lite_chart") and not at.get("arrow_vega_lite_chart")
     links = _card_links(at)
     assert links and all(href.startswith("lookup?") and "unit=" in href for href in links)
     at.slider(key="cc_alpha").set_value(90).run()
@@ -42,7 +44,8 @@ def test_concept_code_page_from_url_and_atlas(app_env):
     at.number_input(key="cc_atlas_k").set_value(2)
     at.toggle(key="cc_atlas_on").set_value(True).run()
     assert not at.exception and not at.error
-    assert len(at.get("vega_lite_chart")) == 3  # code + loadings heat map + factor plane (k = 2)
+    assert len(at.get("vega_lite_chart")) == 2  # loadings heat map + factor plane (k = 2); the code is SVG
+    assert "cc_chart" in html_blocks(at)
     assert any("reconstruction error" in c.value for c in at.caption)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.pipeline.demo import CATEGORIES
-from tests.app.conftest import app, charts, html_blocks, svg_bars
+from tests.app.conftest import app, attack_figures, html_blocks, svg_bars
 
 
 def test_card_json_download(app_env):
@@ -84,19 +84,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, atol: float = 1e-6) -> bool:
     return True
 
 
-def _chart_rows(at, *fields: str) -> list[dict]:
-    """The data rows of the page's Vega-Lite charts that have ``fields`` (Streamlit sends them as Arrow tables)."""
-    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
-
-    rows = []
-    for chart in charts(at):
-        for dataset in chart.proto.datasets:
-            df = convert_arrow_bytes_to_pandas_df(dataset.data.data)
-            if set(fields) <= set(df.columns):
-                rows += df.to_dict(orient="records")
-    return rows
-
-
 def test_typographic_attack_downloads_what_the_page_shows(demo_env, media):
     from core.featurevis.png import read_provenance
     from core.model.loading import load_model
@@ -104,7 +91,7 @@ def test_typographic_attack_downloads_what_the_page_shows(demo_env, media):
 
     at = app("pages/typographic_attack.py").run(timeout=180)
     assert not at.exception and not at.error
-    shown = {m.label: m.value for m in at.metric}["Prediction before → after"]
+    shown = attack_figures(at)["Prediction before → after"]
     probs = pd.read_csv(io.BytesIO(media(at, "attack_csv")))
     assert list(probs.columns) == ["class", "before", "after", "change"] and len(probs) == 16
     top = probs.set_index("class")
@@ -188,11 +175,11 @@ def test_interventions_download_the_before_after_table_and_settings(demo_env, me
     assert list(table.columns) == ["label", "prob_before", "prob_after", "delta", "logit_before", "logit_after"]
     row = table.set_index("label").loc[d["label"]]
     assert abs(row["prob_before"] - d["p_label"]) < 1e-3 and abs(row["prob_after"] - d["p_label_ablated"]) < 1e-3
-    bars = _chart_rows(at, "class", "image", "probability")  # the class-probability bars
+    bars = svg_bars(html_blocks(at)["iv_probs"])  # the class-probability bars (SVG)
     assert len(bars) == 20
     for bar in bars:
-        column = {"before": "prob_before", "after": "prob_after"}[bar["image"]]
-        assert abs(table.set_index("label").at[bar["class"], column] - bar["probability"]) < 1e-6, bar
+        column = {"before": "prob_before", "after": "prob_after"}[bar["kind"]]
+        assert abs(table.set_index("label").at[bar["label"], column] - bar["value"]) < 1e-6, bar
 
     data = json.loads(media(at, "intervention_json"))
     assert data["model"] == "demo" and data["layer"] == d["layer"] and len(data["fingerprint"]) == 16
@@ -201,8 +188,8 @@ def test_interventions_download_the_before_after_table_and_settings(demo_env, me
     assert data["picture"]["source"] == "demo picture" and data["picture"]["id"] == d["image"]
     shown = next(m.value for m in at.markdown if m.value.startswith("Top class"))
     assert shown == f"Top class: **{data['result']['top_before']}** → **{data['result']['top_after']}**"
-    metric = at.metric[0]
-    assert metric.value == f"{data['result']['unit_after'][str(d['unit'])]:.3f}" == "0.000"
+    unit_line = next(m.value for m in at.markdown if "(spatial max)" in m.value)
+    assert f"**{data['result']['unit_after'][str(d['unit'])]:.3f}**" in unit_line and "**0.000**" in unit_line
     assert _same(pd.DataFrame(data["result"]["table"]), table, atol=2e-6)
     causal = pd.read_csv(io.BytesIO(media(at, "causal_csv")))
     assert "concept" in causal.columns and len(causal) == len(CATEGORIES)

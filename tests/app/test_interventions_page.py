@@ -5,7 +5,11 @@ import io
 
 from PIL import Image
 
-from tests.app.conftest import app
+from tests.app.conftest import app, html_blocks, svg_bars
+
+
+def _unit_line(at) -> str:
+    return next(m.value for m in at.markdown if "(spatial max)" in m.value)
 
 
 def _png() -> bytes:
@@ -19,8 +23,12 @@ def test_interventions_page_ablates_and_runs_the_causal_check(app_env):
     assert not at.exception and not at.error and at.title[0].value == "Interventions"
     assert at.selectbox(key="iv_op").value == "zero" and at.query_params["op"] == "zero"
     assert any("Top class" in m.value for m in at.markdown)
-    assert at.metric and at.metric[0].value == "0.000"  # ablated to zero
-    assert len(at.get("vega_lite_chart")) == 2  # probabilities + causal check
+    assert "(spatial max): **0.000**" in _unit_line(at)  # ablated to zero
+    blocks = html_blocks(at)  # probabilities (SVG bars, before and after) + causal check (one point per concept)
+    probs = svg_bars(blocks["iv_probs"])
+    assert {b["kind"] for b in probs} == {"before", "after"} and all(0 <= b["value"] <= 1 for b in probs)
+    assert blocks["iv_causal"].count("<circle data-label=") == 16
+    assert not at.get("arrow_vega_lite_chart") and not at.get("vega_lite_chart")
     assert at.success or at.warning  # the causal verdict
 
 
@@ -41,7 +49,7 @@ def test_interventions_page_amplify_mean_and_url(app_env):
 def test_interventions_page_uploaded_and_bad_images(app_env):
     at = app("pages/interventions.py").run()
     at.file_uploader(key="iv_upload").set_value(("red.png", _png(), "image/png")).run()
-    assert not at.exception and not at.error and at.metric
+    assert not at.exception and not at.error and _unit_line(at)
     at.file_uploader(key="iv_upload").set_value(("fake.png", b"not an image", "image/png")).run()
     assert not at.exception and at.error  # the upload's problem, not a traceback
 
@@ -50,7 +58,7 @@ def test_both_analysis_pages_run_inside_the_dashboard_shell(app_env):
     at = app("dashboard.py").run()
     assert not at.exception
     at.switch_page("pages/interventions.py").run()
-    assert not at.exception and at.title[0].value == "Interventions" and at.metric
+    assert not at.exception and at.title[0].value == "Interventions" and _unit_line(at)
     at.switch_page("pages/concept_codes.py").run()
     at.text_input(key="cc_concept").set_value("sad").run()
     assert not at.exception and not at.error and at.title[0].value == "Sparse concept codes"

@@ -160,18 +160,19 @@ def test_charts_are_built_once_per_input(app_env, monkeypatch):
     from core import charts
 
     built = []
-    real = charts.sparse_code_chart
-    monkeypatch.setattr(charts, "sparse_code_chart", lambda df, **kw: built.append(len(df)) or real(df, **kw))
-    at = app("pages/concept_codes.py")
-    at.query_params.update({"concept": "a striped boat", "kind": "plain", "top": "3"})
-    at.run()
-    assert built == [3] and not at.exception
-    spec = json.loads(next(c for c in at.get("vega_lite_chart") if "Sparse code" in c.proto.spec).proto.spec)
-    assert spec["encoding"]["x"]["field"] == "relative"
+    real = charts.atlas_loadings_chart
+    monkeypatch.setattr(charts, "atlas_loadings_chart", lambda df, **kw: built.append(len(df)) or real(df, **kw))
+    at = app("pages/concept_codes.py").run()
+    at.text_area(key="cc_atlas_concepts").set_value("happy, sad, angry, calm, scared, bored")
+    at.number_input(key="cc_atlas_k").set_value(3)
+    at.toggle(key="cc_atlas_on").set_value(True).run()
+    assert built == [18] and not at.exception  # one row per concept and factor
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["encoding"]["y"]["field"] == "concept"
     at.run()  # same data: drawn again from the cached spec
-    assert built == [3]
-    at.number_input(key="cc_top").set_value(2).run()  # new data: built again
-    assert built == [3, 2] and not at.exception
+    assert built == [18]
+    at.text_area(key="cc_atlas_concepts").set_value("happy, sad, angry, calm, scared").run()  # new data: built again
+    assert built == [18, 15] and not at.exception
 
 
 def test_a_search_encodes_its_query_once(app_env, monkeypatch):

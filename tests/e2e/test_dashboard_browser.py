@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 
 import pytest
 
@@ -121,8 +122,14 @@ def test_search_open_card_share_and_attack(server, browser, shots):
     other = fresh.new_page()
     other.goto(shared, timeout=T)
     assert wait_card(other, unit) == unit
-    # the sidebar's pickers are there too (waited for: the check must not sample the instant between two runs)
-    other.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.wait_for(state="visible", timeout=T)
+    # the sidebar's pickers are there too (waited for: the check must not sample the instant between two runs): the
+    # line of what is picked, and the popover whose select boxes show the link's layer
+    other.locator("[data-testid='stSidebar']").get_by_text("units in this layer").first.wait_for(timeout=T)
+    other.locator("[data-testid='stSidebar']").get_by_role("button", name="Model, collection, layer").click(timeout=T)
+    layer_box = other.get_by_role("combobox", name="Layer")
+    layer_box.wait_for(state="visible", timeout=T)
+    assert layer_box.input_value() in urllib.parse.unquote(shared)
+    other.keyboard.press("Escape")
     other.screenshot(path=str(shots / "04_shared_link_fresh_context.png"), full_page=True)
     no_exception(other)
     fresh.close()

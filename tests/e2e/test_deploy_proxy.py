@@ -97,7 +97,7 @@ def test_shared_dashboard_behind_nginx_renders_through_the_proxy(tmp_path, brows
         page.goto(front + "/?model=RN50%40%2Fetc%2Fpasswd", timeout=T)  # a link naming a file: refused
         # The page renders over the proxied websocket: the sidebar's picker on the listed model, then the card or
         # (first use of a fresh artifacts dir) the demo collection's indexing progress.
-        page.locator("[data-testid='stSidebar']").get_by_text("Model", exact=True).first.wait_for(timeout=T)
+        page.locator("[data-testid='stSidebar']").get_by_text("units in this layer").first.wait_for(timeout=T)
         page.locator("h2", has_text=re.compile(r"^Unit \d+$")).first.or_(
             page.get_by_text("Indexing the demo collection").first).wait_for(timeout=T)
         assert page.locator("[data-testid='stException']").count() == 0

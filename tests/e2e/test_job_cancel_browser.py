@@ -43,8 +43,10 @@ def test_index_a_folder_from_the_sidebar_shows_progress_then_the_collection(smal
     page.get_by_role("heading", name="Neuron lookup").wait_for(timeout=T)  # the page is drawn meanwhile
     deadline = time.time() + 90
     while True:  # the job ends, the progress fragment reruns the page, the picker lists the new collection
-        sidebar.get_by_role("combobox").nth(1).click()
+        sidebar.get_by_role("button", name="Model, collection, layer").click()  # the pickers' popover
+        page.get_by_role("combobox", name="Collection").click(timeout=T)
         found = page.get_by_role("option").filter(has_text="shapes--demo").count()
+        page.keyboard.press("Escape")
         page.keyboard.press("Escape")
         if found or time.time() > deadline:
             break
@@ -81,8 +83,10 @@ def test_upload_a_zip_in_the_sidebar_then_its_collection_is_selected(small_serve
         page.screenshot(path=str(shots / "index_upload_timeout.png"), full_page=True)
         raise
     settle(page)
-    picked = sidebar.get_by_role("combobox", name="Collection").input_value()
+    sidebar.get_by_role("button", name="Model, collection, layer").click()  # the pickers' popover
+    picked = page.get_by_role("combobox", name="Collection").input_value(timeout=T)
     assert picked == "uploads-clip-art--demo (12 images, demo)", picked
+    page.keyboard.press("Escape")
     assert "collection=uploads-clip-art--demo" in href(page)
     page.screenshot(path=str(shots / "index_upload.png"))
     no_exception(page)

@@ -67,6 +67,13 @@ def _x_axis(ticks, sx, y0: float, x_left: float, x_right: float, title: str, gri
     return "".join(out)
 
 
+def _y_grid(ticks, sy, x_left: float, x_right: float) -> str:
+    """Horizontal grid lines at ``ticks`` with their values left of the plot."""
+    return "".join(f'<line x1="{x_left}" x2="{x_right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
+                   f'<text x="{x_left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">'
+                   f'{escape(_fmt(t))}</text>' for t in ticks)
+
+
 def histogram_svg(df: pd.DataFrame, *, marker_z: float | None = None,
                   title: str = "Activation histogram over the collection") -> str:
     """``core.charts.activation_histogram_chart`` as SVG.
@@ -91,11 +98,7 @@ def histogram_svg(df: pd.DataFrame, *, marker_z: float | None = None,
     def sy(v: float) -> float:
         return bottom - v / ymax * plot_h
 
-    body = []
-    for t in yt:
-        body.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
-                    f'<text x="{left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">'
-                    f'{escape(_fmt(t))}</text>')
+    body = [_y_grid(yt, sy, left, WIDTH - right)]
     body.append(f'<text transform="translate(11 {top + plot_h / 2:.1f}) rotate(-90)" text-anchor="middle" {FONT} '
                 f'fill="{MUTED}">images</text>')
     body.append(_x_axis(xt, sx, bottom, left, WIDTH - right, "activation (std-devs from zero)", top))
@@ -352,11 +355,7 @@ def causal_check_svg(df: pd.DataFrame, *, title: str = "Raising the unit on a bl
     def sy(v: float) -> float:
         return bottom - (v - yt[0]) / (yt[-1] - yt[0] or 1.0) * (bottom - top)
 
-    body = []
-    for t in yt:
-        body.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="{GRID}"/>'
-                    f'<text x="{left - 5}" y="{sy(t) + 4:.1f}" text-anchor="end" {FONT} fill="{MUTED}">'
-                    f'{escape(_fmt(t))}</text>')
+    body = [_y_grid(yt, sy, left, WIDTH - right)]
     body.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{top}" y2="{bottom}" stroke="#999"/>'
                 f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#999"/>')
     body.append(f'<text transform="translate(12,{(top + bottom) / 2:.0f}) rotate(-90)" text-anchor="middle" {FONT} '
